@@ -1,0 +1,80 @@
+"""pytest-fginit: test Huawei Cloud FunctionGraph initializers and handlers locally.
+
+The public API, re-exported here. Names are resolved lazily so that the pytest plugin, which
+every pytest run loads, imports nothing heavy until a test uses it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import FunctionConfig
+    from .context import Context, ContextLogger
+    from .emulator import EmulatorListener, FunctionEmulator
+    from .errors import (
+        ERROR_CODES,
+        ErrorKind,
+        FunctionConfigError,
+        FunctionError,
+        InvocationError,
+    )
+    from .faults import FaultRule, Faults, PhaseFaults
+    from .records import InitAttempt, Instance, InstanceState, Invocation
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "FunctionConfig": "config",
+    "Context": "context",
+    "ContextLogger": "context",
+    "EmulatorListener": "emulator",
+    "FunctionEmulator": "emulator",
+    "ERROR_CODES": "errors",
+    "ErrorKind": "errors",
+    "FunctionConfigError": "errors",
+    "FunctionError": "errors",
+    "InvocationError": "errors",
+    "Faults": "faults",
+    "FaultRule": "faults",
+    "PhaseFaults": "faults",
+    "InitAttempt": "records",
+    "Instance": "records",
+    "InstanceState": "records",
+    "Invocation": "records",
+}
+
+__all__ = [  # noqa: RUF022 - grouped by module, like _EXPORTS
+    "__version__",
+    "FunctionConfig",
+    "Context",
+    "ContextLogger",
+    "EmulatorListener",
+    "FunctionEmulator",
+    "ERROR_CODES",
+    "ErrorKind",
+    "FunctionConfigError",
+    "FunctionError",
+    "InvocationError",
+    "Faults",
+    "FaultRule",
+    "PhaseFaults",
+    "InitAttempt",
+    "Instance",
+    "InstanceState",
+    "Invocation",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pytest_fginit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,409 @@
+"""`FunctionConfig`: one function's configuration, in FunctionGraph's own field names.
+
+Every key is declared once, as a dataclass field whose metadata says how to read it from text
+(ini and command line) and what it means. The plugin's options, the marker's keys and the docs'
+reference table are all derived from these fields, so they cannot drift apart.
+
+Validation follows the platform's rules (reference R7, R8, R13 and section 2); each error names
+the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import keyword
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from .errors import FunctionConfigError
+
+MEMORY_SIZES: Final = (
+    128, 256, 512, 768, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 8192, 10240,
+)
+PYTHON_RUNTIMES: Final = ("Python2.7", "Python3.6", "Python3.9", "Python3.10", "Python3.12")
+ENTRY_MAX_LENGTH: Final = 128
+USER_DATA_MAX_ITEMS: Final = 20
+USER_DATA_MAX_BYTES: Final = 4096
+
+FieldKind = Literal["path", "str", "optional_str", "int", "optional_int", "optional_float",
+                    "bool", "dict"]
+
+_FUNC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,59}$")
+_SECRET = "******"
+
+
+def _spec(kind: FieldKind, help: str, *, secret: bool = False) -> dict[str, Any]:
+    return {"kind": kind, "help": help, "secret": secret}
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """A FunctionGraph function as the emulator runs it. Validates on construction.
+
+    Field names are FunctionGraph's (CreateFunction / UpdateFunctionConfig) so that values can
+    be copied from a deployment; ``init_retries``, ``virtual_time`` and ``real_time_limit`` are
+    the emulator's own.
+    """
+
+    code_root: Path = field(
+        default=None,  # type: ignore[assignment]  # required: checked in __post_init__
+        metadata=_spec("path", "folder holding the function's code (required)"),
+    )
+    handler: str = field(
+        default="index.handler",
+        metadata=_spec("str", "handler entry, file.function (default index.handler)"),
+    )
+    initializer_handler: str | None = field(
+        default=None,
+        metadata=_spec("optional_str", "initializer entry, file.function in the handler's file"),
+    )
+    initializer_timeout: int | None = field(
+        default=None,
+        metadata=_spec("optional_int", "initializer timeout in seconds, 1-300 (default 3)"),
+    )
+    timeout: int = field(
+        default=3, metadata=_spec("int", "handler timeout in seconds, 3-900 (default 3)")
+    )
+    memory_size: int = field(
+        default=128, metadata=_spec("int", "memory in MB, one of FunctionGraph's sizes")
+    )
+    user_data: Mapping[str, str] = field(
+        default_factory=dict,
+        metadata=_spec("dict", "environment variables (JSON object of strings)"),
+    )
+    encrypted_user_data: Mapping[str, str] = field(
+        default_factory=dict,
+        metadata=_spec("dict", "encrypted environment variables (never printed)", secret=True),
+    )
+    func_name: str | None = field(
+        default=None, metadata=_spec("optional_str", "function name (default: code_root's name)")
+    )
+    runtime: str = field(
+        default="Python3.10", metadata=_spec("str", "runtime, e.g. Python3.10 (informational)")
+    )
+    package: str = field(
+        default="default", metadata=_spec("str", "the function's app (package), default 'default'")
+    )
+    project_id: str = field(
+        default="fginit-project", metadata=_spec("str", "project ID that the context reports")
+    )
+    access_key: str = field(
+        default="", repr=False,
+        metadata=_spec("str", "temporary access key the context hands out", secret=True),
+    )
+    secret_key: str = field(
+        default="", repr=False,
+        metadata=_spec("str", "temporary secret key the context hands out", secret=True),
+    )
+    security_token: str = field(
+        default="", repr=False,
+        metadata=_spec("str", "temporary security token the context hands out", secret=True),
+    )
+    token: str = field(
+        default="", repr=False,
+        metadata=_spec("str", "IAM token the context hands out (getToken)", secret=True),
+    )
+    init_retries: int = field(
+        default=3, metadata=_spec("int", "retries after a failed initialization (default 3)")
+    )
+    virtual_time: bool = field(
+        default=True, metadata=_spec("bool", "run user code on the emulator's virtual clock")
+    )
+    real_time_limit: float | None = field(
+        default=None,
+        metadata=_spec(
+            "optional_float",
+            "real seconds a phase may run before it is taken as hung (virtual time only)",
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = normalize_field(f.name, getattr(self, f.name))
+            object.__setattr__(self, f.name, value)
+        if self.code_root is None:
+            raise FunctionConfigError(
+                "code_root",
+                "required: the folder holding your function's code, e.g. code_root='fn'",
+            )
+        handler_file = _entry_file(self.handler)
+        if self.initializer_handler is not None:
+            if _entry_file(self.initializer_handler) != handler_file:
+                raise FunctionConfigError(
+                    "initializer_handler",
+                    f"{self.initializer_handler!r} must be in the handler's file "
+                    f"{handler_file!r} (handler {self.handler!r}) [FSS.1404 Invalid function "
+                    "initializer.]",
+                )
+            if self.initializer_timeout is None:
+                object.__setattr__(self, "initializer_timeout", 3)
+        if not self.code_root.is_dir():
+            raise FunctionConfigError(
+                "code_root", f"{str(self.code_root)!r} is not a folder"
+            )
+        if self.handler_path is None:
+            raise FunctionConfigError(
+                "handler",
+                f"{self.handler!r} needs {handler_file.replace('.', '/')}.py under code_root "
+                f"{str(self.code_root)!r}, which does not exist",
+            )
+        if self.func_name is None:
+            name = self.code_root.name
+            object.__setattr__(self, "func_name", name if _FUNC_NAME.match(name) else "function")
+
+    # --- derived facts -------------------------------------------------------------------
+
+    @property
+    def handler_module(self) -> str:
+        """The dotted module name of the handler's file, relative to ``code_root``."""
+        return _entry_file(self.handler)
+
+    @property
+    def handler_path(self) -> Path | None:
+        """The handler's source file, or ``None`` if it does not exist."""
+        base = self.code_root.joinpath(*self.handler_module.split("."))
+        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value this configuration holds, for redaction."""
+        values: list[str] = [v for v in self.encrypted_user_data.values() if v]
+        values += [getattr(self, f.name) for f in dataclasses.fields(self)
+                   if f.metadata["secret"] and isinstance(getattr(self, f.name), str)]
+        return tuple(sorted({v for v in values if v}, key=len, reverse=True))
+
+    def replace(self, **changes: Any) -> FunctionConfig:
+        """A copy with ``changes`` applied, validated again."""
+        unknown = set(changes) - set(field_names())
+        if unknown:
+            raise FunctionConfigError(sorted(unknown)[0], unknown_field_message())
+        return dataclasses.replace(self, **changes)
+
+    def __repr__(self) -> str:
+        shown = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.metadata["secret"]:
+                if not value:
+                    continue
+                value = {k: _SECRET for k in value} if isinstance(value, Mapping) else _SECRET
+            shown.append(f"{f.name}={value!r}")
+        return f"FunctionConfig({', '.join(shown)})"
+
+
+# --- the field table ------------------------------------------------------------------------
+
+def field_names() -> tuple[str, ...]:
+    """Every configuration key, in declaration order."""
+    return tuple(f.name for f in dataclasses.fields(FunctionConfig))
+
+
+def field_kind(name: str) -> FieldKind:
+    kind: FieldKind = _FIELDS[name].metadata["kind"]
+    return kind
+
+
+def field_help(name: str) -> str:
+    help_text: str = _FIELDS[name].metadata["help"]
+    return help_text
+
+
+def unknown_field_message() -> str:
+    return "unknown key; allowed keys: " + ", ".join(field_names())
+
+
+def parse_field_text(name: str, text: str) -> Any:
+    """Read one key's value from ini or command-line text (paths are left relative)."""
+    kind = field_kind(name)
+    text = text.strip()
+    if kind in ("optional_str", "optional_int", "optional_float") and text.lower() in ("", "none"):
+        return None
+    if kind in ("int", "optional_int"):
+        try:
+            return int(text)
+        except ValueError:
+            raise FunctionConfigError(name, f"{text!r} is not a whole number") from None
+    if kind == "optional_float":
+        try:
+            return float(text)
+        except ValueError:
+            raise FunctionConfigError(name, f"{text!r} is not a number of seconds") from None
+    if kind == "bool":
+        return parse_bool(name, text)
+    if kind == "dict":
+        return _json_object(name, text)
+    return text
+
+
+def parse_bool(name: str, text: str) -> bool:
+    """Read a yes/no option the way pytest users write them in ini files."""
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise FunctionConfigError(name, f"{text!r} is not one of true, false")
+
+
+def normalize_field(name: str, value: Any) -> Any:
+    """Check one key's value on its own; return it in canonical form."""
+    check = _CHECKS.get(name)
+    return check(name, value) if check else value
+
+
+# --- checks, one per kind of rule ----------------------------------------------------------
+
+def _entry_file(entry: str) -> str:
+    return entry.rpartition(".")[0]
+
+
+def _check_path(name: str, value: Any) -> Path | None:
+    if value is None:
+        return None
+    if not isinstance(value, (str, Path)):
+        raise FunctionConfigError(name, f"{value!r} is not a path")
+    return Path(value)
+
+
+def _check_entry(name: str, value: Any) -> str | None:
+    code = {"handler": "FSS.1003 Invalid function handler.",
+            "initializer_handler": "FSS.1404 Invalid function initializer."}[name]
+    if value is None and name != "handler":
+        return None
+    if not isinstance(value, str):
+        raise FunctionConfigError(name, f"{value!r} is not a string of the form file.function")
+    parts = value.split(".")
+    if (
+        len(parts) < 2
+        or len(value) > ENTRY_MAX_LENGTH
+        or not all(p.isidentifier() and not keyword.iskeyword(p) for p in parts)
+    ):
+        raise FunctionConfigError(
+            name,
+            f"{value!r} is not of the form file.function (at most {ENTRY_MAX_LENGTH} characters), "
+            f"e.g. 'index.{'handler' if name == 'handler' else 'init'}' [{code}]",
+        )
+    return value
+
+
+def _int_in(low: int, high: int, unit: str, code: str = "") -> Callable[[str, Any], int | None]:
+    def check(name: str, value: Any) -> int | None:
+        if value is None and name == "initializer_timeout":
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            suffix = f" [{code}]" if code else ""
+            raise FunctionConfigError(
+                name, f"{value!r} is out of range; allowed: a whole number from {low} to "
+                      f"{high}{unit}{suffix}"
+            )
+        return value
+    return check
+
+
+def _check_memory(name: str, value: Any) -> int:
+    if isinstance(value, bool) or value not in MEMORY_SIZES:
+        raise FunctionConfigError(
+            name, f"{value!r} is not a FunctionGraph memory size; allowed (MB): "
+                  + ", ".join(map(str, MEMORY_SIZES))
+        )
+    return int(value)
+
+
+def _json_object(name: str, text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FunctionConfigError(name, f"is not valid JSON ({exc.msg})") from None
+    if not isinstance(value, dict):
+        raise FunctionConfigError(name, "must be a JSON object of name/value strings")
+    return value
+
+
+def _check_user_data(name: str, value: Any) -> dict[str, str]:
+    if isinstance(value, str):  # the API sends these as JSON strings
+        value = _json_object(name, value)
+    if not isinstance(value, Mapping):
+        raise FunctionConfigError(name, "must be a dict of str to str")
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            shown = _SECRET if name == "encrypted_user_data" else repr(item)
+            raise FunctionConfigError(
+                name, f"entry {key!r}: {shown} is not a string; values must be str"
+            )
+    if len(value) > USER_DATA_MAX_ITEMS:
+        raise FunctionConfigError(name, f"{len(value)} entries; allowed: at most "
+                                        f"{USER_DATA_MAX_ITEMS}")
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in value.items())
+    if size > USER_DATA_MAX_BYTES:
+        raise FunctionConfigError(name, f"{size} bytes; allowed: at most {USER_DATA_MAX_BYTES}")
+    return dict(value)
+
+
+def _check_func_name(name: str, value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not _FUNC_NAME.match(value)):
+        raise FunctionConfigError(
+            name, f"{value!r}: allowed: 1-60 letters, digits, '_' or '-', starting with a letter"
+        )
+    return value
+
+
+def _check_runtime(name: str, value: Any) -> str:
+    if value not in PYTHON_RUNTIMES:
+        raise FunctionConfigError(
+            name, f"{value!r} is not a Python runtime; allowed: " + ", ".join(PYTHON_RUNTIMES)
+        )
+    return str(value)
+
+
+def _check_str(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise FunctionConfigError(name, "must be a string")
+    return value
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise FunctionConfigError(name, f"{value!r} is not one of True, False")
+    return value
+
+
+def _check_real_time_limit(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise FunctionConfigError(name, f"{value!r}: allowed: None or a number of seconds > 0")
+    return float(value)
+
+
+_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "code_root": _check_path,
+    "handler": _check_entry,
+    "initializer_handler": _check_entry,
+    "initializer_timeout": _int_in(
+        1, 300, " (seconds)", "FSS.1405 Invalid initialization timeout."
+    ),
+    "timeout": _int_in(3, 900, " (seconds)", "FSS.1008 Invalid function timeout."),
+    "memory_size": _check_memory,
+    "user_data": _check_user_data,
+    "encrypted_user_data": _check_user_data,
+    "func_name": _check_func_name,
+    "runtime": _check_runtime,
+    "package": _check_str,
+    "project_id": _check_str,
+    "access_key": _check_str,
+    "secret_key": _check_str,
+    "security_token": _check_str,
+    "token": _check_str,
+    "init_retries": _int_in(0, 10, " (retries)"),
+    "virtual_time": _check_bool,
+    "real_time_limit": _check_real_time_limit,
+}
+
+_FIELDS = {f.name: f for f in dataclasses.fields(FunctionConfig)}

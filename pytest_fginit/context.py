@@ -1,0 +1,182 @@
+"""The FunctionGraph Python ``context`` object that handlers and initializers receive.
+
+Method names are the runtime's own (reference, section 3), camelCase included.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any, Final
+
+LEVELS: Final = {"DEBUG": 10, "INFO": 20, "WARN": 30, "WARNING": 30, "ERROR": 40}
+_SECRET: Final = "******"
+
+
+def cpu_millicores(memory_size: int) -> int:
+    """CPU share FunctionGraph gives a memory size, in millicores.
+
+    [assumption] FunctionGraph publishes no formula; this one gives 300 at 128 MB and grows
+    linearly with memory, matching the console's figures for the small sizes.
+    """
+    return max(300, round(memory_size / 128 * 100) + 200)
+
+
+class ContextLogger:
+    """The logger ``context.getLogger()`` returns.
+
+    A line reads ``<UTC time> <request id> <LEVEL> <message>`` and is written to the current
+    ``sys.stdout``: inside an emulated instance that stream feeds `Invocation.log` and pytest's
+    captured output.
+    """
+
+    def __init__(self, request_id: str, now: Callable[[], float],
+                 redact: Callable[[str], str] = lambda text: text) -> None:
+        self._request_id = request_id
+        self._now = now
+        self._redact = redact
+        self._level = LEVELS["INFO"]
+
+    def setLevel(self, level: str | int) -> None:
+        if isinstance(level, int):
+            self._level = level
+            return
+        try:
+            self._level = LEVELS[level.upper()]
+        except KeyError:
+            raise ValueError(
+                f"logger level {level!r}: allowed: {', '.join(sorted(LEVELS))}"
+            ) from None
+
+    def debug(self, msg: object, *args: object) -> None:
+        self._write("DEBUG", msg, args)
+
+    def info(self, msg: object, *args: object) -> None:
+        self._write("INFO", msg, args)
+
+    def warn(self, msg: object, *args: object) -> None:
+        self._write("WARN", msg, args)
+
+    warning = warn
+
+    def error(self, msg: object, *args: object) -> None:
+        self._write("ERROR", msg, args)
+
+    def _write(self, level: str, msg: object, args: tuple[object, ...]) -> None:
+        if LEVELS[level] < self._level:
+            return
+        text = str(msg) % args if args else str(msg)
+        stamp = datetime.fromtimestamp(self._now(), timezone.utc).strftime(
+            "%Y-%m-%dT%H:%M:%S.%f"
+        )[:-3]
+        sys.stdout.write(self._redact(f"{stamp}Z {self._request_id} {level} {text}") + "\n")
+
+
+class Context:
+    """A FunctionGraph ``context``. Build one with the `fg_context` fixture in unit tests."""
+
+    def __init__(
+        self,
+        *,
+        request_id: str,
+        func_name: str,
+        timeout: int,
+        memory_size: int,
+        remaining_ms: Callable[[], int],
+        now: Callable[[], float],
+        user_data: Mapping[str, str] | None = None,
+        encrypted_user_data: Mapping[str, str] | None = None,
+        package: str = "default",
+        project_id: str = "fginit-project",
+        version: str = "latest",
+        alias: str = "",
+        access_key: str = "",
+        secret_key: str = "",
+        security_token: str = "",
+        token: str = "",
+        redact: Callable[[str], str] = lambda text: text,
+    ) -> None:
+        self._request_id = request_id
+        self._func_name = func_name
+        self._timeout = timeout
+        self._memory_size = memory_size
+        self._remaining_ms = remaining_ms
+        self._user_data = {**(user_data or {}), **(encrypted_user_data or {})}
+        self._package = package
+        self._project_id = project_id
+        self._version = version
+        self._alias = alias
+        self._access_key = access_key
+        self._secret_key = secret_key
+        self._security_token = security_token
+        self._token = token
+        self._logger = ContextLogger(request_id, now, redact)
+
+    # --- the runtime's methods, by its names (camelCase) -----------------------------------
+
+    def getRequestID(self) -> str:
+        return self._request_id
+
+    def getRemainingTimeInMilliSeconds(self) -> int:
+        """Time left before this phase's timeout, on the emulator's clock."""
+        return self._remaining_ms()
+
+    def getAccessKey(self) -> str:
+        """Deprecated upstream; returns the temporary access key."""
+        return self._access_key
+
+    def getSecretKey(self) -> str:
+        """Deprecated upstream; returns the temporary secret key."""
+        return self._secret_key
+
+    def getSecurityAccessKey(self) -> str:
+        return self._access_key
+
+    def getSecuritySecretKey(self) -> str:
+        return self._secret_key
+
+    def getSecurityToken(self) -> str:
+        return self._security_token
+
+    def getToken(self) -> str:
+        return self._token
+
+    def getUserData(self, key: str, default: Any = None) -> Any:
+        """A ``user_data`` or ``encrypted_user_data`` entry (encrypted ones arrive decrypted)."""
+        return self._user_data.get(key, default)
+
+    def getFunctionName(self) -> str:
+        return self._func_name
+
+    def getRunningTimeInSeconds(self) -> int:
+        """The configured timeout (not elapsed time), as on the platform."""
+        return self._timeout
+
+    def getVersion(self) -> str:
+        return self._version
+
+    def getMemorySize(self) -> int:
+        return self._memory_size
+
+    def getCPUNumber(self) -> int:
+        return cpu_millicores(self._memory_size)
+
+    def getPackage(self) -> str:
+        return self._package
+
+    def getProjectID(self) -> str:
+        return self._project_id
+
+    def getAlias(self) -> str:
+        return self._alias
+
+    def getLogger(self) -> ContextLogger:
+        return self._logger
+
+    def __repr__(self) -> str:
+        return (
+            f"Context(request_id={self._request_id!r}, func_name={self._func_name!r}, "
+            f"timeout={self._timeout}, memory_size={self._memory_size}, "
+            f"user_data={sorted(self._user_data)!r}, credentials={_SECRET!r})"
+        )

@@ -1,0 +1,338 @@
+"""`FunctionEmulator`: the platform's control plane for one function.
+
+It decides what FunctionGraph decides (reference, section 1 and 2): which instance serves a
+request, when an instance is created and initialized, how often a failed initialization is
+retried (R3), what a timeout does to an instance, what is billed. How user code is loaded and
+run is the host's business (`host.py`); what happened is kept as `records`.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from .clock import Clock, RealClock, VirtualClock
+from .config import FunctionConfig
+from .context import Context, cpu_millicores
+from .errors import ERROR_CODES, ErrorKind, FunctionError
+from .faults import Faults
+from .host import InProcessHost, InstanceHost, InstanceSpec, PhaseOutcome
+from .records import InitAttempt, Instance, InstanceState, Invocation
+
+JournalEntry = tuple[float, str, Any]
+"""``(seconds since start, what, record)`` with ``what`` one of ``instance`` (a state change:
+record is ``(instance, state)``), ``attempt``, ``invocation``, ``advance`` (record: seconds)."""
+
+
+class EmulatorListener(Protocol):
+    """Told about what happens, as it happens (the plugin relays these to pluggy hooks)."""
+
+    def instance_state_changed(self, instance: Instance, previous: InstanceState | None) -> None:
+        ...
+
+    def invocation_finished(self, invocation: Invocation) -> None: ...
+
+
+class FunctionEmulator:
+    """Emulated FunctionGraph instances of one function.
+
+    Use it as a context manager (``with FunctionEmulator(config) as fn: fn.invoke({...})``) or
+    call `start()` and `close()`; in pytest, the `fg_function` fixture does this for you.
+    """
+
+    def __init__(
+        self,
+        config: FunctionConfig,
+        *,
+        listeners: Iterable[EmulatorListener] = (),
+        host: InstanceHost | None = None,
+    ) -> None:
+        self.config = config
+        self.faults = Faults(has_initializer=config.initializer_handler is not None)
+        self.instances: list[Instance] = []
+        """Every instance created, in creation order."""
+        self.invocations: list[Invocation] = []
+        """Every invocation, in order."""
+        self.journal: list[JournalEntry] = []
+        self._listeners = tuple(listeners)
+        self._clock: Clock = VirtualClock() if config.virtual_time else RealClock()
+        self._host: InstanceHost = host or InProcessHost(
+            self._clock, real_time_limit=config.real_time_limit
+        )
+        self._spec = InstanceSpec(
+            code_root=config.code_root,
+            handler_module=config.handler_module,
+            handler_function=config.handler.rpartition(".")[2],
+            initializer_function=(config.initializer_handler.rpartition(".")[2]
+                                  if config.initializer_handler else None),
+        )
+        self._secrets = config.secrets
+        self._t0 = 0.0
+        self._state: str = "new"
+        self._requests = 0
+
+    # --- life ----------------------------------------------------------------------------
+
+    def start(self) -> FunctionEmulator:
+        if self._state == "new":
+            self._clock.start()
+            self._t0 = self._clock.now()
+            self._host.open(self._environment())
+            self._state = "running"
+        elif self._state == "closed":
+            raise RuntimeError("this FunctionEmulator is closed; create a new one")
+        return self
+
+    def close(self) -> None:
+        """Stop every instance, restore the process (clock, environment, ``time.sleep``)."""
+        if self._state != "running":
+            self._state = "closed"
+            return
+        try:
+            self.recycle()
+        finally:
+            self._state = "closed"
+            try:
+                self._host.close()
+            finally:
+                self._clock.stop()
+
+    def __enter__(self) -> FunctionEmulator:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # --- what a test does ----------------------------------------------------------------
+
+    def invoke(self, event: Any = None, *, request_id: str | None = None) -> Invocation:
+        """Send one synchronous request; the answer is recorded and returned, never raised."""
+        self._require_running("invoke()")
+        try:
+            payload = json.loads(json.dumps(event))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"invoke(): the event must be JSON-serialisable: {exc}") from None
+        self._requests += 1
+        invocation = Invocation(
+            request_id=request_id or f"00000000-0000-4000-8000-{self._requests:012d}",
+            event=payload,
+            started_at=self._elapsed(),
+        )
+        instance = self._warm_instance()
+        if instance is None:
+            invocation.cold_start = True
+            instance = self._start_instance(invocation)
+        if instance is not None:
+            self._serve(instance, invocation)
+        self.invocations.append(invocation)
+        self.journal.append((self._elapsed(), "invocation", invocation))
+        for listener in self._listeners:
+            listener.invocation_finished(invocation)
+        return invocation
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock user code sees forward by ``seconds`` (virtual time only)."""
+        self._require_running("advance()")
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise ValueError(f"advance() moves the clock forward only: seconds must be a "
+                             f"number >= 0, not {seconds!r}")
+        if not self._clock.virtual:
+            raise RuntimeError("advance() needs virtual_time=True; this function runs on "
+                               "real time")
+        self._clock.pass_time(seconds)
+        self.journal.append((self._elapsed(), "advance", seconds))
+
+    def recycle(self) -> None:
+        """Stop every live instance: the next request is a cold start."""
+        for instance in self.instances:
+            if instance.state == "ready":
+                self._stop(instance, "recycled")
+
+    @property
+    def now(self) -> float:
+        """Seconds since the epoch on the emulator's clock."""
+        return self._clock.now()
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds on the emulator's clock since it started."""
+        return self._elapsed()
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret of this function's configuration masked."""
+        for secret in self._secrets:
+            text = text.replace(secret, "******")
+        return text
+
+    def __repr__(self) -> str:
+        live = sum(1 for i in self.instances if i.state == "ready")
+        return (f"<FunctionEmulator {self.config.func_name!r} {self._state}: "
+                f"{len(self.instances)} instances ({live} ready), "
+                f"{len(self.invocations)} invocations>")
+
+    # --- the platform's rules --------------------------------------------------------------
+
+    def _warm_instance(self) -> Instance | None:
+        # Most recently created first: with one request at a time there is one ready instance.
+        for instance in reversed(self.instances):
+            if instance.state == "ready":
+                return instance
+        return None
+
+    def _start_instance(self, invocation: Invocation) -> Instance | None:
+        """Bring up new instances until one initializes: 1 + init_retries attempts (R1-R3)."""
+        config = self.config
+        phase_timeout = config.initializer_timeout or config.timeout
+        for _ in range(1 + config.init_retries):
+            instance = Instance(id=f"instance-{len(self.instances) + 1}",
+                                created_at=self._elapsed())
+            self.instances.append(instance)
+            self._set_state(instance, "initializing")
+            hosted = self._host.start_instance(self._spec)
+            instance._hosted = hosted
+            started = self._clock.now()
+            deadline = started + phase_timeout
+            outcome = hosted.load(deadline)
+            error = self._error_of(outcome, "load_error", "init_timeout", phase_timeout)
+            log = outcome.log
+            if error is None and self._spec.initializer_function is not None:
+                context = self._context(invocation.request_id, phase_timeout, deadline)
+                instance.initializer_calls += 1
+                outcome = hosted.initialize(context, deadline, self.faults.initializer.take())
+                error = self._error_of(outcome, "init_failed", "init_timeout", phase_timeout)
+                log += outcome.log
+            attempt = InitAttempt(
+                instance=instance,
+                ok=error is None,
+                error=error,
+                duration_ms=(outcome.ended - started) * 1000.0,
+                started_at=started - self._t0,
+                log=log,
+            )
+            invocation.init_attempts.append(attempt)
+            self.journal.append((attempt.started_at, "attempt", attempt))
+            if error is None:
+                self._set_state(instance, "ready")
+                return instance
+            invocation.error = error  # the last attempt's error stands if all fail
+            self._stop(instance, "failed")
+        return None
+
+    def _serve(self, instance: Instance, invocation: Invocation) -> None:
+        timeout = self.config.timeout
+        started = self._clock.now()
+        context = self._context(invocation.request_id, timeout, started + timeout)
+        outcome = instance._hosted.handle(  # type: ignore[union-attr]
+            invocation.event, context, started + timeout, self.faults.handler.take()
+        )
+        invocation.instance = instance
+        invocation.duration_ms = outcome.duration_ms
+        invocation.handler_log = outcome.log
+        instance.invocations.append(invocation)
+        invocation.error = self._error_of(outcome, "handler_error", "handler_timeout", timeout)
+        if invocation.error is None:
+            try:  # what the caller decodes: the result went through JSON on the wire
+                invocation.result = json.loads(json.dumps(outcome.value))
+                invocation.ok = True
+            except (TypeError, ValueError) as exc:
+                invocation.error = self._error(
+                    "result_not_serializable", type(exc).__name__,
+                    f"the handler's return value is not JSON-serialisable: {exc}",
+                )
+        elif outcome.status == "timeout":
+            # [assumption] a timed-out instance is discarded (reference, section 2).
+            self._stop(instance, "killed")
+
+    def _error_of(self, outcome: PhaseOutcome, error_kind: ErrorKind,
+                  timeout_kind: ErrorKind, timeout: int) -> FunctionError | None:
+        if outcome.status == "ok":
+            return None
+        if outcome.status == "timeout":
+            what = ("runtime initialization" if timeout_kind == "init_timeout"
+                    else "function invocation")
+            return self._error(timeout_kind, None, f"{what} timed out after {timeout} s")
+        exc = outcome.exception
+        assert exc is not None
+        return self._error(error_kind, exc.type, exc.message, exc.stack_trace)
+
+    def _error(self, kind: ErrorKind, type_name: str | None, message: str,
+               stack_trace: tuple[str, ...] = ()) -> FunctionError:
+        return FunctionError(kind, ERROR_CODES[kind], type_name, self.redact(message),
+                             tuple(self.redact(line) for line in stack_trace))
+
+    def _stop(self, instance: Instance, state: InstanceState) -> None:
+        if instance._hosted is not None:
+            instance._hosted.stop()
+        self._set_state(instance, state)
+
+    def _set_state(self, instance: Instance, state: InstanceState) -> None:
+        previous = instance.state if instance.state != state else None
+        instance.state = state
+        self.journal.append((self._elapsed(), "instance", (instance, state)))
+        for listener in self._listeners:
+            listener.instance_state_changed(instance, previous)
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _context(self, request_id: str, timeout: int, deadline: float) -> Context:
+        config, clock = self.config, self._clock
+        return Context(
+            request_id=request_id,
+            func_name=config.func_name or "function",
+            timeout=timeout,
+            memory_size=config.memory_size,
+            remaining_ms=lambda: max(0, int((deadline - clock.now()) * 1000)),
+            now=clock.now,
+            user_data=config.user_data,
+            encrypted_user_data=config.encrypted_user_data,
+            package=config.package,
+            project_id=config.project_id,
+            access_key=config.access_key,
+            secret_key=config.secret_key,
+            security_token=config.security_token,
+            token=config.token,
+            redact=self.redact,
+        )
+
+    def _environment(self) -> dict[str, str]:
+        """The variables FunctionGraph's runtime sets (reference, section 3), and user_data.
+
+        [assumption] ``encrypted_user_data`` is readable through ``getUserData`` only, so that
+        secrets stay out of ``os.environ`` (and out of anything that dumps it).
+        """
+        c = self.config
+        env = {
+            "RUNTIME_PROJECT_ID": c.project_id,
+            "RUNTIME_FUNC_NAME": c.func_name or "function",
+            "RUNTIME_FUNC_VERSION": "latest",
+            "RUNTIME_PACKAGE": c.package,
+            "RUNTIME_HANDLER": c.handler,
+            "RUNTIME_TIMEOUT": str(c.timeout),
+            "RUNTIME_USERDATA": json.dumps(dict(c.user_data)),
+            "RUNTIME_CPU": str(cpu_millicores(c.memory_size)),
+            "RUNTIME_MEMORY": str(c.memory_size),
+            "RUNTIME_MAX_RESP_BODY_SIZE": "6291456",
+            "RUNTIME_INITIALIZER_HANDLER": c.initializer_handler or "",
+            "RUNTIME_INITIALIZER_TIMEOUT": str(c.initializer_timeout or ""),
+            "RUNTIME_CODE_ROOT": str(c.code_root.resolve()),
+            "RUNTIME_ROOT": str(Path(__file__).resolve().parent),
+            "RUNTIME_LOG_DIR": tempfile.gettempdir(),
+        }
+        env.update(c.user_data)
+        return env
+
+    def _elapsed(self) -> float:
+        return self._clock.now() - self._t0
+
+    def _require_running(self, what: str) -> None:
+        if self._state != "running":
+            raise RuntimeError(
+                f"{what} needs a started emulator: use `with FunctionEmulator(config) as fn:` "
+                f"or call start() first" if self._state == "new"
+                else f"{what}: this FunctionEmulator is closed"
+            )

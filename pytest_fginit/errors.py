@@ -1,0 +1,94 @@
+"""Errors: what user code's failures become (`FunctionError`) and what bad input raises.
+
+The kinds and codes are FunctionGraph v2's internal runtime codes (reference, section 4), reused
+as stable, machine-readable identifiers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+if TYPE_CHECKING:
+    from .records import Invocation
+
+ErrorKind = Literal[
+    "load_error",
+    "handler_error",
+    "handler_timeout",
+    "result_not_serializable",
+    "init_failed",
+    "init_timeout",
+]
+
+ERROR_CODES: Final[dict[str, int]] = {
+    "load_error": 4001,
+    "handler_error": 4002,
+    "result_not_serializable": 4007,
+    "handler_timeout": 4010,
+    "init_failed": 4201,
+    "init_timeout": 4211,
+}
+
+
+@dataclass(frozen=True, repr=False)
+class FunctionError:
+    """A failure of user code, shaped like FunctionGraph's report of it.
+
+    ``type`` is the class name of the user's exception, ``None`` where no exception was
+    raised by user code (timeouts, a missing entry function).
+    """
+
+    kind: ErrorKind
+    code: int
+    type: str | None
+    message: str
+    stack_trace: tuple[str, ...] = ()
+
+    @property
+    def platform_message(self) -> str:
+        """The sentence FunctionGraph's runtime puts in front of the user's message."""
+        if self.kind == "init_failed":
+            return f"Fail to run user init handler. err: {self.message}"
+        if self.kind == "handler_error":
+            return f"function invocation exception, error: {self.message}"
+        return self.message
+
+    def to_body(self) -> dict[str, Any]:
+        """The error body a synchronous caller receives (reference, section 4)."""
+        return {
+            "errorMessage": self.platform_message,
+            "errorType": self.type or self.kind,
+            "stackTrace": list(self.stack_trace),
+        }
+
+    def __str__(self) -> str:
+        typed = f"{self.type}: " if self.type else ""
+        return f"{self.kind} ({self.code}): {typed}{self.message}"
+
+    def __repr__(self) -> str:
+        return (
+            f"FunctionError(kind={self.kind!r}, code={self.code}, type={self.type!r}, "
+            f"message={self.message!r})"
+        )
+
+
+class FunctionConfigError(ValueError):
+    """A function configuration that FunctionGraph would reject, or that the emulator cannot use.
+
+    ``field`` names the offending key; the message says what is allowed.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class InvocationError(Exception):
+    """Raised by `Invocation.raise_for_error()` for an invocation that did not succeed."""
+
+    def __init__(self, invocation: Invocation) -> None:
+        error = invocation.error
+        super().__init__(f"request {invocation.request_id} failed: {error}")
+        self.invocation = invocation
+        self.error = error

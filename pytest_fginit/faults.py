@@ -1,0 +1,131 @@
+"""Injected faults: per phase, a queue of rules, each covering the next ``times`` executions.
+
+``fg_function.faults.initializer.raises(ConnectionError("db down"), times=2).hangs()`` makes the
+next two initializer runs raise, the third hang past its timeout, and later ones run normally.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections import deque
+from dataclasses import dataclass
+from typing import Literal
+
+from .host import Injection
+
+Phase = Literal["initializer", "handler"]
+
+
+@dataclass
+class FaultRule:
+    """One registered rule and how many executions it still covers."""
+
+    phase: Phase
+    description: str
+    remaining: int
+    delay_s: float = 0.0
+    hang: bool = False
+    exception: BaseException | type[BaseException] | None = None
+
+    def injection(self) -> Injection:
+        exc = self.exception
+        if isinstance(exc, type):
+            exc = exc()
+        elif exc is not None:
+            # A fresh copy per use: re-raising one object would chain its tracebacks.
+            # (An exception type that cannot be copied is reused.)
+            with contextlib.suppress(Exception):
+                exc = copy.copy(exc)
+        return Injection(delay_s=self.delay_s, hang=self.hang, exception=exc)
+
+
+class PhaseFaults:
+    """The fault queue of one phase (``faults.initializer`` or ``faults.handler``)."""
+
+    def __init__(self, phase: Phase, *, available: bool = True, why_not: str = "") -> None:
+        self._phase = phase
+        self._available = available
+        self._why_not = why_not
+        self._rules: deque[FaultRule] = deque()
+
+    def raises(self, exception: BaseException | type[BaseException], *,
+               times: int = 1) -> PhaseFaults:
+        """The next ``times`` runs raise ``exception`` instead of running user code."""
+        if not (isinstance(exception, BaseException) or (
+                isinstance(exception, type) and issubclass(exception, BaseException))):
+            raise TypeError(
+                f"faults.{self._phase}.raises() takes an exception instance or class, "
+                f"not {exception!r}"
+            )
+        shown = exception.__name__ if isinstance(exception, type) else repr(exception)
+        return self._add(FaultRule(self._phase, f"raises {shown}", times, exception=exception),
+                         times)
+
+    def hangs(self, *, times: int = 1) -> PhaseFaults:
+        """The next ``times`` runs hang until their timeout (no real time on a virtual clock)."""
+        return self._add(FaultRule(self._phase, "hangs", times, hang=True), times)
+
+    def delays(self, seconds: float, *, times: int = 1) -> PhaseFaults:
+        """The next ``times`` runs wait ``seconds`` first, then run the real code."""
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise ValueError(
+                f"faults.{self._phase}.delays(): seconds must be a number >= 0, not {seconds!r}"
+            )
+        return self._add(
+            FaultRule(self._phase, f"delays {seconds:g} s", times, delay_s=float(seconds)), times
+        )
+
+    def clear(self) -> None:
+        """Drop every rule not yet used up."""
+        self._rules.clear()
+
+    @property
+    def pending(self) -> list[FaultRule]:
+        """Rules not used up yet, in the order they will apply."""
+        return list(self._rules)
+
+    def take(self) -> Injection | None:
+        """The injection for the next run of this phase (and use it up)."""
+        if not self._rules:
+            return None
+        rule = self._rules[0]
+        rule.remaining -= 1
+        if rule.remaining == 0:
+            self._rules.popleft()
+        return rule.injection()
+
+    def _add(self, rule: FaultRule, times: int) -> PhaseFaults:
+        if not self._available:
+            raise ValueError(f"faults.{self._phase}: {self._why_not}")
+        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+            raise ValueError(f"faults.{self._phase}: times must be a whole number >= 1, "
+                             f"not {times!r}")
+        self._rules.append(rule)
+        return self
+
+    def __repr__(self) -> str:
+        rules = ", ".join(f"{r.description} x{r.remaining}" for r in self._rules)
+        return f"<faults.{self._phase}: [{rules}]>"
+
+
+class Faults:
+    """``fg_function.faults``: one queue per phase."""
+
+    def __init__(self, *, has_initializer: bool) -> None:
+        self.initializer = PhaseFaults(
+            "initializer", available=has_initializer,
+            why_not="this function has no initializer_handler configured",
+        )
+        self.handler = PhaseFaults("handler")
+
+    @property
+    def pending(self) -> list[FaultRule]:
+        return self.initializer.pending + self.handler.pending
+
+    def clear(self) -> None:
+        self.initializer.clear()
+        self.handler.clear()
+
+    def __repr__(self) -> str:
+        return f"<Faults {self.initializer!r} {self.handler!r}>"

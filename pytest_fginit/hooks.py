@@ -1,0 +1,37 @@
+"""The plugin's own hooks (pluggy hookspecs), added in ``pytest_addhooks``.
+
+Implement them in a ``conftest.py`` or a plugin, like any pytest hook.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from .emulator import FunctionEmulator
+    from .records import Instance, InstanceState, Invocation
+
+
+@pytest.hookspec
+def pytest_fginit_adjust_config(fields: dict[str, Any], item: pytest.Item) -> None:
+    """Adjust a function's configuration before its emulator is built.
+
+    ``fields`` holds the merged keys (ini, then markers from farthest to closest, paths already
+    resolved); change it in place. The result is validated as a `FunctionConfig` afterwards.
+    """
+
+
+@pytest.hookspec
+def pytest_fginit_instance_state_changed(
+    instance: Instance, previous: InstanceState | None, emulator: FunctionEmulator
+) -> None:
+    """An emulated instance changed state (``previous`` is ``None`` for a new instance)."""
+
+
+@pytest.hookspec
+def pytest_fginit_invocation_finished(
+    invocation: Invocation, emulator: FunctionEmulator
+) -> None:
+    """An invocation finished (succeeded or failed); ``invocation`` holds everything recorded."""

@@ -1,0 +1,303 @@
+"""Instance hosts: how user code is loaded and run for one instance.
+
+The host knows nothing of the platform's rules (retries, states, billing): the emulator asks it
+to load an instance's code, run a phase before a deadline, and stop the instance; the host
+answers with a `PhaseOutcome`. `InProcessHost` runs user code on the calling thread, in an
+`IsolatedNamespace`; a process-per-instance host will offer the same interface.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import IO, Any, Literal, Protocol
+
+from .clock import Clock
+from .isolation import IsolatedNamespace, top_level_names
+from .timeouts import (
+    PhaseDeadline,
+    PhaseKilled,
+    Watchdog,
+    install_sleep,
+    set_current_phase,
+    uninstall_sleep,
+)
+
+PhaseStatus = Literal["ok", "error", "timeout"]
+_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """What an instance runs."""
+
+    code_root: Path
+    handler_module: str
+    handler_function: str
+    initializer_function: str | None = None
+
+
+@dataclass(frozen=True)
+class Injection:
+    """A fault to apply to one phase: wait ``delay_s`` first, then hang or raise instead of
+    running user code."""
+
+    delay_s: float = 0.0
+    hang: bool = False
+    exception: BaseException | None = None
+
+
+@dataclass(frozen=True)
+class UserException:
+    """A user exception, as FunctionGraph reports one (``type`` is ``None`` for platform
+    complaints such as a missing entry function)."""
+
+    type: str | None
+    message: str
+    stack_trace: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, exc: BaseException) -> UserException:
+        # Only the user's frames: not the emulator's, nor the import machinery's.
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if not f.filename.startswith((_PACKAGE_DIR, "<frozen importlib"))]
+        lines = "".join(traceback.format_list(frames)).rstrip("\n").split("\n")
+        return cls(type(exc).__name__, str(exc), tuple(line for line in lines if line))
+
+
+@dataclass(frozen=True)
+class PhaseOutcome:
+    status: PhaseStatus
+    started: float
+    ended: float
+    value: Any = None
+    exception: UserException | None = None
+    log: str = ""
+
+    @property
+    def duration_ms(self) -> float:
+        return (self.ended - self.started) * 1000.0
+
+
+class HostedInstance(Protocol):
+    """One instance as a host runs it."""
+
+    @property
+    def module(self) -> ModuleType | None: ...
+
+    def load(self, deadline: float) -> PhaseOutcome:
+        """Import the handler's module and find the entry functions."""
+
+    def initialize(self, context: Any, deadline: float,
+                   injection: Injection | None) -> PhaseOutcome: ...
+
+    def handle(self, event: Any, context: Any, deadline: float,
+               injection: Injection | None) -> PhaseOutcome: ...
+
+    def stop(self) -> None: ...
+
+
+class InstanceHost(Protocol):
+    def open(self, environment: Mapping[str, str]) -> None: ...
+    def start_instance(self, spec: InstanceSpec) -> HostedInstance: ...
+    def close(self) -> None: ...
+
+
+# --- in-process ------------------------------------------------------------------------------
+
+_phase_log = threading.local()
+
+
+class _Tee:
+    """A stream that copies what instance code writes into the phase's log."""
+
+    def __init__(self, inner: IO[str], sink: list[str]) -> None:
+        self._inner = inner
+        self._sink = sink
+
+    def write(self, text: str) -> int:
+        self._sink.append(text)
+        return self._inner.write(text)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _PhaseLogHandler(logging.Handler):
+    """Copies ``logging`` records made while a phase runs on this thread into its log."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sink: list[str] | None = getattr(_phase_log, "sink", None)
+        if sink is not None:
+            sink.append(f"{record.levelname} {record.name}: {record.getMessage()}\n")
+
+
+class InProcessHost:
+    """Runs every instance in this process, each in its own module namespace."""
+
+    def __init__(self, clock: Clock, *, real_time_limit: float | None = None) -> None:
+        self._clock = clock
+        self._watchdog = Watchdog(real_time_limit)
+        self._saved_env: dict[str, str | None] = {}
+        self._log_handler = _PhaseLogHandler()
+        self._top_names: dict[Path, frozenset[str]] = {}
+        self._open = False
+
+    def open(self, environment: Mapping[str, str]) -> None:
+        """Set the instances' environment and clocks up, for as long as the host is open.
+
+        [assumption] every instance of one function has the same environment, so it is set
+        once for the host's life rather than switched per call.
+        """
+        if self._open:
+            return
+        self._saved_env = {k: os.environ.get(k) for k in environment}
+        os.environ.update(environment)
+        install_sleep()
+        logging.getLogger().addHandler(self._log_handler)
+        self._open = True
+
+    def close(self) -> None:
+        if not self._open:
+            return
+        self._open = False
+        logging.getLogger().removeHandler(self._log_handler)
+        uninstall_sleep()
+        self._watchdog.close()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    def start_instance(self, spec: InstanceSpec) -> InProcessInstance:
+        names = self._top_names.get(spec.code_root)
+        if names is None:
+            names = self._top_names[spec.code_root] = top_level_names(spec.code_root)
+        return InProcessInstance(self, spec, IsolatedNamespace(spec.code_root, names))
+
+    def run_phase(
+        self,
+        namespace: IsolatedNamespace,
+        call: Callable[[], Any],
+        deadline: float,
+        injection: Injection | None,
+    ) -> PhaseOutcome:
+        """Run ``call`` as instance code until it returns, raises or passes ``deadline``."""
+        clock = self._clock
+        phase = PhaseDeadline(clock, deadline, self._watchdog)
+        log: list[str] = []
+        stdout, stderr = sys.stdout, sys.stderr
+        namespace.refresh_builtins()
+        started = clock.now()
+        status: PhaseStatus = "ok"
+        value: Any = None
+        exception: UserException | None = None
+        sys.stdout, sys.stderr = _Tee(stdout, log), _Tee(stderr, log)
+        _phase_log.sink = log
+        set_current_phase(phase)
+        try:
+            try:
+                self._watchdog.arm(phase)
+                if injection is not None:
+                    if injection.delay_s:
+                        phase.sleep(injection.delay_s)
+                    if injection.hang:
+                        phase.hang()
+                    if injection.exception is not None:
+                        raise injection.exception
+                value = call()
+            except PhaseKilled:
+                status = "timeout"
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:
+                status, exception = "error", UserException.of(exc)
+            finally:
+                self._disarm(phase)
+        finally:
+            set_current_phase(None)
+            _phase_log.sink = None
+            sys.stdout, sys.stderr = stdout, stderr
+        ended = clock.now()
+        if phase.fired or ended > deadline:
+            status, value, exception, ended = "timeout", None, None, max(deadline, started)
+        return PhaseOutcome(status, started, ended, value, exception, "".join(log))
+
+    def _disarm(self, phase: PhaseDeadline) -> None:
+        # A kill the watchdog sent just before the phase ended may land here; once disarm has
+        # run to its end no other can come, so repeat until it has.
+        while True:
+            try:
+                self._watchdog.disarm(phase)
+                return
+            except PhaseKilled:
+                phase.fired = True
+
+
+class InProcessInstance:
+    def __init__(self, host: InProcessHost, spec: InstanceSpec,
+                 namespace: IsolatedNamespace) -> None:
+        self._host = host
+        self._spec = spec
+        self._namespace = namespace
+        self._module: ModuleType | None = None
+        self._handler: Callable[..., Any] | None = None
+        self._initializer: Callable[..., Any] | None = None
+
+    @property
+    def module(self) -> ModuleType | None:
+        return self._module
+
+    def load(self, deadline: float) -> PhaseOutcome:
+        outcome = self._host.run_phase(self._namespace, self._import, deadline, None)
+        if outcome.status == "ok":
+            self._module, entries = outcome.value
+            self._handler, self._initializer = entries
+            missing = [name for name, fn in zip(
+                (self._spec.handler_function, self._spec.initializer_function), entries,
+                strict=True) if name and not callable(fn)]
+            if missing:
+                message = (f"entry {self._spec.handler_module}.{missing[0]} not found: module "
+                           f"'{self._spec.handler_module}' has no function '{missing[0]}'")
+                return PhaseOutcome("error", outcome.started, outcome.ended,
+                                    exception=UserException(None, message), log=outcome.log)
+        return outcome
+
+    def _import(self) -> tuple[ModuleType, tuple[Any, Any]]:
+        module = self._namespace.import_module(self._spec.handler_module)
+        self._module = module  # available for white-box assertions even if a later step fails
+        init_name = self._spec.initializer_function
+        return module, (
+            getattr(module, self._spec.handler_function, None),
+            getattr(module, init_name, None) if init_name else None,
+        )
+
+    def initialize(self, context: Any, deadline: float,
+                   injection: Injection | None) -> PhaseOutcome:
+        initializer = self._initializer
+        assert initializer is not None, "initialize() before a successful load()"
+        return self._host.run_phase(
+            self._namespace, lambda: initializer(context), deadline, injection
+        )
+
+    def handle(self, event: Any, context: Any, deadline: float,
+               injection: Injection | None) -> PhaseOutcome:
+        handler = self._handler
+        assert handler is not None, "handle() before a successful load()"
+        return self._host.run_phase(
+            self._namespace, lambda: handler(event, context), deadline, injection
+        )
+
+    def stop(self) -> None:
+        self._namespace.close()

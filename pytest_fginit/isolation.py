@@ -1,0 +1,154 @@
+"""Each instance's own copy of the code root's modules, inside one process.
+
+An instance gets a private package name (``__fginit_3__``) whose ``__path__`` is the code root,
+so ``index.py`` loads as ``__fginit_3__.index`` through Python's normal path machinery. Every
+module loaded that way gets its own ``__builtins__`` whose ``__import__`` sends the code root's
+top-level names (``import db``, ``from lib import x``) to that instance's copies; every other
+import goes to the shared ``sys.modules``, so mocks set by the test reach user code.
+
+Known bypasses (documented): ``importlib.import_module("db")`` and ``sys.modules["db"]`` inside
+user code, and ``exec`` with fresh globals; ``__name__`` and ``cls.__module__`` show the
+private name.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import itertools
+import sys
+import threading
+from collections.abc import Sequence
+from importlib.abc import Loader, MetaPathFinder
+from importlib.machinery import ModuleSpec, PathFinder
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+_counter = itertools.count(1)
+_PREFIX = "__fginit_"
+
+
+def top_level_names(code_root: Path) -> frozenset[str]:
+    """The names that ``import X`` resolves to inside the code root."""
+    names = set()
+    for entry in code_root.iterdir():
+        stem = entry.name.split(".")[0]
+        if not stem.isidentifier():
+            continue
+        if entry.is_dir() or entry.suffix in (".py", ".pyc", ".so", ".pyd"):
+            names.add(stem)
+    return frozenset(names)
+
+
+class IsolatedNamespace:
+    """The modules of one instance."""
+
+    def __init__(self, code_root: Path, top_names: frozenset[str]) -> None:
+        self.prefix = f"{_PREFIX}{next(_counter)}__"
+        self._top_names = top_names
+        self.builtins: dict[str, Any] = {}
+        self.refresh_builtins()
+        package = ModuleType(self.prefix)
+        package.__path__ = [str(code_root)]
+        package.__spec__ = ModuleSpec(self.prefix, None, is_package=True)
+        package.__spec__.submodule_search_locations = package.__path__
+        sys.modules[self.prefix] = package
+        _finder().register(self.prefix, self)
+
+    def refresh_builtins(self) -> None:
+        """Follow the real builtins (a test may have patched one), keeping our ``__import__``."""
+        self.builtins.update(builtins.__dict__)
+        self.builtins["__import__"] = self._import
+
+    def import_module(self, name: str) -> ModuleType:
+        """Import ``name`` (a code-root module path like ``index``) into this instance."""
+        return importlib.import_module(f"{self.prefix}.{name}")
+
+    def close(self) -> None:
+        """Forget this instance's modules; module objects already handed out stay usable."""
+        _finder().unregister(self.prefix)
+        start = self.prefix + "."
+        for name in [n for n in sys.modules if n == self.prefix or n.startswith(start)]:
+            del sys.modules[name]
+
+    def _import(
+        self,
+        name: str,
+        globals: dict[str, Any] | None = None,
+        locals: dict[str, Any] | None = None,
+        fromlist: Sequence[str] | None = (),
+        level: int = 0,
+    ) -> ModuleType:
+        real_import = builtins.__import__
+        if level == 0 and name.partition(".")[0] in self._top_names:
+            module = real_import(f"{self.prefix}.{name}", globals, locals, fromlist, 0)
+            if fromlist:
+                return module
+            # "import a.b" binds "a": hand back this instance's "a", not the private package.
+            return sys.modules[f"{self.prefix}.{name.partition('.')[0]}"]
+        return real_import(name, globals, locals, fromlist, level)
+
+
+class _IsolatingLoader(Loader):
+    """Wraps the path machinery's loader to give each module its instance's builtins."""
+
+    def __init__(self, inner: Loader, namespace: IsolatedNamespace) -> None:
+        self._inner = inner
+        self._namespace = namespace
+
+    def create_module(self, spec: ModuleSpec) -> ModuleType | None:
+        return self._inner.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        module.__dict__["__builtins__"] = self._namespace.builtins
+        self._inner.exec_module(module)
+
+    def __getattr__(self, name: str) -> Any:  # get_data, get_source, resource readers ...
+        return getattr(self._inner, name)
+
+
+class _InstanceFinder(MetaPathFinder):
+    """First on ``sys.meta_path`` while any instance is alive."""
+
+    def __init__(self) -> None:
+        self._namespaces: dict[str, IsolatedNamespace] = {}
+        self._lock = threading.Lock()
+
+    def register(self, prefix: str, namespace: IsolatedNamespace) -> None:
+        with self._lock:
+            self._namespaces[prefix] = namespace
+            if self not in sys.meta_path:
+                sys.meta_path.insert(0, self)
+
+    def unregister(self, prefix: str) -> None:
+        with self._lock:
+            self._namespaces.pop(prefix, None)
+            if not self._namespaces and self in sys.meta_path:
+                sys.meta_path.remove(self)
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
+    ) -> ModuleSpec | None:
+        if not fullname.startswith(_PREFIX):
+            return None
+        namespace = self._namespaces.get(fullname.partition(".")[0])
+        if namespace is None or "." not in fullname:
+            return None
+        spec = PathFinder.find_spec(fullname, path, target)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _IsolatingLoader(spec.loader, namespace)
+        return spec
+
+
+_the_finder: _InstanceFinder | None = None
+
+
+def _finder() -> _InstanceFinder:
+    global _the_finder
+    if _the_finder is None:
+        _the_finder = _InstanceFinder()
+    return _the_finder

@@ -1,0 +1,231 @@
+"""pytest glue: options, the ``fginit`` marker, the fixtures, the failure report section.
+
+Only pytest concerns live here; the emulator is imported lazily, when a test first asks for it,
+so that having the plugin installed costs other test suites nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Generator, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .config import (
+    field_help,
+    field_names,
+    normalize_field,
+    parse_bool,
+    parse_field_text,
+    unknown_field_message,
+)
+from .errors import FunctionConfigError
+
+if TYPE_CHECKING:
+    from .context import Context
+    from .emulator import FunctionEmulator
+    from .records import Instance, InstanceState, Invocation
+
+MARKER = "fginit"
+SECTION = "fginit lifecycle"
+_PLUGIN_OPTIONS = {
+    "assert_all_faults_used": (
+        "fail a passing test at teardown if a fault it registered was never used (default true)"
+    ),
+}
+_BASE_FIELDS = pytest.StashKey[dict[str, Any]]()
+_STRICT_FAULTS = pytest.StashKey[bool]()
+_EMULATORS = pytest.StashKey[list["FunctionEmulator"]]()
+_CALL_FAILED = pytest.StashKey[bool]()
+
+_NOTHING_CONFIGURED = """\
+fg_function: no function is configured for this test. Say where the function's code is, with a
+marker (paths relative to the test file):
+
+    @pytest.mark.fginit(code_root="fn", handler="index.handler",
+                        initializer_handler="index.init", initializer_timeout=30)
+
+or for the whole suite in pytest.ini / [tool.pytest.ini_options] (paths relative to that file):
+
+    fginit_code_root = fn
+    fginit_handler = index.handler
+    fginit_initializer_handler = index.init"""
+
+
+def _option_flag(name: str) -> str:
+    return "--fginit-" + name.replace("_", "-")
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hooks
+
+    pluginmanager.add_hookspecs(hooks)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("fginit", "FunctionGraph emulation (pytest-fginit)")
+    options = {name: field_help(name) for name in field_names()} | _PLUGIN_OPTIONS
+    for name, help_text in options.items():
+        parser.addini(f"fginit_{name}", help_text, type="string", default=None)
+        group.addoption(_option_flag(name), dest=f"fginit_{name}", default=None,
+                        metavar="VALUE", help=f"{help_text} (overrides ini fginit_{name})")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(**fields): configure the FunctionGraph function that fg_function emulates, "
+        "in FunctionGraph's field names (code_root, handler, initializer_handler, ...)",
+    )
+    ini_base = config.inipath.parent if config.inipath else config.rootpath
+    cli_base = config.invocation_params.dir
+    fields: dict[str, Any] = {}
+    for name in field_names():
+        cli_text = config.getoption(f"fginit_{name}")
+        text, base, source = ((cli_text, cli_base, _option_flag(name)) if cli_text is not None
+                              else (config.getini(f"fginit_{name}"), ini_base, f"fginit_{name}"))
+        if text is None:
+            continue
+        try:
+            value = normalize_field(name, parse_field_text(name, text))
+        except FunctionConfigError as exc:
+            raise pytest.UsageError(f"{source} = {text!r}: {exc}") from None
+        fields[name] = (base / value) if name == "code_root" and value is not None else value
+    config.stash[_BASE_FIELDS] = fields
+    strict = config.getoption("fginit_assert_all_faults_used")
+    strict = strict if strict is not None else config.getini("fginit_assert_all_faults_used")
+    try:
+        config.stash[_STRICT_FAULTS] = (
+            True if strict is None else bool(parse_bool("assert_all_faults_used", strict))
+        )
+    except FunctionConfigError as exc:
+        raise pytest.UsageError(f"fginit_assert_all_faults_used = {strict!r}: {exc}") from None
+
+
+def function_fields(item: pytest.Item) -> dict[str, Any]:
+    """The merged configuration of ``item``: ini and options, then markers, closest last."""
+    base: dict[str, Any] = item.config.stash.get(_BASE_FIELDS, {})
+    fields = dict(base)
+    markers = list(item.iter_markers(MARKER))  # closest first
+    for marker in reversed(markers):
+        if marker.args:
+            raise FunctionConfigError(
+                "fginit", f"takes keyword arguments only, got {marker.args!r}"
+            )
+        for name, value in marker.kwargs.items():
+            if name == "assert_all_faults_used":
+                continue
+            if name not in field_names():
+                raise FunctionConfigError(name, unknown_field_message())
+            value = normalize_field(name, value)
+            if name == "code_root" and value is not None:
+                value = item.path.parent / value
+            fields[name] = value
+    return fields
+
+
+class _HookRelay:
+    """Passes the emulator's notifications on to the plugin's pluggy hooks."""
+
+    def __init__(self, hook: Any) -> None:
+        self._hook = hook
+        self.emulator: FunctionEmulator | None = None
+
+    def instance_state_changed(self, instance: Instance, previous: InstanceState | None) -> None:
+        self._hook.pytest_fginit_instance_state_changed(
+            instance=instance, previous=previous, emulator=self.emulator
+        )
+
+    def invocation_finished(self, invocation: Invocation) -> None:
+        self._hook.pytest_fginit_invocation_finished(invocation=invocation,
+                                                     emulator=self.emulator)
+
+
+@pytest.fixture
+def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
+    """A `FunctionEmulator` for this test's function (configured by marker and ini)."""
+    from .config import FunctionConfig
+    from .emulator import FunctionEmulator
+
+    item = request.node
+    try:
+        fields = function_fields(item)
+        if "code_root" not in fields:
+            pytest.fail(_NOTHING_CONFIGURED, pytrace=False)
+        item.config.hook.pytest_fginit_adjust_config(fields=fields, item=item)
+        config = FunctionConfig(**fields)
+    except FunctionConfigError as exc:
+        pytest.fail(f"fg_function: invalid function configuration: {exc}", pytrace=False)
+    relay = _HookRelay(item.config.hook)
+    emulator = FunctionEmulator(config, listeners=[relay])
+    relay.emulator = emulator
+    item.stash.setdefault(_EMULATORS, []).append(emulator)
+    with emulator:
+        yield emulator
+    if _strict_faults(item) and not item.stash.get(_CALL_FAILED, False):
+        pending = emulator.faults.pending
+        if pending:
+            listed = "\n".join(f"  faults.{r.phase}: {r.description} (x{r.remaining} left)"
+                               for r in pending)
+            pytest.fail(
+                "fg_function: these faults were registered but never used:\n" + listed +
+                "\nUse them, call fg_function.faults.clear(), or set "
+                "assert_all_faults_used=false.",
+                pytrace=False,
+            )
+
+
+def _strict_faults(item: pytest.Item) -> bool:
+    for marker in item.iter_markers(MARKER):  # closest first
+        if "assert_all_faults_used" in marker.kwargs:
+            return bool(marker.kwargs["assert_all_faults_used"])
+    return item.config.stash.get(_STRICT_FAULTS, True)
+
+
+@pytest.fixture
+def fg_context() -> Callable[..., Context]:
+    """A factory of FunctionGraph ``Context`` objects for plain unit tests of a handler."""
+    from .context import Context
+
+    def make(
+        *,
+        request_id: str = "00000000-0000-4000-8000-000000000000",
+        func_name: str = "function",
+        timeout: int = 3,
+        memory_size: int = 128,
+        user_data: dict[str, str] | None = None,
+        encrypted_user_data: dict[str, str] | None = None,
+        **more: Any,
+    ) -> Context:
+        # The remaining time counts down on whatever clock the test sees (freezegun included).
+        start = time.monotonic()
+        return Context(
+            request_id=request_id,
+            func_name=normalize_field("func_name", func_name),
+            timeout=normalize_field("timeout", timeout),
+            memory_size=normalize_field("memory_size", memory_size),
+            user_data=normalize_field("user_data", user_data or {}),
+            encrypted_user_data=normalize_field("encrypted_user_data", encrypted_user_data or {}),
+            remaining_ms=lambda: max(0, int((start + timeout - time.monotonic()) * 1000)),
+            now=lambda: time.time(),
+            **more,
+        )
+
+    return make
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if call.when == "call":
+        item.stash[_CALL_FAILED] = report.failed
+    emulators = item.stash.get(_EMULATORS, [])
+    if report.failed and call.when in ("setup", "call") and emulators:
+        from .report import format_timeline
+
+        for emulator in emulators:
+            report.sections.append((SECTION, format_timeline(emulator)))
+    return report

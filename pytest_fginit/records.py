@@ -1,0 +1,112 @@
+"""What the emulator records for assertions: instances, initializer attempts, invocations.
+
+Times (``*_at``) are seconds on the emulator's clock since the emulator started; durations are
+milliseconds on the same clock, so a 300 s virtual timeout reads as 300000 ms.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Literal
+
+from .errors import FunctionError, InvocationError
+
+if TYPE_CHECKING:
+    from .host import HostedInstance
+
+InstanceState = Literal["initializing", "ready", "failed", "killed", "recycled"]
+"""``initializing`` while code loads and the initializer runs; ``ready`` to serve requests;
+``failed`` after its initialization failed (abandoned, R3); ``killed`` after a handler timeout;
+``recycled`` once stopped by the emulator (``recycle()``, end of test)."""
+
+
+@dataclass(eq=False)
+class Instance:
+    """One emulated function instance."""
+
+    id: str
+    created_at: float
+    state: InstanceState = "initializing"
+    initializer_calls: int = 0
+    invocations: list[Invocation] = field(default_factory=list)
+    _hosted: HostedInstance | None = field(default=None, repr=False)
+
+    @property
+    def module(self) -> ModuleType | None:
+        """The handler's module as loaded in this instance (``None`` if it failed to load).
+
+        It stays usable after the instance stopped, for white-box assertions.
+        """
+        return self._hosted.module if self._hosted is not None else None
+
+    def __repr__(self) -> str:
+        return (
+            f"Instance(id={self.id!r}, state={self.state!r}, "
+            f"initializer_calls={self.initializer_calls}, invocations={len(self.invocations)})"
+        )
+
+
+@dataclass(eq=False)
+class InitAttempt:
+    """One attempt to bring up an instance: load its code, then run the initializer (if any)."""
+
+    instance: Instance
+    ok: bool
+    error: FunctionError | None
+    duration_ms: float
+    started_at: float
+    log: str = ""
+
+    def __repr__(self) -> str:
+        outcome = "ok" if self.ok else repr(self.error)
+        return f"InitAttempt(instance={self.instance.id!r}, {outcome}, {self.duration_ms:.3f} ms)"
+
+
+@dataclass(eq=False)
+class Invocation:
+    """One request, as the caller and the platform saw it."""
+
+    request_id: str
+    event: Any
+    started_at: float
+    ok: bool = False
+    result: Any = None
+    error: FunctionError | None = None
+    instance: Instance | None = None
+    cold_start: bool = False
+    init_attempts: list[InitAttempt] = field(default_factory=list)
+    duration_ms: float = 0.0
+    """Time the handler ran (0 if no instance could be initialized)."""
+    handler_log: str = field(default="", repr=False)
+
+    @property
+    def init_duration_ms(self) -> float:
+        """Time spent bringing up instances for this request (all attempts)."""
+        return sum(a.duration_ms for a in self.init_attempts)
+
+    @property
+    def billed_duration_ms(self) -> int:
+        """Handler plus initialization time, rounded up to the millisecond (R10)."""
+        return math.ceil(round(self.duration_ms + self.init_duration_ms, 6))
+
+    @property
+    def log(self) -> str:
+        """What the function printed or logged while serving this request, attempts included."""
+        return "".join(a.log for a in self.init_attempts) + self.handler_log
+
+    def raise_for_error(self) -> Invocation:
+        """Raise `InvocationError` if this invocation failed; return it otherwise."""
+        if self.error is not None:
+            raise InvocationError(self)
+        return self
+
+    def __repr__(self) -> str:
+        where = self.instance.id if self.instance else None
+        outcome = f"result={self.result!r}" if self.ok else f"error={self.error!r}"
+        return (
+            f"Invocation(request_id={self.request_id!r}, ok={self.ok}, {outcome}, "
+            f"instance={where!r}, cold_start={self.cold_start}, "
+            f"init_attempts={len(self.init_attempts)}, duration_ms={self.duration_ms:.3f})"
+        )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import tempfile
+from json import dumps as _json_dumps
+from json import loads as _json_loads
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
@@ -114,7 +116,7 @@ class FunctionEmulator:
         """Send one synchronous request; the answer is recorded and returned, never raised."""
         self._require_running("invoke()")
         try:
-            payload = json.loads(json.dumps(event))
+            payload = _json_loads(_json_dumps(event))
         except (TypeError, ValueError) as exc:
             raise TypeError(f"invoke(): the event must be JSON-serialisable: {exc}") from None
         self._requests += 1
@@ -231,13 +233,15 @@ class FunctionEmulator:
             invocation.event, context, started + timeout, self.faults.handler.take()
         )
         invocation.instance = instance
-        invocation.duration_ms = outcome.duration_ms
+        invocation.duration_ms = (outcome.ended - started) * 1000.0
         invocation.handler_log = outcome.log
         instance.invocations.append(invocation)
         invocation.error = self._error_of(outcome, "handler_error", "handler_timeout", timeout)
         if invocation.error is None:
-            try:  # what the caller decodes: the result went through JSON on the wire
-                invocation.result = json.loads(json.dumps(outcome.value))
+            # What the caller decodes: the result went through JSON on the wire. (json's functions
+            # are bound at import so that a test mocking json for user code doesn't break this.)
+            try:
+                invocation.result = _json_loads(_json_dumps(outcome.value))
                 invocation.ok = True
             except (TypeError, ValueError) as exc:
                 invocation.error = self._error(

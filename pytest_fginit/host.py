@@ -81,10 +81,6 @@ class PhaseOutcome:
     exception: UserException | None = None
     log: str = ""
 
-    @property
-    def duration_ms(self) -> float:
-        return (self.ended - self.started) * 1000.0
-
 
 class HostedInstance(Protocol):
     """One instance as a host runs it."""

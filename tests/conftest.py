@@ -1,0 +1,79 @@
+"""Shared helpers: write a function's code root from sources, build emulators on it."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_fginit import FunctionConfig, FunctionEmulator
+
+WriteCode = Callable[..., Path]
+
+# A function used by many tests: counts initializer and handler calls in module globals.
+COUNTING_FUNCTION = """
+import time
+INIT_CALLS = 0
+HANDLED = 0
+STATE = {}
+
+def init(context):
+    global INIT_CALLS
+    INIT_CALLS += 1
+    STATE["initialized_at"] = time.time()
+    STATE["db"] = context.getUserData("DB_URL")
+    return "ignored"
+
+def handler(event, context):
+    global HANDLED
+    HANDLED += 1
+    return {"event": event, "handled": HANDLED, "init_calls": INIT_CALLS, "db": STATE.get("db")}
+"""
+
+
+def write_code(root: Path, files: dict[str, str]) -> Path:
+    for name, source in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source))
+    return root
+
+
+@pytest.fixture
+def code(tmp_path: Path) -> WriteCode:
+    """``code(index=..., **other_modules)`` writes a code root and returns its path."""
+
+    def make(index: str = COUNTING_FUNCTION, **modules: str) -> Path:
+        files = {"index.py": index, **{f"{name.replace('.', '/')}.py": src
+                                       for name, src in modules.items()}}
+        return write_code(tmp_path / "fn", files)
+
+    return make
+
+
+@pytest.fixture
+def emulate(code: WriteCode) -> Iterator[Callable[..., FunctionEmulator]]:
+    """``emulate(index=..., modules=..., **config)`` -> a started emulator, closed after the test."""
+    opened: list[FunctionEmulator] = []
+
+    def make(index: str = COUNTING_FUNCTION, modules: dict[str, str] | None = None,
+             **config: Any) -> FunctionEmulator:
+        root = code(index, **(modules or {}))
+        config.setdefault("initializer_handler", "index.init")
+        emulator = FunctionEmulator(FunctionConfig(code_root=root, **config)).start()
+        opened.append(emulator)
+        return emulator
+
+    yield make
+    for emulator in reversed(opened):  # last opened, first closed: like nested `with` blocks
+        emulator.close()
+
+
+def pytester_function(pytester: pytest.Pytester, index: str = COUNTING_FUNCTION,
+                      **modules: str) -> Path:
+    """Write a function folder ``fn/`` into a pytester project."""
+    files = {"index.py": index, **{f"{n}.py": s for n, s in modules.items()}}
+    return write_code(pytester.path / "fn", files)

@@ -1,0 +1,138 @@
+"""The context object: every method of the reference's list, its logger, its repr."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+CONTEXT_FUNCTION = """
+def init(context):
+    context.getLogger().info("init for %s", context.getFunctionName())
+
+def handler(event, context):
+    log = context.getLogger()
+    log.debug("hidden at the default level")
+    log.info("handling")
+    log.warn("careful")
+    log.error("bad")
+    log.setLevel("DEBUG")
+    log.debug("now shown")
+    print("a plain print")
+    return {
+        "request_id": context.getRequestID(),
+        "remaining": context.getRemainingTimeInMilliSeconds(),
+        "ak": context.getAccessKey(), "sk": context.getSecretKey(),
+        "sak": context.getSecurityAccessKey(), "ssk": context.getSecuritySecretKey(),
+        "token": context.getSecurityToken(), "iam": context.getToken(),
+        "db": context.getUserData("DB_URL"), "pw": context.getUserData("PASSWORD"),
+        "missing": context.getUserData("NOPE", "fallback"),
+        "name": context.getFunctionName(), "running": context.getRunningTimeInSeconds(),
+        "version": context.getVersion(), "memory": context.getMemorySize(),
+        "cpu": context.getCPUNumber(), "package": context.getPackage(),
+        "project": context.getProjectID(), "alias": context.getAlias(),
+    }
+"""
+
+
+def test_every_context_method_answers_from_the_configuration(emulate):
+    fn = emulate(index=CONTEXT_FUNCTION, func_name="orders", timeout=30, memory_size=256,
+                 user_data={"DB_URL": "pg://db"}, encrypted_user_data={"PASSWORD": "pw-123"},
+                 access_key="AK-1", secret_key="SK-1", security_token="ST-1", token="IAM-1",
+                 package="shop", project_id="p-1")
+    inv = fn.invoke(request_id="req-1")
+    assert inv.result == {
+        "request_id": "req-1", "remaining": pytest.approx(30_000, abs=1000),
+        "ak": "AK-1", "sk": "SK-1", "sak": "AK-1", "ssk": "SK-1", "token": "ST-1",
+        "iam": "IAM-1", "db": "pg://db", "pw": "pw-123", "missing": "fallback",
+        "name": "orders", "running": 30, "version": "latest", "memory": 256, "cpu": 400,
+        "package": "shop", "project": "p-1", "alias": "",
+    }
+
+
+def test_logger_lines_are_framed_like_the_platform_and_land_in_the_invocation_log(emulate):
+    fn = emulate(index=CONTEXT_FUNCTION)
+    inv = fn.invoke(request_id="req-7")
+    lines = inv.log.splitlines()
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+    assert re.fullmatch(rf"{stamp} req-7 INFO init for fn", lines[0])
+    assert [line.split(" ", 2)[2] for line in lines[1:5]] == [
+        "INFO handling", "WARN careful", "ERROR bad", "DEBUG now shown"]
+    assert lines[5] == "a plain print"
+    assert inv.init_attempts[0].log == lines[0] + "\n"
+    assert "hidden" not in inv.log
+    # A warm invocation's log holds only its own lines.
+    assert "init for" not in fn.invoke().log
+
+
+def test_the_initializers_remaining_time_counts_down_from_its_own_timeout(emulate):
+    fn = emulate(index="""
+        import time
+        SEEN = {}
+        def init(context):
+            SEEN["start"] = context.getRemainingTimeInMilliSeconds()
+            time.sleep(20)
+            SEEN["after"] = context.getRemainingTimeInMilliSeconds()
+            SEEN["running"] = context.getRunningTimeInSeconds()
+        def handler(event, context):
+            return SEEN
+    """, initializer_timeout=120, timeout=5)
+    seen = fn.invoke().result
+    assert seen["start"] == pytest.approx(120_000, abs=1000)
+    assert seen["after"] == pytest.approx(100_000, abs=1000)
+    assert seen["running"] == 120
+
+
+def test_secrets_stay_out_of_reprs(emulate):
+    fn = emulate(index="""
+        def init(context):
+            context.getLogger().info("connecting with " + context.getUserData("PASSWORD"))
+            raise PermissionError("login failed for password " + context.getUserData("PASSWORD"))
+        def handler(event, context):
+            return None
+    """, encrypted_user_data={"PASSWORD": "hunter2-secret"}, security_token="tok-secret-9",
+        init_retries=0)
+    inv = fn.invoke()
+    texts = [repr(inv), repr(inv.error), str(inv.error), inv.log, repr(fn.config),
+             repr(inv.init_attempts[0]), "\n".join(inv.error.stack_trace)]
+    for text in texts:
+        assert "hunter2-secret" not in text and "tok-secret-9" not in text
+    assert "login failed for password ******" in inv.error.message
+    assert "connecting with ******" in inv.log
+
+
+def test_fg_context_builds_a_context_for_unit_tests(fg_context):
+    context = fg_context(func_name="f", user_data={"A": "1"}, encrypted_user_data={"B": "2"},
+                         timeout=5, memory_size=512, request_id="r-1")
+    assert context.getFunctionName() == "f"
+    assert context.getUserData("A") == "1" and context.getUserData("B") == "2"
+    assert context.getRunningTimeInSeconds() == 5 and context.getMemorySize() == 512
+    assert context.getRequestID() == "r-1"
+    assert 0 < context.getRemainingTimeInMilliSeconds() <= 5000
+    assert "'2'" not in repr(context) and "'B'" in repr(context)
+
+
+def test_fg_context_remaining_time_follows_a_frozen_clock(fg_context):
+    freezegun = pytest.importorskip("freezegun")
+    with freezegun.freeze_time("2026-01-01 00:00:00") as frozen:
+        context = fg_context(timeout=10)
+        frozen.tick(4)
+        assert context.getRemainingTimeInMilliSeconds() == 6000
+        frozen.tick(20)
+        assert context.getRemainingTimeInMilliSeconds() == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [({"timeout": 1}, "timeout: 1 is out of range"),
+     ({"memory_size": 100}, "memory_size: 100 is not a FunctionGraph memory size"),
+     ({"user_data": {"A": 1}}, "user_data: entry 'A'")],
+)
+def test_fg_context_validates_like_the_platform(fg_context, fields, message):
+    with pytest.raises(ValueError, match=message):
+        fg_context(**fields)
+
+
+def test_logger_level_must_be_known(fg_context):
+    with pytest.raises(ValueError, match="allowed: DEBUG, ERROR, INFO, WARN, WARNING"):
+        fg_context().getLogger().setLevel("LOUD")

@@ -1,0 +1,91 @@
+"""Injected faults: queues per phase, raises / hangs / delays, bad arguments."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_fginit import FaultRule
+
+
+def test_rules_on_one_phase_queue_up_raise_once_then_hang_once(emulate):
+    fn = emulate(initializer_timeout=300)
+    fn.faults.initializer.raises(ConnectionError("db down")).hangs()
+    inv = fn.invoke()
+    kinds = [a.error.kind if a.error else "ok" for a in inv.init_attempts]
+    assert kinds == ["init_failed", "init_timeout", "ok"]
+    assert inv.init_attempts[1].duration_ms == pytest.approx(300_000, abs=50)
+    assert inv.init_attempts[1].error.message == "runtime initialization timed out after 300 s"
+    assert inv.init_attempts[1].error.code == 4211
+    assert fn.faults.pending == []
+
+
+def test_times_covers_that_many_runs_then_real_code_runs(emulate):
+    fn = emulate()
+    fn.faults.handler.raises(TimeoutError, times=2)
+    results = [fn.invoke() for _ in range(3)]
+    assert [r.ok for r in results] == [False, False, True]
+    assert results[0].error.type == "TimeoutError"
+    assert results[2].result["handled"] == 1  # the real handler ran only once
+    assert len(fn.instances) == 1  # a handler exception keeps the instance
+
+
+def test_an_exception_instance_is_raised_fresh_each_time(emulate):
+    fn = emulate(init_retries=2)
+    fn.faults.initializer.raises(OSError(5, "io"), times=3)
+    inv = fn.invoke()
+    assert [a.error.message for a in inv.init_attempts] == ["[Errno 5] io"] * 3
+
+
+def test_delays_then_runs_the_real_code(emulate):
+    fn = emulate(initializer_timeout=10)
+    fn.faults.initializer.delays(4)
+    fn.faults.handler.delays(1.5)
+    inv = fn.invoke()
+    assert inv.ok and inv.result["init_calls"] == 1
+    assert inv.init_duration_ms == pytest.approx(4000, abs=200)
+    assert inv.duration_ms == pytest.approx(1500, abs=200)
+
+
+def test_a_delay_past_the_timeout_is_a_timeout(emulate):
+    fn = emulate(initializer_timeout=5, timeout=3)
+    fn.faults.initializer.delays(6)
+    fn.faults.handler.delays(3)
+    inv = fn.invoke()
+    assert inv.init_attempts[0].error.kind == "init_timeout"
+    assert inv.init_attempts[0].duration_ms == pytest.approx(5000, abs=1)
+    assert inv.error.kind == "handler_timeout"
+    assert inv.instance.state == "killed"
+    assert fn.instances[0].initializer_calls == 1 and fn.instances[1].initializer_calls == 1
+
+
+def test_pending_lists_what_is_left_in_order(emulate):
+    fn = emulate()
+    fn.faults.handler.hangs(times=2).delays(1)
+    fn.faults.initializer.raises(KeyError)
+    assert [(r.phase, r.description, r.remaining) for r in fn.faults.pending] == [
+        ("initializer", "raises KeyError", 1),
+        ("handler", "hangs", 2),
+        ("handler", "delays 1 s", 1),
+    ]
+    assert all(isinstance(r, FaultRule) for r in fn.faults.pending)
+    assert "hangs x2" in repr(fn.faults)
+    fn.faults.clear()
+    assert fn.faults.pending == []
+
+
+@pytest.mark.parametrize(
+    ("register", "message"),
+    [
+        (lambda f: f.handler.raises("boom"), "exception instance or class"),
+        (lambda f: f.handler.raises(int), "exception instance or class"),
+        (lambda f: f.handler.hangs(times=0), "times must be a whole number >= 1"),
+        (lambda f: f.handler.hangs(times=1.5), "times must be a whole number >= 1"),
+        (lambda f: f.handler.delays(-1), "seconds must be a number >= 0"),
+        (lambda f: f.initializer.delays("1"), "seconds must be a number >= 0"),
+    ],
+)
+def test_bad_fault_arguments_are_rejected_with_a_reason(emulate, register, message):
+    fn = emulate()
+    with pytest.raises((TypeError, ValueError), match=message):
+        register(fn.faults)
+    assert fn.faults.pending == []

@@ -1,0 +1,139 @@
+"""Module isolation: each instance its own code-root modules; everything else shared."""
+
+from __future__ import annotations
+
+import builtins
+import os
+import sys
+
+import pytest
+
+PACKAGE_FUNCTION = """
+import config
+from lib import store
+from lib.store import COUNTER as AT_IMPORT
+import lib.deep.leaf
+
+def init(context):
+    store.COUNTER.append("init")
+
+def handler(event, context):
+    store.COUNTER.append("call")
+    return {"counter": store.COUNTER, "config": config.NAME, "leaf": lib.deep.leaf.VALUE,
+            "same": AT_IMPORT is store.COUNTER}
+"""
+PACKAGE_MODULES = {
+    "config": "NAME = 'from config.py'\n",
+    "lib/__init__": "",
+    "lib/store": "COUNTER = []\n",
+    "lib/deep/__init__": "",
+    "lib/deep/leaf": "from .. import store\nVALUE = len(store.COUNTER) + 7\n",
+}
+
+
+def test_module_globals_never_leak_between_instances(emulate):
+    fn = emulate(index=PACKAGE_FUNCTION, modules=PACKAGE_MODULES)
+    first = fn.invoke().result
+    fn.recycle()
+    second = fn.invoke().result
+    assert first == second == {"counter": ["init", "call"], "config": "from config.py",
+                               "leaf": 7, "same": True}
+    one, two = (i.module for i in fn.instances)
+    assert one is not two and one.store is not two.store
+
+
+def test_instance_modules_are_not_the_test_processes_modules(emulate):
+    fn = emulate(index=PACKAGE_FUNCTION, modules=PACKAGE_MODULES)
+    fn.invoke()
+    assert "config" not in sys.modules or not hasattr(sys.modules["config"], "NAME")
+    assert "lib" not in sys.modules
+    module = fn.instances[0].module
+    assert module.__name__.endswith(".index")  # a private name (documented)
+
+
+def test_instance_modules_leave_sys_modules_when_the_instance_stops(emulate):
+    fn = emulate(index=PACKAGE_FUNCTION, modules=PACKAGE_MODULES)
+    fn.invoke()
+    prefix = fn.instances[0].module.__name__.partition(".")[0]
+    assert any(name.startswith(prefix) for name in sys.modules)
+    finders_before = list(sys.meta_path)
+    fn.close()
+    assert not any(name.startswith(prefix) for name in sys.modules)
+    assert len(sys.meta_path) == len(finders_before) - 1
+    # Instance.module stays usable for white-box assertions.
+    assert fn.instances[0].module.store.COUNTER == ["init", "call"]
+
+
+def test_mocks_set_in_the_test_reach_user_code(emulate, monkeypatch):
+    fn = emulate(index="""
+        import json
+        import os.path
+        def init(context):
+            pass
+        def handler(event, context):
+            return {"dumped": json.dumps(1), "exists": os.path.exists("/surely/not/here"),
+                    "opened": open("anything").read()}
+    """)
+    monkeypatch.setattr("json.dumps", lambda value: "patched")
+    monkeypatch.setattr("os.path.exists", lambda path: True)
+
+    class FakeFile:
+        def read(self):
+            return "fake"
+
+    monkeypatch.setattr(builtins, "open", lambda *a, **k: FakeFile())
+    assert fn.invoke().result == {"dumped": "patched", "exists": True, "opened": "fake"}
+
+
+def test_a_mock_set_after_the_instance_loaded_still_reaches_it(emulate, monkeypatch):
+    fn = emulate(index="""
+        import socket
+        def init(context):
+            pass
+        def handler(event, context):
+            return socket.gethostname()
+    """)
+    assert fn.invoke().ok
+    monkeypatch.setattr("socket.gethostname", lambda: "mocked-host")
+    assert fn.invoke().result == "mocked-host"
+
+
+def test_two_emulators_of_the_same_code_do_not_share_state(emulate):
+    one = emulate(index=PACKAGE_FUNCTION, modules=PACKAGE_MODULES)
+    two = emulate(index=PACKAGE_FUNCTION, modules=PACKAGE_MODULES)
+    one.invoke()
+    one.invoke()
+    assert two.invoke().result["counter"] == ["init", "call"]
+
+
+def test_the_environment_has_runtime_variables_and_user_data_but_no_secrets(emulate):
+    fn = emulate(index="""
+        import os
+        AT_IMPORT = os.environ.get("DB_URL")
+        def init(context):
+            pass
+        def handler(event, context):
+            return {k: v for k, v in os.environ.items()
+                    if k.startswith("RUNTIME_") or k in ("DB_URL", "PASSWORD", "AT_IMPORT")} | {
+                    "AT_IMPORT": AT_IMPORT}
+    """, user_data={"DB_URL": "pg://db"}, encrypted_user_data={"PASSWORD": "s3cr3t-value"},
+        func_name="orders", memory_size=512, timeout=30)
+    env = fn.invoke().result
+    assert env["DB_URL"] == env["AT_IMPORT"] == "pg://db"
+    assert "PASSWORD" not in env
+    assert env["RUNTIME_FUNC_NAME"] == "orders"
+    assert env["RUNTIME_MEMORY"] == "512"
+    assert env["RUNTIME_TIMEOUT"] == "30"
+    assert env["RUNTIME_HANDLER"] == "index.handler"
+    assert env["RUNTIME_INITIALIZER_HANDLER"] == "index.init"
+    assert env["RUNTIME_MAX_RESP_BODY_SIZE"] == "6291456"
+    assert "s3cr3t-value" not in repr(env)
+    fn.close()
+    assert "RUNTIME_FUNC_NAME" not in os.environ and os.environ.get("DB_URL") != "pg://db"
+
+
+@pytest.mark.parametrize("run", [1, 2])
+def test_no_state_survives_from_one_test_to_the_next(emulate, run):
+    # Run twice: the second run would see "init" twice if anything leaked across tests.
+    fn = emulate(index=PACKAGE_FUNCTION, modules=PACKAGE_MODULES)
+    assert fn.invoke().result["counter"] == ["init", "call"]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterable
 from json import dumps as _json_dumps
 from json import loads as _json_loads
-from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol

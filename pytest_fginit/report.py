@@ -67,7 +67,7 @@ def _attempt_line(attempt: InitAttempt) -> str:
 
 
 def _invocation_line(inv: Invocation) -> str:
-    where = f"on {inv.instance.id}" if inv.instance else "no instance could initialize"
+    where = f"on {inv.instance.id}" if inv.instance else "- no instance could initialize"
     start = (f"cold start, {len(inv.init_attempts)} init attempt"
              f"{'s' if len(inv.init_attempts) != 1 else ''}" if inv.cold_start else "warm")
     return (f"request {inv.request_id}: {describe_error(inv.error)} {where} ({start}, "

@@ -56,7 +56,7 @@ def code(tmp_path: Path) -> WriteCode:
 
 @pytest.fixture
 def emulate(code: WriteCode) -> Iterator[Callable[..., FunctionEmulator]]:
-    """``emulate(index=..., modules=..., **config)`` -> a started emulator, closed after the test."""
+    """``emulate(index=..., modules=..., **config)``: a started emulator, closed after the test."""
     opened: list[FunctionEmulator] = []
 
     def make(index: str = COUNTING_FUNCTION, modules: dict[str, str] | None = None,

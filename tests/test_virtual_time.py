@@ -11,7 +11,6 @@ import freezegun.api
 import pytest
 
 
-
 def real_monotonic() -> float:
     """The real clock, for the few checks that a virtual wait did not cost a real one (with
     generous bounds: a broken clock would take minutes, a working one milliseconds).

@@ -1,0 +1,146 @@
+"""FunctionConfig: defaults, FunctionGraph's validation rules, secrets in its repr."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_fginit import FunctionConfig, FunctionConfigError
+from pytest_fginit.config import MEMORY_SIZES, field_names, parse_field_text
+
+
+def test_defaults_follow_functiongraph(code):
+    config = FunctionConfig(code_root=code())
+    assert config.handler == "index.handler"
+    assert config.initializer_handler is None and config.initializer_timeout is None
+    assert (config.timeout, config.memory_size, config.init_retries) == (3, 128, 3)
+    assert config.virtual_time is True and config.real_time_limit is None
+    assert config.func_name == "fn"  # the code root's folder name
+    assert config.user_data == {} and config.encrypted_user_data == {}
+
+
+def test_initializer_timeout_defaults_to_3_when_an_initializer_is_set(code):
+    assert FunctionConfig(code_root=code(), initializer_handler="index.init"
+                          ).initializer_timeout == 3
+
+
+def test_code_root_accepts_str_and_path(code):
+    root = code()
+    assert FunctionConfig(code_root=str(root)).code_root == FunctionConfig(code_root=root).code_root
+    assert isinstance(FunctionConfig(code_root=str(root)).code_root, Path)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "allowed"),
+    [
+        ({}, "code_root", "required: the folder holding your function's code"),
+        ({"handler": "index"}, "handler", "not of the form file.function"),
+        ({"handler": "index.handler-x"}, "handler", "FSS.1003 Invalid function handler."),
+        ({"handler": "i." + "x" * 127}, "handler", "at most 128 characters"),
+        ({"handler": "missing.handler"}, "handler", "needs missing.py under code_root"),
+        ({"initializer_handler": "init"}, "initializer_handler",
+         "FSS.1404 Invalid function initializer."),
+        ({"initializer_handler": "other.init"}, "initializer_handler",
+         "must be in the handler's file 'index'"),
+        ({"initializer_handler": "index.init", "initializer_timeout": 0}, "initializer_timeout",
+         "a whole number from 1 to 300 (seconds) [FSS.1405 Invalid initialization timeout.]"),
+        ({"initializer_handler": "index.init", "initializer_timeout": 301},
+         "initializer_timeout", "from 1 to 300"),
+        ({"timeout": 2}, "timeout", "a whole number from 3 to 900 (seconds) [FSS.1008"),
+        ({"timeout": 901}, "timeout", "from 3 to 900"),
+        ({"timeout": 3.5}, "timeout", "from 3 to 900"),
+        ({"timeout": True}, "timeout", "from 3 to 900"),
+        ({"memory_size": 100}, "memory_size", "allowed (MB): 128, 256, 512"),
+        ({"user_data": {"A": 1}}, "user_data", "entry 'A': 1 is not a string"),
+        ({"user_data": "[1]"}, "user_data", "must be a JSON object"),
+        ({"user_data": "{not json"}, "user_data", "is not valid JSON"),
+        ({"user_data": {f"K{i}": "v" for i in range(21)}}, "user_data", "at most 20"),
+        ({"user_data": {"K": "v" * 4096}}, "user_data", "at most 4096"),
+        ({"encrypted_user_data": {"PASSWORD": 42}}, "encrypted_user_data",
+         "entry 'PASSWORD': ****** is not a string"),
+        ({"func_name": "1abc"}, "func_name", "starting with a letter"),
+        ({"runtime": "Node.js18.15"}, "runtime", "allowed: Python2.7, Python3.6"),
+        ({"init_retries": -1}, "init_retries", "from 0 to 10"),
+        ({"virtual_time": "yes"}, "virtual_time", "not one of True, False"),
+        ({"real_time_limit": 0}, "real_time_limit", "None or a number of seconds > 0"),
+    ],
+)
+def test_each_error_names_the_field_and_what_is_allowed(code, fields, field, allowed):
+    if "code_root" not in fields and field != "code_root":
+        fields = {"code_root": code(), **fields}
+    with pytest.raises(FunctionConfigError) as info:
+        FunctionConfig(**fields)
+    assert info.value.field == field
+    assert str(info.value).startswith(f"{field}: ")
+    assert allowed in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_code_root_must_be_a_folder(tmp_path):
+    with pytest.raises(FunctionConfigError, match=r"code_root: .* is not a folder"):
+        FunctionConfig(code_root=tmp_path / "nope")
+
+
+def test_handler_may_live_in_a_package_module(code):
+    root = code(**{"pkg.__init__": "", "pkg.main": "def handler(e, c):\n    return 1\n"})
+    config = FunctionConfig(code_root=root, handler="pkg.main.handler")
+    assert config.handler_path == root / "pkg" / "main.py"
+
+
+def test_user_data_may_be_a_json_string_as_the_api_sends_it(code):
+    config = FunctionConfig(code_root=code(), user_data='{"A": "1"}')
+    assert config.user_data == {"A": "1"}
+
+
+def test_every_memory_size_is_accepted(code):
+    root = code()
+    assert [FunctionConfig(code_root=root, memory_size=m).memory_size
+            for m in MEMORY_SIZES] == list(MEMORY_SIZES)
+
+
+def test_secrets_never_appear_in_the_repr(code):
+    config = FunctionConfig(code_root=code(), encrypted_user_data={"PASSWORD": "pa55-word"},
+                            access_key="AK-secret", secret_key="SK-secret",
+                            security_token="token-secret", token="iam-secret",
+                            user_data={"PUBLIC": "shown"})
+    text = repr(config)
+    for secret in ("pa55-word", "AK-secret", "SK-secret", "token-secret", "iam-secret"):
+        assert secret not in text
+    assert "'PASSWORD': '******'" in text and "'PUBLIC': 'shown'" in text
+    assert set(config.secrets) == {"pa55-word", "AK-secret", "SK-secret", "token-secret",
+                                   "iam-secret"}
+
+
+def test_replace_validates_again(code):
+    config = FunctionConfig(code_root=code())
+    assert config.replace(timeout=30).timeout == 30
+    with pytest.raises(FunctionConfigError, match="timeout"):
+        config.replace(timeout=1)
+    with pytest.raises(FunctionConfigError, match="allowed keys: code_root, handler"):
+        config.replace(timout=30)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "value"),
+    [("timeout", " 30 ", 30), ("initializer_timeout", "none", None),
+     ("virtual_time", "off", False), ("virtual_time", "Yes", True),
+     ("user_data", '{"A": "1"}', {"A": "1"}), ("real_time_limit", "0.5", 0.5),
+     ("handler", "index.main", "index.main")],
+)
+def test_ini_text_is_read_per_field_kind(name, text, value):
+    assert parse_field_text(name, text) == value
+
+
+@pytest.mark.parametrize(("name", "text"), [("timeout", "3s"), ("virtual_time", "maybe"),
+                                            ("real_time_limit", "soon")])
+def test_unreadable_ini_text_names_the_field(name, text):
+    with pytest.raises(FunctionConfigError, match=f"^{name}: "):
+        parse_field_text(name, text)
+
+
+def test_the_issue_contract_keys_all_exist():
+    required = {"code_root", "handler", "initializer_handler", "initializer_timeout", "timeout",
+                "memory_size", "user_data", "encrypted_user_data", "func_name", "runtime",
+                "init_retries", "virtual_time"}
+    assert required <= set(field_names())

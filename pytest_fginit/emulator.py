@@ -95,7 +95,10 @@ class FunctionEmulator:
             self._state = "closed"
             return
         try:
-            self.recycle()
+            # Also an instance left initializing by an interrupt (KeyboardInterrupt in user code).
+            for instance in self.instances:
+                if instance.state in ("ready", "initializing"):
+                    self._stop(instance, "recycled")
         finally:
             self._state = "closed"
             try:

@@ -241,3 +241,20 @@ def test_the_emulator_must_be_started_and_cannot_be_reused_after_close(code):
     with pytest.raises(RuntimeError, match="closed"):
         emulator.invoke()
     assert emulator.instances[0].state == "recycled"
+
+
+def test_a_keyboard_interrupt_in_user_code_propagates_and_close_cleans_up(emulate):
+    import sys
+
+    fn = emulate(index="""
+        def init(context):
+            raise KeyboardInterrupt
+        def handler(event, context):
+            return 1
+    """)
+    with pytest.raises(KeyboardInterrupt):
+        fn.invoke()
+    prefix = fn.instances[0].module.__name__.partition(".")[0]
+    fn.close()
+    assert fn.instances[0].state == "recycled"
+    assert not any(name.startswith(prefix) for name in sys.modules)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from .errors import FunctionConfigError
+from .redaction import MASK
 
 MEMORY_SIZES: Final = (
     128, 256, 512, 768, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 8192, 10240,
@@ -33,7 +34,6 @@ FieldKind = Literal["path", "str", "optional_str", "int", "optional_int", "optio
                     "bool", "dict"]
 
 _FUNC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,59}$")
-_SECRET = "******"
 
 
 def _spec(kind: FieldKind, help: str, *, secret: bool = False) -> dict[str, Any]:
@@ -177,7 +177,7 @@ class FunctionConfig:
         values: list[str] = [v for v in self.encrypted_user_data.values() if v]
         values += [getattr(self, f.name) for f in dataclasses.fields(self)
                    if f.metadata["secret"] and isinstance(getattr(self, f.name), str)]
-        return tuple(sorted({v for v in values if v}, key=len, reverse=True))
+        return tuple(sorted({v for v in values if v}))
 
     def replace(self, **changes: Any) -> FunctionConfig:
         """A copy with ``changes`` applied, validated again."""
@@ -193,7 +193,7 @@ class FunctionConfig:
             if f.metadata["secret"]:
                 if not value:
                     continue
-                value = {k: _SECRET for k in value} if isinstance(value, Mapping) else _SECRET
+                value = {k: MASK for k in value} if isinstance(value, Mapping) else MASK
             shown.append(f"{f.name}={value!r}")
         return f"FunctionConfig({', '.join(shown)})"
 
@@ -333,7 +333,7 @@ def _check_user_data(name: str, value: Any) -> dict[str, str]:
         raise FunctionConfigError(name, "must be a dict of str to str")
     for key, item in value.items():
         if not isinstance(key, str) or not isinstance(item, str):
-            shown = _SECRET if name == "encrypted_user_data" else repr(item)
+            shown = MASK if name == "encrypted_user_data" else repr(item)
             raise FunctionConfigError(
                 name, f"entry {key!r}: {shown} is not a string; values must be str"
             )
@@ -407,3 +407,5 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
 }
 
 _FIELDS = {f.name: f for f in dataclasses.fields(FunctionConfig)}
+SECRET_FIELDS: Final = tuple(name for name, f in _FIELDS.items() if f.metadata["secret"])
+"""Keys whose values are secrets (never printed)."""

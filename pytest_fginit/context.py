@@ -10,8 +10,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any, Final
 
+from .redaction import MASK, Redactor, no_redaction
+
 LEVELS: Final = {"DEBUG": 10, "INFO": 20, "WARN": 30, "WARNING": 30, "ERROR": 40}
-_SECRET: Final = "******"
 
 
 def cpu_millicores(memory_size: int) -> int:
@@ -32,7 +33,7 @@ class ContextLogger:
     """
 
     def __init__(self, request_id: str, now: Callable[[], float],
-                 redact: Callable[[str], str] = lambda text: text) -> None:
+                 redact: Redactor = no_redaction) -> None:
         self._request_id = request_id
         self._now = now
         self._redact = redact
@@ -95,7 +96,7 @@ class Context:
         secret_key: str = "",
         security_token: str = "",
         token: str = "",
-        redact: Callable[[str], str] = lambda text: text,
+        redact: Redactor = no_redaction,
     ) -> None:
         self._request_id = request_id
         self._func_name = func_name
@@ -178,5 +179,5 @@ class Context:
         return (
             f"Context(request_id={self._request_id!r}, func_name={self._func_name!r}, "
             f"timeout={self._timeout}, memory_size={self._memory_size}, "
-            f"user_data={sorted(self._user_data)!r}, credentials={_SECRET!r})"
+            f"user_data={sorted(self._user_data)!r}, credentials={MASK!r})"
         )

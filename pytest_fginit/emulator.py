@@ -24,6 +24,7 @@ from .errors import ERROR_CODES, ErrorKind, FunctionError
 from .faults import Faults
 from .host import InProcessHost, InstanceHost, InstanceSpec, PhaseOutcome
 from .records import InitAttempt, Instance, InstanceState, Invocation
+from .redaction import redactor
 
 JournalEntry = tuple[float, str, Any]
 """``(seconds since start, what, record)`` with ``what`` one of ``instance`` (a state change:
@@ -61,9 +62,10 @@ class FunctionEmulator:
         """Every invocation, in order."""
         self.journal: list[JournalEntry] = []
         self._listeners = tuple(listeners)
+        self._redact = redactor(config.secrets)
         self._clock: Clock = VirtualClock() if config.virtual_time else RealClock()
         self._host: InstanceHost = host or InProcessHost(
-            self._clock, real_time_limit=config.real_time_limit
+            self._clock, real_time_limit=config.real_time_limit, redact=self._redact
         )
         self._spec = InstanceSpec(
             code_root=config.code_root,
@@ -72,7 +74,6 @@ class FunctionEmulator:
             initializer_function=(config.initializer_handler.rpartition(".")[2]
                                   if config.initializer_handler else None),
         )
-        self._secrets = config.secrets
         self._t0 = 0.0
         self._state: str = "new"
         self._requests = 0
@@ -170,9 +171,7 @@ class FunctionEmulator:
 
     def redact(self, text: str) -> str:
         """``text`` with every secret of this function's configuration masked."""
-        for secret in self._secrets:
-            text = text.replace(secret, "******")
-        return text
+        return self._redact(text)
 
     def __repr__(self) -> str:
         live = sum(1 for i in self.instances if i.state == "ready")

@@ -21,6 +21,7 @@ from typing import IO, Any, Literal, Protocol
 
 from .clock import Clock
 from .isolation import IsolatedNamespace, top_level_names
+from .redaction import Redactor, no_redaction
 from .timeouts import (
     PhaseDeadline,
     PhaseKilled,
@@ -112,13 +113,15 @@ _phase_log = threading.local()
 
 
 class _Tee:
-    """A stream that copies what instance code writes into the phase's log."""
+    """A stream that copies what instance code writes into the phase's log, secrets masked."""
 
-    def __init__(self, inner: IO[str], sink: list[str]) -> None:
+    def __init__(self, inner: IO[str], sink: list[str], redact: Redactor) -> None:
         self._inner = inner
         self._sink = sink
+        self._redact = redact
 
     def write(self, text: str) -> int:
+        text = self._redact(text)
         self._sink.append(text)
         return self._inner.write(text)
 
@@ -132,20 +135,26 @@ class _Tee:
 class _PhaseLogHandler(logging.Handler):
     """Copies ``logging`` records made while a phase runs on this thread into its log."""
 
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__()
+        self._redact = redact
+
     def emit(self, record: logging.LogRecord) -> None:
         sink: list[str] | None = getattr(_phase_log, "sink", None)
         if sink is not None:
-            sink.append(f"{record.levelname} {record.name}: {record.getMessage()}\n")
+            sink.append(self._redact(f"{record.levelname} {record.name}: {record.getMessage()}\n"))
 
 
 class InProcessHost:
     """Runs every instance in this process, each in its own module namespace."""
 
-    def __init__(self, clock: Clock, *, real_time_limit: float | None = None) -> None:
+    def __init__(self, clock: Clock, *, real_time_limit: float | None = None,
+                 redact: Redactor = no_redaction) -> None:
         self._clock = clock
+        self._redact = redact
         self._watchdog = Watchdog(real_time_limit)
-        self._saved_env: dict[str, str | None] = {}
-        self._log_handler = _PhaseLogHandler()
+        self._saved_env: dict[str, str] = {}
+        self._log_handler = _PhaseLogHandler(redact)
         self._top_names: dict[Path, frozenset[str]] = {}
         self._open = False
 
@@ -157,7 +166,7 @@ class InProcessHost:
         """
         if self._open:
             return
-        self._saved_env = {k: os.environ.get(k) for k in environment}
+        self._saved_env = dict(os.environ)
         os.environ.update(environment)
         install_sleep()
         logging.getLogger().addHandler(self._log_handler)
@@ -170,10 +179,12 @@ class InProcessHost:
         logging.getLogger().removeHandler(self._log_handler)
         uninstall_sleep()
         self._watchdog.close()
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
+        # Put the whole environment back: what we set, and what user code set or removed.
+        saved = self._saved_env
+        for key in [k for k in os.environ if k not in saved]:
+            del os.environ[key]
+        for key, value in saved.items():
+            if os.environ.get(key) != value:
                 os.environ[key] = value
 
     def start_instance(self, spec: InstanceSpec) -> InProcessInstance:
@@ -199,7 +210,7 @@ class InProcessHost:
         status: PhaseStatus = "ok"
         value: Any = None
         exception: UserException | None = None
-        sys.stdout, sys.stderr = _Tee(stdout, log), _Tee(stderr, log)
+        sys.stdout, sys.stderr = _Tee(stdout, log, self._redact), _Tee(stderr, log, self._redact)
         _phase_log.sink = log
         set_current_phase(phase)
         try:

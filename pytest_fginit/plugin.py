@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .config import (
+    SECRET_FIELDS,
     field_help,
     field_names,
     normalize_field,
@@ -153,11 +154,12 @@ def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
         fields = function_fields(item)
         if "code_root" not in fields:
             pytest.fail(_NOTHING_CONFIGURED, pytrace=False)
-        item.config.hook.pytest_fginit_adjust_config(fields=fields, item=item)
+        # item.ihook: hooks of the conftest files that apply to this test's folder only.
+        item.ihook.pytest_fginit_adjust_config(fields=fields, item=item)
         config = FunctionConfig(**fields)
     except FunctionConfigError as exc:
         pytest.fail(f"fg_function: invalid function configuration: {exc}", pytrace=False)
-    relay = _HookRelay(item.config.hook)
+    relay = _HookRelay(item.ihook)
     emulator = FunctionEmulator(config, listeners=[relay])
     relay.emulator = emulator
     item.stash.setdefault(_EMULATORS, []).append(emulator)
@@ -187,6 +189,7 @@ def _strict_faults(item: pytest.Item) -> bool:
 def fg_context() -> Callable[..., Context]:
     """A factory of FunctionGraph ``Context`` objects for plain unit tests of a handler."""
     from .context import Context
+    from .redaction import redactor
 
     def make(
         *,
@@ -209,6 +212,8 @@ def fg_context() -> Callable[..., Context]:
             encrypted_user_data=normalize_field("encrypted_user_data", encrypted_user_data or {}),
             remaining_ms=lambda: max(0, int((start + timeout - time.monotonic()) * 1000)),
             now=lambda: time.time(),
+            redact=redactor([*(encrypted_user_data or {}).values(),
+                             *(v for k, v in more.items() if k in SECRET_FIELDS)]),
             **more,
         )
 
@@ -228,4 +233,7 @@ def pytest_runtest_makereport(
 
         for emulator in emulators:
             report.sections.append((SECTION, format_timeline(emulator)))
+    if call.when == "teardown":
+        # Items live for the whole session: let go of the instances (models, connections).
+        item.stash[_EMULATORS] = []
     return report

@@ -72,8 +72,14 @@ def emulate(code: WriteCode) -> Iterator[Callable[..., FunctionEmulator]]:
         emulator.close()
 
 
-def pytester_function(pytester: pytest.Pytester, index: str = COUNTING_FUNCTION,
-                      **modules: str) -> Path:
-    """Write a function folder ``fn/`` into a pytester project."""
-    files = {"index.py": index, **{f"{n}.py": s for n, s in modules.items()}}
-    return write_code(pytester.path / "fn", files)
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester project holding the counting function in ``fn/``."""
+    write_code(pytester.path / "fn", {"index.py": COUNTING_FUNCTION})
+    return pytester
+
+
+@pytest.fixture
+def function_source(pytester: pytest.Pytester) -> Callable[[str], Path]:
+    """``function_source(index)`` replaces the pytester project's ``fn/index.py``."""
+    return lambda index: write_code(pytester.path / "fn", {"index.py": index})

@@ -136,3 +136,29 @@ def test_fg_context_validates_like_the_platform(fg_context, fields, message):
 def test_logger_level_must_be_known(fg_context):
     with pytest.raises(ValueError, match="allowed: DEBUG, ERROR, INFO, WARN, WARNING"):
         fg_context().getLogger().setLevel("LOUD")
+
+
+def test_secrets_are_masked_in_everything_instance_code_writes(emulate):
+    fn = emulate(index="""
+        import logging
+        import sys
+        def init(context):
+            print("password is", context.getUserData("PASSWORD"))
+            sys.stderr.write("stderr " + context.getSecurityToken() + "\\n")
+            logging.getLogger("user").warning("logged %s", context.getUserData("PASSWORD"))
+        def handler(event, context):
+            return None
+    """, encrypted_user_data={"PASSWORD": "hunter2-secret"}, security_token="tok-secret-9")
+    log = fn.invoke().log
+    assert "password is ******" in log
+    assert "stderr ******" in log
+    assert "WARNING user: logged ******" in log
+    assert "hunter2-secret" not in log and "tok-secret-9" not in log
+
+
+def test_fg_context_logger_masks_its_secrets(fg_context, capsys):
+    context = fg_context(encrypted_user_data={"PW": "pw-secret-1"}, security_token="tok-2")
+    context.getLogger().info("pw=%s token=%s", context.getUserData("PW"),
+                             context.getSecurityToken())
+    out = capsys.readouterr().out
+    assert out.endswith("INFO pw=****** token=******\n")

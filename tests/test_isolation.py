@@ -137,3 +137,22 @@ def test_no_state_survives_from_one_test_to_the_next(emulate, run):
     # Run twice: the second run would see "init" twice if anything leaked across tests.
     fn = emulate(index=PACKAGE_FUNCTION, modules=PACKAGE_MODULES)
     assert fn.invoke().result["counter"] == ["init", "call"]
+
+
+def test_environment_changes_made_by_user_code_are_undone_at_close(emulate, monkeypatch):
+    monkeypatch.setenv("KEPT_BY_TEST", "original")
+    monkeypatch.setenv("REMOVED_BY_USER_CODE", "here")
+    fn = emulate(index="""
+        import os
+        def init(context):
+            os.environ["SET_BY_USER_CODE"] = "leak"
+            os.environ["KEPT_BY_TEST"] = "changed"
+            del os.environ["REMOVED_BY_USER_CODE"]
+        def handler(event, context):
+            return os.environ["SET_BY_USER_CODE"]
+    """)
+    assert fn.invoke().result == "leak"
+    fn.close()
+    assert "SET_BY_USER_CODE" not in os.environ
+    assert os.environ["KEPT_BY_TEST"] == "original"
+    assert os.environ["REMOVED_BY_USER_CODE"] == "here"

@@ -7,7 +7,6 @@ import re
 import textwrap
 
 import pytest
-from conftest import pytester_function
 
 pytest_plugins = ["pytester"]
 
@@ -22,12 +21,6 @@ pytestmark = pytest.mark.fginit(code_root="fn", initializer_handler="index.init"
 
 def make_tests(pytester: pytest.Pytester, source: str, name: str = "test_fn") -> None:
     pytester.makepyfile(**{name: textwrap.dedent(source)})
-
-
-@pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester_function(pytester)
-    return pytester
 
 
 def test_the_core_scenario_two_instances_fail_the_third_serves(project):
@@ -67,8 +60,8 @@ def test_each_test_gets_a_fresh_function(fg_function, n):
     project.runpytest_subprocess().assert_outcomes(passed=3)
 
 
-def test_a_failed_test_reports_the_lifecycle_timeline_without_secrets(project):
-    pytester_function(project, index="""
+def test_a_failed_test_reports_the_lifecycle_timeline_without_secrets(project, function_source):
+    function_source("""
         def init(context):
             context.getLogger().info("logging in with " + context.getUserData("PASSWORD"))
             raise ConnectionError("db down for " + context.getUserData("PASSWORD"))
@@ -350,8 +343,8 @@ def test_a_hook_that_breaks_the_config_gets_the_same_validation(project):
     result.stdout.fnmatch_lines(["*memory_size: 100 is not a FunctionGraph memory size*"])
 
 
-def test_context_logger_and_prints_reach_pytests_captured_output(project):
-    pytester_function(project, index="""
+def test_context_logger_and_prints_reach_pytests_captured_output(project, function_source):
+    function_source("""
         def init(context):
             context.getLogger().info("pool ready")
         def handler(event, context):
@@ -422,3 +415,38 @@ def test_the_plugin_is_registered_and_documents_its_options(pytester):
     ])
     markers = pytester.runpytest_subprocess("--markers")
     markers.stdout.fnmatch_lines(["@pytest.mark.fginit(**fields): configure the FunctionGraph*"])
+
+
+def test_hooks_in_a_folders_conftest_apply_to_that_folder_only(project):
+    for folder, timeout in (("a", 40), ("b", None)):
+        project.mkdir(folder)
+        if timeout:
+            (project.path / folder / "conftest.py").write_text(
+                f"def pytest_fginit_adjust_config(fields, item):\n"
+                f"    fields['timeout'] = {timeout}\n")
+        (project.path / folder / f"test_{folder}.py").write_text(textwrap.dedent(f"""
+            import pytest
+
+            @pytest.mark.fginit(code_root="../fn")
+            def test_timeout(fg_function):
+                assert fg_function.config.timeout == {timeout or 3}
+        """))
+    project.runpytest_subprocess().assert_outcomes(passed=2)
+
+
+def test_instances_are_released_after_each_test(project):
+    make_tests(project, MARKED + """
+import gc
+import weakref
+
+REFS = []
+
+def test_first(fg_function):
+    inv = fg_function.invoke({})
+    REFS.append(weakref.ref(inv.instance.module))
+
+def test_second():
+    gc.collect()
+    assert REFS[0]() is None, gc.get_referrers(REFS[0]())
+""")
+    project.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=2)

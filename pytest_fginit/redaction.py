@@ -1,0 +1,29 @@
+"""Masking secrets (``encrypted_user_data`` values, keys, tokens) in text we record or print."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Final
+
+MASK: Final = "******"
+
+Redactor = Callable[[str], str]
+
+
+def no_redaction(text: str) -> str:
+    return text
+
+
+def redactor(secrets: Iterable[str]) -> Redactor:
+    """A function that masks every occurrence of each non-empty secret, longest first."""
+    ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
+    if not ordered:
+        return no_redaction
+
+    def redact(text: str) -> str:
+        for secret in ordered:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        return text
+
+    return redact

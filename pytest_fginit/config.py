@@ -14,7 +14,7 @@ import dataclasses
 import json
 import keyword
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -77,7 +77,8 @@ class FunctionConfig:
     )
     encrypted_user_data: Mapping[str, str] = field(
         default_factory=dict,
-        metadata=_spec("dict", "encrypted environment variables (never printed)", secret=True),
+        metadata=_spec("dict", "secret variables, read with context.getUserData (never printed)",
+                       secret=True),
     )
     func_name: str | None = field(
         default=None, metadata=_spec("optional_str", "function name (default: code_root's name)")
@@ -179,11 +180,15 @@ class FunctionConfig:
                    if f.metadata["secret"] and isinstance(getattr(self, f.name), str)]
         return tuple(sorted({v for v in values if v}))
 
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, Any]) -> FunctionConfig:
+        """Build from a mapping of keys, naming an unknown key rather than raising TypeError."""
+        check_known(fields)
+        return cls(**fields)
+
     def replace(self, **changes: Any) -> FunctionConfig:
         """A copy with ``changes`` applied, validated again."""
-        unknown = set(changes) - set(field_names())
-        if unknown:
-            raise FunctionConfigError(sorted(unknown)[0], unknown_field_message())
+        check_known(changes)
         return dataclasses.replace(self, **changes)
 
     def __repr__(self) -> str:
@@ -215,8 +220,13 @@ def field_help(name: str) -> str:
     return help_text
 
 
-def unknown_field_message() -> str:
-    return "unknown key; allowed keys: " + ", ".join(field_names())
+def check_known(names: Iterable[str]) -> None:
+    """Raise `FunctionConfigError` for the first name that is not a configuration key."""
+    unknown = sorted(set(names) - set(_FIELDS))
+    if unknown:
+        raise FunctionConfigError(
+            unknown[0], "unknown key; allowed keys: " + ", ".join(field_names())
+        )
 
 
 def parse_field_text(name: str, text: str) -> Any:

@@ -8,6 +8,7 @@ answers with a `PhaseOutcome`. `InProcessHost` runs user code on the calling thr
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -32,7 +33,12 @@ from .timeouts import (
 )
 
 PhaseStatus = Literal["ok", "error", "timeout"]
-_PACKAGE_DIR = str(Path(__file__).resolve().parent)
+# Frames of these files are the emulator's or the import machinery's, not the user's.
+_NOT_USER_CODE = (
+    str(Path(__file__).resolve().parent),
+    "<frozen importlib",
+    str(Path(importlib.__file__).resolve().parent),
+)
 
 
 @dataclass(frozen=True)
@@ -68,7 +74,7 @@ class UserException:
     def of(cls, exc: BaseException) -> UserException:
         # Only the user's frames: not the emulator's, nor the import machinery's.
         frames = [f for f in traceback.extract_tb(exc.__traceback__)
-                  if not f.filename.startswith((_PACKAGE_DIR, "<frozen importlib"))]
+                  if not f.filename.startswith(_NOT_USER_CODE)]
         lines = "".join(traceback.format_list(frames)).rstrip("\n").split("\n")
         return cls(type(exc).__name__, str(exc), tuple(line for line in lines if line))
 

@@ -6,6 +6,7 @@ so that having the plugin installed costs other test suites nothing.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
@@ -14,12 +15,12 @@ import pytest
 
 from .config import (
     SECRET_FIELDS,
+    check_known,
     field_help,
     field_names,
     normalize_field,
     parse_bool,
     parse_field_text,
-    unknown_field_message,
 )
 from .errors import FunctionConfigError
 
@@ -106,8 +107,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def function_fields(item: pytest.Item) -> dict[str, Any]:
     """The merged configuration of ``item``: ini and options, then markers, closest last."""
-    base: dict[str, Any] = item.config.stash.get(_BASE_FIELDS, {})
-    fields = dict(base)
+    # A deep copy: a hook may change the dicts in place without touching the ini's values.
+    fields: dict[str, Any] = copy.deepcopy(item.config.stash.get(_BASE_FIELDS, {}))
     markers = list(item.iter_markers(MARKER))  # closest first
     for marker in reversed(markers):
         if marker.args:
@@ -115,10 +116,11 @@ def function_fields(item: pytest.Item) -> dict[str, Any]:
                 "fginit", f"takes keyword arguments only, got {marker.args!r}"
             )
         for name, value in marker.kwargs.items():
-            if name == "assert_all_faults_used":
+            if name in _PLUGIN_OPTIONS:
+                if not isinstance(value, bool):
+                    raise FunctionConfigError(name, f"{value!r} is not one of True, False")
                 continue
-            if name not in field_names():
-                raise FunctionConfigError(name, unknown_field_message())
+            check_known([name])
             value = normalize_field(name, value)
             if name == "code_root" and value is not None:
                 value = item.path.parent / value
@@ -156,7 +158,7 @@ def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
             pytest.fail(_NOTHING_CONFIGURED, pytrace=False)
         # item.ihook: hooks of the conftest files that apply to this test's folder only.
         item.ihook.pytest_fginit_adjust_config(fields=fields, item=item)
-        config = FunctionConfig(**fields)
+        config = FunctionConfig.from_fields(fields)
     except FunctionConfigError as exc:
         pytest.fail(f"fg_function: invalid function configuration: {exc}", pytrace=False)
     relay = _HookRelay(item.ihook)

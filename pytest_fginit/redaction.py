@@ -6,6 +6,9 @@ from collections.abc import Callable, Iterable
 from typing import Final
 
 MASK: Final = "******"
+MIN_SECRET_LENGTH: Final = 4
+"""Shorter values are not masked: masking "1" would mangle every number in the output, and a
+value that short keeps no secret anyway (documented)."""
 
 Redactor = Callable[[str], str]
 
@@ -15,8 +18,8 @@ def no_redaction(text: str) -> str:
 
 
 def redactor(secrets: Iterable[str]) -> Redactor:
-    """A function that masks every occurrence of each non-empty secret, longest first."""
-    ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
+    """A function that masks every occurrence of each secret, longest first."""
+    ordered = sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
     if not ordered:
         return no_redaction
 

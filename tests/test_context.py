@@ -162,3 +162,17 @@ def test_fg_context_logger_masks_its_secrets(fg_context, capsys):
                              context.getSecurityToken())
     out = capsys.readouterr().out
     assert out.endswith("INFO pw=****** token=******\n")
+
+
+def test_secrets_shorter_than_four_characters_do_not_mangle_output(emulate):
+    fn = emulate(index="""
+        def init(context):
+            pass
+        def handler(event, context):
+            print("order 1001 for", context.getUserData("PW"))
+            raise KeyError("user 1001")
+    """, encrypted_user_data={"DEBUG": "1", "PW": "long-secret"})
+    inv = fn.invoke()
+    assert inv.error.message == "'user 1001'"
+    assert inv.log == "order 1001 for ******\n"
+    assert "index.py" in "\n".join(inv.error.stack_trace)

@@ -158,6 +158,7 @@ def test_a_load_error_is_an_init_attempt_that_is_retried(emulate, index, type_na
     assert len(inv.init_attempts) == 4  # load errors use up attempts like init failures
     assert (inv.error.kind, inv.error.code, inv.error.type) == ("load_error", 4001, type_name)
     assert message in inv.error.message
+    assert "importlib" not in "\n".join(inv.error.stack_trace)  # the user's frames only
     assert all(i.state == "failed" for i in fn.instances)
     assert all(i.initializer_calls == 0 for i in fn.instances)
 

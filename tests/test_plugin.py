@@ -239,6 +239,8 @@ def test_a_bad_command_line_value_names_the_flag(project):
         ('code_root="fn", handler="index"', "*handler: 'index' is not of the form file.function*"),
         ('code_root="nowhere"', "*code_root: '*nowhere' is not a folder*"),
         ('"fn"', "*fginit: takes keyword arguments only*"),
+        ('code_root="fn", assert_all_faults_used="false"',
+         "*assert_all_faults_used: 'false' is not one of True, False*"),
     ],
 )
 def test_a_bad_marker_fails_the_test_at_setup_naming_the_field(project, marker, expected):
@@ -332,15 +334,40 @@ def test_hooks(fg_function):
     project.runpytest_subprocess().assert_outcomes(passed=1)
 
 
-def test_a_hook_that_breaks_the_config_gets_the_same_validation(project):
-    project.makeconftest("""
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [('fields["memory_size"] = 100', "*memory_size: 100 is not a FunctionGraph memory size*"),
+     ('fields["timout"] = 30', "*timout: unknown key; allowed keys: code_root, handler,*")],
+)
+def test_a_hook_that_breaks_the_config_gets_the_same_validation(project, change, expected):
+    project.makeconftest(f"""
         def pytest_fginit_adjust_config(fields, item):
-            fields["memory_size"] = 100
+            {change}
     """)
     make_tests(project, MARKED + "def test_x(fg_function):\n    pass\n")
     result = project.runpytest_subprocess()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*memory_size: 100 is not a FunctionGraph memory size*"])
+    result.stdout.fnmatch_lines([expected])
+
+
+def test_a_hook_changing_dicts_in_place_changes_only_its_own_test(project):
+    project.makeini("""
+        [pytest]
+        fginit_code_root = fn
+        fginit_user_data = {"A": "1"}
+    """)
+    project.makeconftest("""
+        def pytest_fginit_adjust_config(fields, item):
+            fields["user_data"][item.name] = "yes"
+    """)
+    make_tests(project, """
+def test_one(fg_function):
+    assert fg_function.config.user_data == {"A": "1", "test_one": "yes"}
+
+def test_two(fg_function):
+    assert fg_function.config.user_data == {"A": "1", "test_two": "yes"}
+""")
+    project.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=2)
 
 
 def test_context_logger_and_prints_reach_pytests_captured_output(project, function_source):

@@ -1,0 +1,91 @@
+"""docs/reference.md stays in step with the code: configuration keys, error codes, hooks,
+context methods."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+
+from pytest_fginit import ERROR_CODES, Context, FunctionConfig, hooks
+from pytest_fginit.config import field_help, field_kind, field_names
+from pytest_fginit.plugin import _PLUGIN_OPTIONS
+
+REFERENCE = (Path(__file__).resolve().parent / "reference.md").read_text(encoding="utf-8")
+
+TYPE_NAMES = {
+    "path": "path", "str": "str", "optional_str": "str or None", "int": "int",
+    "optional_int": "int or None", "optional_float": "float or None", "bool": "bool",
+    "dict": "dict",
+}
+
+
+def table_after(marker: str) -> list[list[str]]:
+    """The rows of the first Markdown table after ``marker``, header and rule skipped."""
+    lines = REFERENCE.split(marker, 1)[1].lstrip("\n").splitlines()
+    rows = []
+    for line in lines:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows[2:]
+
+
+def table_under_heading(heading: str) -> list[list[str]]:
+    section = REFERENCE.split(f"\n{heading}\n", 1)[1]
+    return table_after(section[: section.index("\n|")])
+
+
+CONFIG_ROWS = {row[0].strip("`"): row for row in table_after("<!-- config-table -->")}
+
+
+def test_the_config_table_lists_every_key_in_order():
+    assert list(CONFIG_ROWS) == [*field_names(), *_PLUGIN_OPTIONS]
+
+
+@pytest.mark.parametrize("name", [*field_names(), *_PLUGIN_OPTIONS])
+def test_a_config_rows_meaning_is_the_keys_help_text(name):
+    help_text = _PLUGIN_OPTIONS.get(name) or field_help(name)
+    assert CONFIG_ROWS[name][4] == help_text
+
+
+@pytest.mark.parametrize("name", field_names())
+def test_a_config_rows_type_and_default_match_the_field(name):
+    _, type_cell, default_cell, _, _ = CONFIG_ROWS[name]
+    assert type_cell == TYPE_NAMES[field_kind(name)]
+    f = {f.name: f for f in dataclasses.fields(FunctionConfig)}[name]
+    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+    if name == "code_root":
+        expected = "(required)"
+    elif isinstance(default, str):
+        expected = f"`{default}`" if default else '`""`'
+    elif isinstance(default, dict):
+        expected = "`{}`"
+    else:
+        expected = str(default)
+    assert default_cell.startswith(expected)
+
+
+def test_the_error_table_matches_the_codes():
+    rows = table_under_heading("## Errors")
+    assert {row[0].strip("`"): int(row[1]) for row in rows} == ERROR_CODES
+
+
+def test_the_hook_table_lists_every_hook():
+    rows = table_under_heading("## Hooks")
+    documented = [re.match(r"`(\w+)\(", row[0]).group(1) for row in rows]
+    specs = [name for name, _ in inspect.getmembers(hooks, inspect.isfunction)
+             if name.startswith("pytest_fginit_")]
+    assert sorted(documented) == sorted(specs)
+
+
+@pytest.mark.parametrize(
+    "method",
+    [name for name, _ in inspect.getmembers(Context, inspect.isfunction)
+     if name.startswith("get")],
+)
+def test_every_context_method_is_documented(method):
+    assert f"`{method}(" in REFERENCE

@@ -61,6 +61,7 @@ class FunctionEmulator:
         self.invocations: list[Invocation] = []
         """Every invocation, in order."""
         self.journal: list[JournalEntry] = []
+        self._ready: list[Instance] = []  # live instances able to serve, oldest first
         self._listeners = tuple(listeners)
         self._redact = redactor(config.secrets)
         self._clock: Clock = VirtualClock() if config.virtual_time else RealClock()
@@ -155,9 +156,8 @@ class FunctionEmulator:
 
     def recycle(self) -> None:
         """Stop every live instance: the next request is a cold start."""
-        for instance in self.instances:
-            if instance.state == "ready":
-                self._stop(instance, "recycled")
+        for instance in list(self._ready):
+            self._stop(instance, "recycled")
 
     @property
     def now(self) -> float:
@@ -182,11 +182,8 @@ class FunctionEmulator:
     # --- the platform's rules --------------------------------------------------------------
 
     def _warm_instance(self) -> Instance | None:
-        # Most recently created first: with one request at a time there is one ready instance.
-        for instance in reversed(self.instances):
-            if instance.state == "ready":
-                return instance
-        return None
+        # With one request at a time there is at most one ready instance.
+        return self._ready[-1] if self._ready else None
 
     def _start_instance(self, invocation: Invocation) -> Instance | None:
         """Bring up new instances until one initializes: 1 + init_retries attempts (R1-R3)."""
@@ -278,6 +275,10 @@ class FunctionEmulator:
 
     def _set_state(self, instance: Instance, state: InstanceState) -> None:
         previous = instance.state if instance.state != state else None
+        if state == "ready":
+            self._ready.append(instance)
+        elif previous == "ready":
+            self._ready.remove(instance)
         instance.state = state
         self.journal.append((self._elapsed(), "instance", (instance, state)))
         for listener in self._listeners:

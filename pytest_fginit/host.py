@@ -176,6 +176,7 @@ class InProcessHost:
         os.environ.update(environment)
         install_sleep()
         logging.getLogger().addHandler(self._log_handler)
+        self._watchdog.start()
         self._open = True
 
     def close(self) -> None:
@@ -208,7 +209,7 @@ class InProcessHost:
     ) -> PhaseOutcome:
         """Run ``call`` as instance code until it returns, raises or passes ``deadline``."""
         clock = self._clock
-        phase = PhaseDeadline(clock, deadline, self._watchdog)
+        phase = PhaseDeadline(clock, deadline)
         log: list[str] = []
         stdout, stderr = sys.stdout, sys.stderr
         namespace.refresh_builtins()
@@ -219,6 +220,7 @@ class InProcessHost:
         sys.stdout, sys.stderr = _Tee(stdout, log, self._redact), _Tee(stderr, log, self._redact)
         _phase_log.sink = log
         set_current_phase(phase)
+        failure: BaseException | None = None
         try:
             try:
                 self._watchdog.arm(phase)
@@ -230,32 +232,30 @@ class InProcessHost:
                     if injection.exception is not None:
                         raise injection.exception
                 value = call()
-            except PhaseKilled:
-                status = "timeout"
-            except KeyboardInterrupt:
-                raise
-            except BaseException as exc:
-                status, exception = "error", UserException.of(exc)
+            except BaseException as exc:  # PhaseKilled included: sorted out below
+                failure = exc
             finally:
-                self._disarm(phase)
+                self._watchdog.disarm(phase)
+        except PhaseKilled:
+            # A kill that landed here, after user code ended, before disarm() had run to its
+            # end: the phase ran out its time all the same.
+            self._watchdog.disarm(phase)
+            failure = PhaseKilled()
         finally:
             set_current_phase(None)
             _phase_log.sink = None
             sys.stdout, sys.stderr = stdout, stderr
+        # From here on no kill can arrive: disarm() has run to its end.
+        if isinstance(failure, KeyboardInterrupt):
+            raise failure
+        if isinstance(failure, PhaseKilled) or phase.expired:
+            status = "timeout"
+        elif failure is not None:
+            status, exception = "error", UserException.of(failure)
         ended = clock.now()
         if phase.fired or ended > deadline:
             status, value, exception, ended = "timeout", None, None, max(deadline, started)
         return PhaseOutcome(status, started, ended, value, exception, "".join(log))
-
-    def _disarm(self, phase: PhaseDeadline) -> None:
-        # A kill the watchdog sent just before the phase ended may land here; once disarm has
-        # run to its end no other can come, so repeat until it has.
-        while True:
-            try:
-                self._watchdog.disarm(phase)
-                return
-            except PhaseKilled:
-                phase.fired = True
 
 
 class InProcessInstance:

@@ -47,6 +47,8 @@ class IsolatedNamespace:
     def __init__(self, code_root: Path, top_names: frozenset[str]) -> None:
         self.prefix = f"{_PREFIX}{next(_counter)}__"
         self._top_names = top_names
+        self.module_names: list[str] = [self.prefix]
+        """Every name this instance put in ``sys.modules`` (the finder adds to it)."""
         self.builtins: dict[str, Any] = {}
         self.refresh_builtins()
         package = ModuleType(self.prefix)
@@ -68,9 +70,8 @@ class IsolatedNamespace:
     def close(self) -> None:
         """Forget this instance's modules; module objects already handed out stay usable."""
         _finder().unregister(self.prefix)
-        start = self.prefix + "."
-        for name in [n for n in sys.modules if n == self.prefix or n.startswith(start)]:
-            del sys.modules[name]
+        for name in self.module_names:
+            sys.modules.pop(name, None)
 
     def _import(
         self,
@@ -139,8 +140,10 @@ class _InstanceFinder(MetaPathFinder):
         if namespace is None or "." not in fullname:
             return None
         spec = PathFinder.find_spec(fullname, path, target)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _IsolatingLoader(spec.loader, namespace)
+        if spec is not None:
+            namespace.module_names.append(fullname)
+            if spec.loader is not None:
+                spec.loader = _IsolatingLoader(spec.loader, namespace)
         return spec
 
 

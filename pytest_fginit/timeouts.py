@@ -10,6 +10,11 @@ early in one of two ways:
   passes the deadline (a busy loop), or once ``real_time_limit`` real seconds went by on a
   virtual clock, after jumping the clock to the deadline.
 
+An asynchronous exception lands wherever the thread happens to be, so the protocol keeps it out
+of the emulator's own code: the phase thread never takes a lock the watchdog holds, the
+watchdog fires only while the phase is neither finished nor ending by itself, and `end_phase`
+waits out a watchdog caught mid-fire before clearing any kill still pending.
+
 `PhaseKilled` derives from `BaseException`, so ``except Exception`` in user code cannot swallow
 it. A block inside C code (a deadlocked lock, a blocking socket call) cannot be interrupted
 in-process; the process-isolated host is the answer to that.
@@ -40,17 +45,24 @@ def _kill(thread_id: int, exc: type[BaseException] | None) -> None:
 
 
 class PhaseDeadline:
-    """The deadline of one running phase, on the emulator's clock."""
+    """The deadline of one running phase, on the emulator's clock.
 
-    __slots__ = ("clock", "deadline", "fired", "real_deadline", "thread_id", "watchdog")
+    Flags, each written by one side only (a store is atomic under the GIL): ``done`` and
+    ``expired`` by the phase thread, ``firing`` and ``fired`` by the watchdog.
+    """
 
-    def __init__(self, clock: Clock, deadline: float, watchdog: Watchdog | None) -> None:
+    __slots__ = ("clock", "deadline", "done", "expired", "fired", "firing", "real_deadline",
+                 "thread_id")
+
+    def __init__(self, clock: Clock, deadline: float) -> None:
         self.clock = clock
         self.deadline = deadline
         self.thread_id = threading.get_ident()
+        self.done = False
+        self.expired = False
+        self.firing = False
         self.fired = False
         self.real_deadline: float | None = None
-        self.watchdog = watchdog
 
     def remaining(self) -> float:
         return self.deadline - self.clock.now()
@@ -61,15 +73,31 @@ class PhaseDeadline:
             raise ValueError("sleep length must be non-negative")
         left = self.remaining()
         if seconds >= left:
+            self.expired = True  # ends by itself: the watchdog must not fire as well
             self.clock.pass_time(max(left, 0.0))
             raise PhaseKilled
         self.clock.pass_time(seconds)
-        if self.watchdog is not None and self.clock.virtual:
-            self.watchdog.poke()
 
     def hang(self) -> None:
         """Run until killed: what an injected hang does."""
         self.sleep(math.inf)
+
+
+def end_phase(phase: PhaseDeadline) -> None:
+    """Make sure no kill can reach the phase's thread any more (call it from that thread).
+
+    A kill already on its way may land inside this function: it is caught and the steps run
+    again, until they have all run.
+    """
+    while True:
+        try:
+            phase.done = True
+            while phase.firing:  # the watchdog read done=False just before: let it finish
+                real_sleep(0)
+            _kill(phase.thread_id, None)
+            return
+        except PhaseKilled:
+            continue
 
 
 # --- time.sleep for instance code ------------------------------------------------------------
@@ -77,11 +105,6 @@ class PhaseDeadline:
 _running = threading.local()
 _installs = 0
 _install_lock = threading.Lock()
-
-
-def current_phase() -> PhaseDeadline | None:
-    phase: PhaseDeadline | None = getattr(_running, "phase", None)
-    return phase
 
 
 def set_current_phase(phase: PhaseDeadline | None) -> None:
@@ -115,8 +138,10 @@ def uninstall_sleep() -> None:
 
 # --- the watchdog ----------------------------------------------------------------------------
 
-_REFIRE_S = 0.05
-_MAX_WAIT_S = 0.5
+_POLL_S = 0.05
+"""How often the watchdog looks at the armed phase. Arming does not wake it (a wake-up per
+phase cost more than the rest of a cold start), so a busy loop is stopped up to this late in
+real time; its recorded duration is its timeout all the same."""
 
 
 class Watchdog:
@@ -124,67 +149,49 @@ class Watchdog:
 
     def __init__(self, real_time_limit: float | None) -> None:
         self._real_time_limit = real_time_limit
-        self._cond = threading.Condition()
         self._armed: PhaseDeadline | None = None
+        self._closing = threading.Event()
         self._thread: threading.Thread | None = None
-        self._closed = False
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="fginit-watchdog",
+                                            daemon=True)
+            self._thread.start()
 
     def arm(self, phase: PhaseDeadline) -> None:
-        with self._cond:
-            if self._real_time_limit is not None and phase.clock.virtual:
-                phase.real_deadline = _fz.real_monotonic() + self._real_time_limit
-            self._armed = phase
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="fginit-watchdog", daemon=True
-                )
-                self._thread.start()
-            self._cond.notify()
+        if self._real_time_limit is not None and phase.clock.virtual:
+            phase.real_deadline = _fz.real_monotonic() + self._real_time_limit
+        self._armed = phase
 
     def disarm(self, phase: PhaseDeadline) -> None:
-        with self._cond:
-            if self._armed is phase:
-                self._armed = None
-            if phase.fired:
-                _kill(phase.thread_id, None)  # drop a kill that was not delivered yet
-
-    def poke(self) -> None:
-        """The clock jumped: look at the armed deadline again."""
-        with self._cond:
-            self._cond.notify()
+        end_phase(phase)
+        if self._armed is phase:
+            self._armed = None
 
     def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify()
+        self._closing.set()
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join()
 
     def _run(self) -> None:
-        with self._cond:
-            while not self._closed:
-                phase = self._armed
-                if phase is None:
-                    self._cond.wait()
-                    continue
-                wait = self._time_left(phase)
-                if wait <= 0:
-                    phase.fired = True
-                    _kill(phase.thread_id, PhaseKilled)
-                    wait = _REFIRE_S  # again, for as long as user code swallows it
-                self._cond.wait(min(wait, _MAX_WAIT_S))
+        while not self._closing.wait(_POLL_S):
+            phase = self._armed
+            if phase is None or phase.done or phase.expired or not self._overdue(phase):
+                continue
+            phase.firing = True
+            if not (phase.done or phase.expired):
+                phase.fired = True
+                _kill(phase.thread_id, PhaseKilled)
+            phase.firing = False
 
     @staticmethod
-    def _time_left(phase: PhaseDeadline) -> float:
+    def _overdue(phase: PhaseDeadline) -> bool:
         left = phase.remaining()
         if left <= 0:
-            return 0.0
-        if phase.real_deadline is not None:
-            real_left = phase.real_deadline - _fz.real_monotonic()
-            if real_left <= 0:
-                phase.clock.pass_time(left)  # taken as hung: its timeout comes at once
-                return 0.0
-            return min(left, real_left)
-        return left
-
+            return True
+        if phase.real_deadline is not None and phase.real_deadline <= _fz.real_monotonic():
+            phase.clock.pass_time(left)  # taken as hung: its timeout comes at once
+            return True
+        return False

@@ -39,9 +39,15 @@ class PhaseKilled(BaseException):
 _set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
 
 
-def _kill(thread_id: int, exc: type[BaseException] | None) -> None:
-    # With no argtypes declared, ctypes passes None as NULL, which clears a pending exception.
-    _set_async_exc(ctypes.c_ulong(thread_id), ctypes.py_object(exc) if exc else None)
+def _kill(thread_id: int) -> None:
+    # Never call this with NULL to "clear" a pending exception: CPython then leaves the
+    # interpreter's eval breaker set for good, which slows every call down (and can spin
+    # forever under a profiler). A kill is delivered instead, see _deliver_pending_kill.
+    _set_async_exc(ctypes.c_ulong(thread_id), ctypes.py_object(PhaseKilled))
+
+
+def _deliver_pending_kill() -> None:
+    """Does nothing: a kill still pending for this thread is raised as this call starts."""
 
 
 class PhaseDeadline:
@@ -91,10 +97,11 @@ def end_phase(phase: PhaseDeadline) -> None:
     """
     while True:
         try:
-            phase.done = True
-            while phase.firing:  # the watchdog read done=False just before: let it finish
+            phase.done = True  # from here the watchdog fires no more
+            while phase.firing:  # ... but it may have read done=False just before: wait it out
                 real_sleep(0)
-            _kill(phase.thread_id, None)
+            if phase.fired:
+                _deliver_pending_kill()
             return
         except PhaseKilled:
             continue
@@ -183,7 +190,7 @@ class Watchdog:
             phase.firing = True
             if not (phase.done or phase.expired):
                 phase.fired = True
-                _kill(phase.thread_id, PhaseKilled)
+                _kill(phase.thread_id)
             phase.firing = False
 
     @staticmethod

@@ -13,7 +13,7 @@ user code reads but not how the emulator decides timeouts.
 from __future__ import annotations
 
 import time
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import freezegun.api as _fz
@@ -59,22 +59,26 @@ class RealClock:
 
 
 class VirtualClock:
+    """Real time plus an offset that only grows; freezegun shows the same reading to the
+    process. Reading it costs one real ``time.time()`` call (it sits on every hot path)."""
+
     virtual = True
 
     def __init__(self) -> None:
         self._freezer: object | None = None
         self._factory: _fz.TickingDateTimeFactory | None = None
+        self._offset = 0.0  # virtual minus real seconds
         self._stopped_at: float | None = None
 
     def start(self) -> None:
         if self._freezer is not None:
             return
-        begin = _fz.real_datetime.now(timezone.utc).replace(tzinfo=None)
-        freezer = freeze_time(begin, tick=True, ignore=list(_IGNORED_BY_FREEZE),
-                              real_asyncio=True)
+        freezer = freeze_time(_utc(_fz.real_time()), tick=True,
+                              ignore=list(_IGNORED_BY_FREEZE), real_asyncio=True)
         factory = freezer.start()
         assert isinstance(factory, _fz.TickingDateTimeFactory)
         self._freezer, self._factory = freezer, factory
+        self._offset = 0.0
 
     def stop(self) -> None:
         freezer, self._freezer = self._freezer, None
@@ -85,15 +89,20 @@ class VirtualClock:
             freezer.stop()  # type: ignore[attr-defined]
 
     def now(self) -> float:
-        factory = self._factory
-        if factory is None:
+        if self._factory is None:
             return _fz.real_time() if self._stopped_at is None else self._stopped_at
-        return (factory() - _EPOCH).total_seconds()
+        return _fz.real_time() + self._offset
 
     def pass_time(self, seconds: float) -> None:
         factory = self._factory
         if factory is None or seconds <= 0:
             return
-        # freezegun's own tick() restarts from the last frozen point and drops the real time
-        # that went by since: the clock would go back. move_to from the current reading doesn't.
-        factory.move_to(factory() + timedelta(seconds=seconds))
+        self._offset += seconds
+        # Move freezegun's clock to ours. (Its own tick() restarts from the last frozen point
+        # and drops the real time that went by since: the clock would go back.)
+        factory.move_to(_utc(self.now()))
+
+
+def _utc(seconds: float) -> datetime:
+    """A naive UTC datetime, as freezegun keeps them."""
+    return _EPOCH + timedelta(seconds=seconds)

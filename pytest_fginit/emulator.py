@@ -198,22 +198,20 @@ class FunctionEmulator:
             instance._hosted = hosted
             started = self._clock.now()
             deadline = started + phase_timeout
-            outcome = hosted.load(deadline)
-            error = self._error_of(outcome, "load_error", "init_timeout", phase_timeout)
-            log = outcome.log
-            if error is None and self._spec.initializer_function is not None:
-                context = self._context(invocation.request_id, phase_timeout, deadline)
+            context = self._context(invocation.request_id, phase_timeout, deadline)
+            start = hosted.start(context, deadline, self.faults.initializer.take)
+            outcome = start.phase
+            if start.loaded and self._spec.initializer_function is not None:
                 instance.initializer_calls += 1
-                outcome = hosted.initialize(context, deadline, self.faults.initializer.take())
-                error = self._error_of(outcome, "init_failed", "init_timeout", phase_timeout)
-                log += outcome.log
+            error = self._error_of(outcome, "init_failed" if start.loaded else "load_error",
+                                   "init_timeout", phase_timeout)
             attempt = InitAttempt(
                 instance=instance,
                 ok=error is None,
                 error=error,
                 duration_ms=(outcome.ended - started) * 1000.0,
                 started_at=started - self._t0,
-                log=log,
+                log=outcome.log,
             )
             invocation.init_attempts.append(attempt)
             self.journal.append((attempt.started_at, "attempt", attempt))

@@ -27,6 +27,7 @@ from .timeouts import (
     PhaseDeadline,
     PhaseKilled,
     Watchdog,
+    current_phase,
     install_sleep,
     set_current_phase,
     uninstall_sleep,
@@ -72,6 +73,8 @@ class UserException:
 
     @classmethod
     def of(cls, exc: BaseException) -> UserException:
+        if isinstance(exc, EntryNotFound):  # the platform's complaint, not a user exception
+            return cls(None, str(exc))
         # Only the user's frames: not the emulator's, nor the import machinery's.
         frames = [f for f in traceback.extract_tb(exc.__traceback__)
                   if not f.filename.startswith(_NOT_USER_CODE)]
@@ -79,7 +82,7 @@ class UserException:
         return cls(type(exc).__name__, str(exc), tuple(line for line in lines if line))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PhaseOutcome:
     status: PhaseStatus
     started: float
@@ -89,17 +92,25 @@ class PhaseOutcome:
     log: str = ""
 
 
+@dataclass(slots=True)
+class StartOutcome:
+    """How bringing an instance up went; ``loaded`` tells a load error from an init failure."""
+
+    phase: PhaseOutcome
+    loaded: bool
+
+
 class HostedInstance(Protocol):
     """One instance as a host runs it."""
 
     @property
     def module(self) -> ModuleType | None: ...
 
-    def load(self, deadline: float) -> PhaseOutcome:
-        """Import the handler's module and find the entry functions."""
-
-    def initialize(self, context: Any, deadline: float,
-                   injection: Injection | None) -> PhaseOutcome: ...
+    def start(self, context: Any, deadline: float,
+              injection: Callable[[], Injection | None]) -> StartOutcome:
+        """Import the handler's module, find the entry functions, run the initializer (if
+        any) before ``deadline``. ``injection`` is asked for the initializer's fault only once
+        the code has loaded."""
 
     def handle(self, event: Any, context: Any, deadline: float,
                injection: Injection | None) -> PhaseOutcome: ...
@@ -111,6 +122,20 @@ class InstanceHost(Protocol):
     def open(self, environment: Mapping[str, str]) -> None: ...
     def start_instance(self, spec: InstanceSpec) -> HostedInstance: ...
     def close(self) -> None: ...
+
+
+def apply_injection(injection: Injection | None) -> None:
+    """Do what a fault says, in the running phase (a delay or hang passes its clock)."""
+    if injection is None:
+        return
+    phase = current_phase()
+    assert phase is not None, "an injection applies inside a running phase"
+    if injection.delay_s:
+        phase.sleep(injection.delay_s)
+    if injection.hang:
+        phase.hang()
+    if injection.exception is not None:
+        raise injection.exception
 
 
 # --- in-process ------------------------------------------------------------------------------
@@ -224,13 +249,7 @@ class InProcessHost:
         try:
             try:
                 self._watchdog.arm(phase)
-                if injection is not None:
-                    if injection.delay_s:
-                        phase.sleep(injection.delay_s)
-                    if injection.hang:
-                        phase.hang()
-                    if injection.exception is not None:
-                        raise injection.exception
+                apply_injection(injection)
                 value = call()
             except BaseException as exc:  # PhaseKilled included: sorted out below
                 failure = exc
@@ -248,6 +267,8 @@ class InProcessHost:
         # From here on no kill can arrive: disarm() has run to its end.
         if isinstance(failure, KeyboardInterrupt):
             raise failure
+        if phase.hung:  # stopped by real_time_limit: its timeout comes at once
+            clock.pass_time(deadline - clock.now())
         if isinstance(failure, PhaseKilled) or phase.expired:
             status = "timeout"
         elif failure is not None:
@@ -258,6 +279,10 @@ class InProcessHost:
         return PhaseOutcome(status, started, ended, value, exception, "".join(log))
 
 
+class EntryNotFound(Exception):
+    """The handler's module lacks a configured entry function (FunctionGraph's 4001)."""
+
+
 class InProcessInstance:
     def __init__(self, host: InProcessHost, spec: InstanceSpec,
                  namespace: IsolatedNamespace) -> None:
@@ -266,48 +291,41 @@ class InProcessInstance:
         self._namespace = namespace
         self._module: ModuleType | None = None
         self._handler: Callable[..., Any] | None = None
-        self._initializer: Callable[..., Any] | None = None
+        self._loaded = False
 
     @property
     def module(self) -> ModuleType | None:
         return self._module
 
-    def load(self, deadline: float) -> PhaseOutcome:
-        outcome = self._host.run_phase(self._namespace, self._import, deadline, None)
-        if outcome.status == "ok":
-            self._module, entries = outcome.value
-            self._handler, self._initializer = entries
-            missing = [name for name, fn in zip(
-                (self._spec.handler_function, self._spec.initializer_function), entries,
-                strict=True) if name and not callable(fn)]
-            if missing:
-                message = (f"entry {self._spec.handler_module}.{missing[0]} not found: module "
-                           f"'{self._spec.handler_module}' has no function '{missing[0]}'")
-                return PhaseOutcome("error", outcome.started, outcome.ended,
-                                    exception=UserException(None, message), log=outcome.log)
-        return outcome
-
-    def _import(self) -> tuple[ModuleType, tuple[Any, Any]]:
-        module = self._namespace.import_module(self._spec.handler_module)
-        self._module = module  # available for white-box assertions even if a later step fails
-        init_name = self._spec.initializer_function
-        return module, (
-            getattr(module, self._spec.handler_function, None),
-            getattr(module, init_name, None) if init_name else None,
+    def start(self, context: Any, deadline: float,
+              injection: Callable[[], Injection | None]) -> StartOutcome:
+        """Load the code, then run the initializer (if any): one phase, one deadline."""
+        outcome = self._host.run_phase(
+            self._namespace, lambda: self._boot(context, injection), deadline, None
         )
+        return StartOutcome(outcome, self._loaded)
 
-    def initialize(self, context: Any, deadline: float,
-                   injection: Injection | None) -> PhaseOutcome:
-        initializer = self._initializer
-        assert initializer is not None, "initialize() before a successful load()"
-        return self._host.run_phase(
-            self._namespace, lambda: initializer(context), deadline, injection
-        )
+    def _boot(self, context: Any, injection: Callable[[], Injection | None]) -> None:
+        spec = self._spec
+        module = self._module = self._namespace.import_module(spec.handler_module)
+        names = (spec.handler_function, spec.initializer_function)
+        entries = [getattr(module, name, None) if name else None for name in names]
+        for name, entry in zip(names, entries, strict=True):
+            if name and not callable(entry):
+                raise EntryNotFound(
+                    f"entry {spec.handler_module}.{name} not found: module "
+                    f"'{spec.handler_module}' has no function '{name}'"
+                )
+        self._handler, initializer = entries
+        self._loaded = True
+        if initializer is not None:
+            apply_injection(injection())
+            initializer(context)
 
     def handle(self, event: Any, context: Any, deadline: float,
                injection: Injection | None) -> PhaseOutcome:
         handler = self._handler
-        assert handler is not None, "handle() before a successful load()"
+        assert handler is not None, "handle() before a successful start()"
         return self._host.run_phase(
             self._namespace, lambda: handler(event, context), deadline, injection
         )

@@ -54,11 +54,12 @@ class PhaseDeadline:
     """The deadline of one running phase, on the emulator's clock.
 
     Flags, each written by one side only (a store is atomic under the GIL): ``done`` and
-    ``expired`` by the phase thread, ``firing`` and ``fired`` by the watchdog.
+    ``expired`` by the phase thread, ``firing``, ``fired`` and ``hung`` by the watchdog. Only
+    the phase's own thread moves the clock.
     """
 
-    __slots__ = ("clock", "deadline", "done", "expired", "fired", "firing", "real_deadline",
-                 "thread_id")
+    __slots__ = ("clock", "deadline", "done", "expired", "fired", "firing", "hung",
+                 "real_deadline", "thread_id")
 
     def __init__(self, clock: Clock, deadline: float) -> None:
         self.clock = clock
@@ -68,6 +69,7 @@ class PhaseDeadline:
         self.expired = False
         self.firing = False
         self.fired = False
+        self.hung = False
         self.real_deadline: float | None = None
 
     def remaining(self) -> float:
@@ -112,6 +114,11 @@ def end_phase(phase: PhaseDeadline) -> None:
 _running = threading.local()
 _installs = 0
 _install_lock = threading.Lock()
+
+
+def current_phase() -> PhaseDeadline | None:
+    phase: PhaseDeadline | None = getattr(_running, "phase", None)
+    return phase
 
 
 def set_current_phase(phase: PhaseDeadline | None) -> None:
@@ -199,6 +206,6 @@ class Watchdog:
         if left <= 0:
             return True
         if phase.real_deadline is not None and phase.real_deadline <= _fz.real_monotonic():
-            phase.clock.pass_time(left)  # taken as hung: its timeout comes at once
+            phase.hung = True  # taken as hung: the phase thread jumps to its deadline
             return True
         return False

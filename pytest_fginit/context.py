@@ -112,7 +112,9 @@ class Context:
         self._secret_key = secret_key
         self._security_token = security_token
         self._token = token
-        self._logger = ContextLogger(request_id, now, redact)
+        self._now = now
+        self._redact = redact
+        self._logger: ContextLogger | None = None  # made on first use: most calls never log
 
     # --- the runtime's methods, by its names (camelCase) -----------------------------------
 
@@ -173,6 +175,8 @@ class Context:
         return self._alias
 
     def getLogger(self) -> ContextLogger:
+        if self._logger is None:
+            self._logger = ContextLogger(self._request_id, self._now, self._redact)
         return self._logger
 
     def __repr__(self) -> str:

@@ -74,6 +74,9 @@ class FunctionEmulator:
             handler_function=config.handler.rpartition(".")[2],
             initializer_function=(config.initializer_handler.rpartition(".")[2]
                                   if config.initializer_handler else None),
+            handler_file=(str(config.handler_path) if "." not in config.handler_module
+                          and config.handler_path and config.handler_path.suffix == ".py"
+                          else None),
         )
         self._t0 = 0.0
         self._state: str = "new"

@@ -47,12 +47,10 @@ class IsolatedNamespace:
 
     def __init__(self, code_root: Path, top_names: frozenset[str]) -> None:
         self.prefix = f"{_PREFIX}{next(_counter)}__"
-        self._code_root = code_root
         self._top_names = top_names
         self.module_names: list[str] = [self.prefix]
         """Every name this instance put in ``sys.modules`` (the finder adds to it)."""
-        self.builtins: dict[str, Any] = {}
-        self.refresh_builtins()
+        self.builtins: dict[str, Any] = {}  # filled by refresh_builtins() as each phase starts
         package = ModuleType(self.prefix)
         package.__path__ = [str(code_root)]
         package.__spec__ = ModuleSpec(self.prefix, None, is_package=True)
@@ -65,15 +63,17 @@ class IsolatedNamespace:
         self.builtins.update(builtins.__dict__)
         self.builtins["__import__"] = self._import
 
-    def import_module(self, name: str) -> ModuleType:
-        """Import ``name`` (a code-root module path like ``index``) into this instance."""
+    def import_module(self, name: str, source: str | None = None) -> ModuleType:
+        """Import ``name`` (a code-root module path like ``index``) into this instance.
+
+        With ``source`` (the file of a top-level module), the module is loaded the way a
+        hand-written harness would, without the import system's search and locks: that was a
+        third of a cold start's cost.
+        """
         fullname = f"{self.prefix}.{name}"
-        source = self._code_root / f"{name}.py"
-        if "." in name or fullname in sys.modules or not source.is_file():
+        if source is None or fullname in sys.modules:
             return importlib.import_module(fullname)
-        # The entry module of a cold start: load it the way a hand-written harness would,
-        # without the import system's search and locks (a third of a cold start's cost).
-        loader = _IsolatingLoader(SourceFileLoader(fullname, str(source)), self)
+        loader = _IsolatingLoader(SourceFileLoader(fullname, source), self)
         spec = spec_from_file_location(fullname, source, loader=loader)
         assert spec is not None
         module = module_from_spec(spec)

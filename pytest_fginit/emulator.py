@@ -88,7 +88,11 @@ class FunctionEmulator:
         if self._state == "new":
             self._clock.start()
             self._t0 = self._clock.now()
-            self._host.open(self._environment())
+            try:
+                self._host.open(self._environment())
+            except BaseException:
+                self._clock.stop()  # leave no freeze behind
+                raise
             self._state = "running"
         elif self._state == "closed":
             raise RuntimeError("this FunctionEmulator is closed; create a new one")

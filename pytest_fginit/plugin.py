@@ -36,6 +36,9 @@ _PLUGIN_OPTIONS = {
         "fail a passing test at teardown if a fault it registered was never used (default true)"
     ),
 }
+_CONTEXT_EXTRAS = ("package", "project_id", "version", "alias", "access_key", "secret_key",
+                   "security_token", "token")
+"""fg_context's keyword arguments beyond the named ones: the rest of Context's fields."""
 _BASE_FIELDS = pytest.StashKey[dict[str, Any]]()
 _STRICT_FAULTS = pytest.StashKey[bool]()
 _EMULATORS = pytest.StashKey[list["FunctionEmulator"]]()
@@ -203,6 +206,13 @@ def fg_context() -> Callable[..., Context]:
         encrypted_user_data: dict[str, str] | None = None,
         **more: Any,
     ) -> Context:
+        unknown = sorted(set(more) - set(_CONTEXT_EXTRAS))
+        if unknown:
+            raise TypeError(
+                f"fg_context(): unknown field {unknown[0]!r}; allowed: request_id, func_name, "
+                "timeout, memory_size, user_data, encrypted_user_data, "
+                + ", ".join(_CONTEXT_EXTRAS)
+            )
         # The remaining time counts down on whatever clock the test sees (freezegun included).
         start = time.monotonic()
         return Context(

@@ -176,3 +176,11 @@ def test_secrets_shorter_than_four_characters_do_not_mangle_output(emulate):
     assert inv.error.message == "'user 1001'"
     assert inv.log == "order 1001 for ******\n"
     assert "index.py" in "\n".join(inv.error.stack_trace)
+
+
+def test_fg_context_names_an_unknown_field_and_the_allowed_ones(fg_context):
+    with pytest.raises(TypeError, match=r"unknown field 'memory'; allowed: request_id, .*alias"):
+        fg_context(memory=512)
+    context = fg_context(package="shop", alias="prod", version="v2", project_id="p")
+    assert (context.getPackage(), context.getAlias(), context.getVersion(),
+            context.getProjectID()) == ("shop", "prod", "v2", "p")

@@ -42,8 +42,9 @@ def test_delays_then_runs_the_real_code(emulate):
     fn.faults.handler.delays(1.5)
     inv = fn.invoke()
     assert inv.ok and inv.result["init_calls"] == 1
-    assert inv.init_duration_ms == pytest.approx(4000, abs=200)
-    assert inv.duration_ms == pytest.approx(1500, abs=200)
+    # The delay, plus the little real time the code took (generous for slow machines).
+    assert 4000 <= inv.init_duration_ms < 5000
+    assert 1500 <= inv.duration_ms < 2500
 
 
 def test_a_delay_past_the_timeout_is_a_timeout(emulate):

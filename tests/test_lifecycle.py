@@ -209,8 +209,9 @@ def test_billing_counts_initializer_time(emulate):
             time.sleep(0.25)
     """, initializer_timeout=10)
     inv = fn.invoke()
-    assert inv.init_duration_ms == pytest.approx(2500, abs=200)
-    assert inv.duration_ms == pytest.approx(250, abs=200)
+    # Virtual sleeps, plus the little real time the code took (generous for slow machines).
+    assert 2500 <= inv.init_duration_ms < 3500
+    assert 250 <= inv.duration_ms < 1250
     assert inv.billed_duration_ms >= 2750
     warm = fn.invoke()
     assert warm.init_duration_ms == 0 and warm.billed_duration_ms >= 250

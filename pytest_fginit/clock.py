@@ -97,10 +97,11 @@ class VirtualClock:
         factory = self._factory
         if factory is None or seconds <= 0:
             return
+        # Move freezegun's clock first, then ours: a jump that fails (a date out of range)
+        # leaves both where they were. (freezegun's own tick() restarts from the last frozen
+        # point and drops the real time that went by since: the clock would go back.)
+        factory.move_to(_utc(self.now() + seconds))
         self._offset += seconds
-        # Move freezegun's clock to ours. (Its own tick() restarts from the last frozen point
-        # and drops the real time that went by since: the clock would go back.)
-        factory.move_to(_utc(self.now()))
 
 
 def _utc(seconds: float) -> datetime:

@@ -9,6 +9,7 @@ run is the host's business (`host.py`); what happened is kept as `records`.
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from collections.abc import Iterable
 from json import dumps as _json_dumps
@@ -152,9 +153,10 @@ class FunctionEmulator:
     def advance(self, seconds: float) -> None:
         """Move the clock user code sees forward by ``seconds`` (virtual time only)."""
         self._require_running("advance()")
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+        if (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                or not 0 <= seconds < math.inf):
             raise ValueError(f"advance() moves the clock forward only: seconds must be a "
-                             f"number >= 0, not {seconds!r}")
+                             f"finite number >= 0, not {seconds!r}")
         if not self._clock.virtual:
             raise RuntimeError("advance() needs virtual_time=True; this function runs on "
                                "real time")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 from collections import deque
 from dataclasses import dataclass
 from typing import Literal
@@ -58,6 +59,14 @@ class PhaseFaults:
                 f"faults.{self._phase}.raises() takes an exception instance or class, "
                 f"not {exception!r}"
             )
+        if isinstance(exception, type):
+            try:
+                exception()  # raised fresh at each use: it must be constructible without args
+            except Exception as exc:
+                raise TypeError(
+                    f"faults.{self._phase}.raises({exception.__name__}): the class cannot be "
+                    f"made without arguments ({exc}); pass an instance instead"
+                ) from None
         shown = exception.__name__ if isinstance(exception, type) else repr(exception)
         return self._add(FaultRule(self._phase, f"raises {shown}", times, exception=exception),
                          times)
@@ -68,9 +77,11 @@ class PhaseFaults:
 
     def delays(self, seconds: float, *, times: int = 1) -> PhaseFaults:
         """The next ``times`` runs wait ``seconds`` first, then run the real code."""
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+        if (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
+                or not 0 <= seconds < math.inf):
             raise ValueError(
-                f"faults.{self._phase}.delays(): seconds must be a number >= 0, not {seconds!r}"
+                f"faults.{self._phase}.delays(): seconds must be a finite number >= 0 (use "
+                f"hangs() for forever), not {seconds!r}"
             )
         return self._add(
             FaultRule(self._phase, f"delays {seconds:g} s", times, delay_s=float(seconds)), times

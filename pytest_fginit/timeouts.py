@@ -1,23 +1,27 @@
 """Stopping instance code at its deadline, in-process.
 
-A phase (load, initializer, handler) runs on the calling thread with a `PhaseDeadline`. It ends
-early in one of two ways:
+A phase (the start of an instance: load and initializer; or a request's handler) runs on the
+calling thread with a `PhaseDeadline`. It ends early in one of two ways:
 
-* ``time.sleep`` in instance code is replaced (for the thread running instance code only) by
-  `PhaseDeadline.sleep`, which passes the time on the emulator's clock and raises `PhaseKilled`
-  when the sleep would cross the deadline. On a virtual clock this costs no real time.
+* ``time.sleep`` is replaced for the whole process by a function that, on the thread running a
+  phase, calls `PhaseDeadline.sleep`: it passes the time on the emulator's clock and raises
+  `PhaseKilled` when the sleep would cross the deadline (on a virtual clock this costs no real
+  time); on any other thread it sleeps for real.
 * A `Watchdog` thread raises `PhaseKilled` asynchronously in the phase's thread once the clock
   passes the deadline (a busy loop), or once ``real_time_limit`` real seconds went by on a
-  virtual clock, after jumping the clock to the deadline.
+  virtual clock (the phase is then marked hung, and its thread jumps the clock to the deadline
+  once it has stopped).
 
-An asynchronous exception lands wherever the thread happens to be, so the protocol keeps it out
-of the emulator's own code: the phase thread never takes a lock the watchdog holds, the
-watchdog fires only while the phase is neither finished nor ending by itself, and `end_phase`
-waits out a watchdog caught mid-fire before clearing any kill still pending.
+An asynchronous exception lands wherever the thread happens to be. The protocol keeps it out of
+the emulator's own code on that thread: the phase thread never takes a lock the watchdog holds;
+the emulator's steps inside a phase (passing time) run *shielded*, and the watchdog does not
+fire into a shielded or finished phase; `end_phase` waits out a watchdog caught mid-fire, then
+has any kill still pending delivered where it is caught.
 
 `PhaseKilled` derives from `BaseException`, so ``except Exception`` in user code cannot swallow
-it. A block inside C code (a deadlocked lock, a blocking socket call) cannot be interrupted
-in-process; the process-isolated host is the answer to that.
+it; code that swallows ``BaseException`` is killed again at every poll. A block inside C code (a
+deadlocked lock, a blocking socket call) cannot be interrupted in-process; the
+process-isolated host is the answer to that.
 """
 
 from __future__ import annotations
@@ -53,19 +57,20 @@ def _deliver_pending_kill() -> None:
 class PhaseDeadline:
     """The deadline of one running phase, on the emulator's clock.
 
-    Flags, each written by one side only (a store is atomic under the GIL): ``done`` and
-    ``expired`` by the phase thread, ``firing``, ``fired`` and ``hung`` by the watchdog. Only
-    the phase's own thread moves the clock.
+    Flags, each written by one side only (a store is atomic under the GIL): ``done``,
+    ``shielded`` and ``expired`` by the phase thread; ``firing``, ``fired`` and ``hung`` by the
+    watchdog. Only the phase's own thread moves the clock.
     """
 
     __slots__ = ("clock", "deadline", "done", "expired", "fired", "firing", "hung",
-                 "real_deadline", "thread_id")
+                 "real_deadline", "shielded", "thread_id")
 
     def __init__(self, clock: Clock, deadline: float) -> None:
         self.clock = clock
         self.deadline = deadline
         self.thread_id = threading.get_ident()
         self.done = False
+        self.shielded = False
         self.expired = False
         self.firing = False
         self.fired = False
@@ -77,14 +82,22 @@ class PhaseDeadline:
 
     def sleep(self, seconds: float) -> None:
         """``time.sleep`` for instance code: pass the time, or die at the deadline."""
-        if seconds < 0:
-            raise ValueError("sleep length must be non-negative")
-        left = self.remaining()
-        if seconds >= left:
-            self.expired = True  # ends by itself: the watchdog must not fire as well
-            self.clock.pass_time(max(left, 0.0))
+        if not seconds >= 0:  # also NaN, which would poison the clock
+            raise ValueError(f"sleep length must be a non-negative number, not {seconds!r}")
+        self.shielded = True  # the clock must not be left half-moved by a kill
+        try:
+            while self.firing:
+                real_sleep(0)
+            left = self.remaining()
+            crossing = seconds >= left
+            if crossing:
+                self.expired = True
+                seconds = max(left, 0.0)
+            self.clock.pass_time(seconds)
+        finally:
+            self.shielded = False
+        if crossing:
             raise PhaseKilled
-        self.clock.pass_time(seconds)
 
     def hang(self) -> None:
         """Run until killed: what an injected hang does."""
@@ -146,7 +159,7 @@ def uninstall_sleep() -> None:
     global _installs
     with _install_lock:
         _installs -= 1
-        if _installs == 0:
+        if _installs == 0 and time.sleep is _instance_sleep:  # else someone patched it since
             time.sleep = real_sleep
 
 
@@ -192,20 +205,16 @@ class Watchdog:
     def _run(self) -> None:
         while not self._closing.wait(_POLL_S):
             phase = self._armed
-            if phase is None or phase.done or phase.expired or not self._overdue(phase):
+            if phase is None or phase.done or phase.shielded:
+                continue
+            past_deadline = phase.remaining() <= 0
+            hung = (not past_deadline and phase.real_deadline is not None
+                    and phase.real_deadline <= _fz.real_monotonic())
+            if not (past_deadline or hung):
                 continue
             phase.firing = True
-            if not (phase.done or phase.expired):
+            if not (phase.done or phase.shielded):
+                phase.hung = phase.hung or hung  # its thread jumps to the deadline
                 phase.fired = True
-                _kill(phase.thread_id)
+                _kill(phase.thread_id)  # again at every poll, while user code swallows it
             phase.firing = False
-
-    @staticmethod
-    def _overdue(phase: PhaseDeadline) -> bool:
-        left = phase.remaining()
-        if left <= 0:
-            return True
-        if phase.real_deadline is not None and phase.real_deadline <= _fz.real_monotonic():
-            phase.hung = True  # taken as hung: the phase thread jumps to its deadline
-            return True
-        return False

@@ -81,8 +81,11 @@ def test_pending_lists_what_is_left_in_order(emulate):
         (lambda f: f.handler.raises(int), "exception instance or class"),
         (lambda f: f.handler.hangs(times=0), "times must be a whole number >= 1"),
         (lambda f: f.handler.hangs(times=1.5), "times must be a whole number >= 1"),
-        (lambda f: f.handler.delays(-1), "seconds must be a number >= 0"),
-        (lambda f: f.initializer.delays("1"), "seconds must be a number >= 0"),
+        (lambda f: f.handler.delays(-1), "seconds must be a finite number >= 0"),
+        (lambda f: f.initializer.delays("1"), "seconds must be a finite number >= 0"),
+        (lambda f: f.handler.delays(float("nan")), "seconds must be a finite number >= 0"),
+        (lambda f: f.handler.delays(float("inf")), "use hangs"),
+        (lambda f: f.handler.raises(UnicodeDecodeError), "cannot be made without arguments"),
     ],
 )
 def test_bad_fault_arguments_are_rejected_with_a_reason(emulate, register, message):

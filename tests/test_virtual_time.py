@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import math
 import threading
 import time
 
@@ -23,6 +24,7 @@ NOT_300_SECONDS = 60.0
 
 CLOCK_FUNCTION = """
 import datetime
+import math
 import time
 
 def init(context):
@@ -127,8 +129,10 @@ def test_advance_moves_the_clock_forward_only(emulate):
     second = fn.invoke({}).result["now"]
     assert second - first == pytest.approx(3600, abs=5)
     assert fn.elapsed >= 3600
-    with pytest.raises(ValueError, match="forward only"):
-        fn.advance(-1)
+    for bad in (-1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="forward only"):
+            fn.advance(bad)
+    assert fn.elapsed < 1e6  # the clock took none of them
 
 
 def test_the_clock_never_goes_back_across_jumps(emulate):
@@ -192,3 +196,37 @@ def test_with_virtual_time_off_a_sleep_past_the_timeout_still_ends_at_the_timeou
     inv = fn.invoke({"sleep": 30})
     assert inv.error.kind == "handler_timeout"
     assert 2.5 < real_monotonic() - start < 30
+
+
+def test_a_swallowed_sleep_timeout_does_not_switch_the_watchdog_off(emulate):
+    fn = emulate(index="""
+        import time
+        def init(context):
+            pass
+        def handler(event, context):
+            try:
+                time.sleep(10)
+            except BaseException:
+                pass
+            while True:
+                pass
+    """, real_time_limit=0.05)
+    start = real_monotonic()
+    inv = fn.invoke({})
+    assert inv.error.kind == "handler_timeout"
+    assert real_monotonic() - start < NOT_300_SECONDS
+
+
+def test_a_nan_sleep_is_refused_and_leaves_the_clock_sane(emulate):
+    fn = emulate(index="""
+        import time
+        def init(context):
+            pass
+        def handler(event, context):
+            time.sleep(float("nan"))
+    """)
+    inv = fn.invoke({})
+    assert (inv.error.type, inv.error.kind) == ("ValueError", "handler_error")
+    assert math.isfinite(fn.now)
+    fn.faults.handler.hangs()
+    assert fn.invoke({}).error.kind == "handler_timeout"

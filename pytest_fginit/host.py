@@ -142,40 +142,71 @@ def apply_injection(injection: Injection | None) -> None:
 
 # --- in-process ------------------------------------------------------------------------------
 
-_phase_log = threading.local()
+class _PhaseOutput(threading.local):
+    """Where the phase running on this thread collects its output, and how it masks it."""
+
+    sink: list[str] | None = None
+    redact: Redactor = staticmethod(no_redaction)
+
+
+_phase_output = _PhaseOutput()
 
 
 class _Tee:
-    """A stream that copies what instance code writes into the phase's log, secrets masked."""
+    """``sys.stdout`` or ``sys.stderr`` while a host is open: what the thread running a phase
+    writes is masked and also collected into the phase's log.
 
-    def __init__(self, inner: IO[str], sink: list[str], redact: Redactor) -> None:
-        self._inner = inner
-        self._sink = sink
-        self._redact = redact
+    One per host, for the host's life: a module that kept a reference to ``sys.stdout`` (a
+    logging handler made at import time) keeps writing through it in later phases.
+    """
+
+    def __init__(self, inner: IO[str]) -> None:
+        self.inner = inner
 
     def write(self, text: str) -> int:
-        text = self._redact(text)
-        self._sink.append(text)
-        return self._inner.write(text)
+        out = _phase_output
+        if out.sink is not None:
+            text = out.redact(text)
+            out.sink.append(text)
+        return self.inner.write(text)
 
     def flush(self) -> None:
-        self._inner.flush()
+        self.inner.flush()
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+        return getattr(self.inner, name)
 
 
 class _PhaseLogHandler(logging.Handler):
-    """Copies ``logging`` records made while a phase runs on this thread into its log."""
+    """Copies ``logging`` records made while a phase runs on this thread into its log.
 
-    def __init__(self, redact: Redactor) -> None:
-        super().__init__()
-        self._redact = redact
+    One for the process (reference-counted by the open hosts): with one per host, a record
+    would be collected once per open emulator, masked by another emulator's secrets.
+    """
 
     def emit(self, record: logging.LogRecord) -> None:
-        sink: list[str] | None = getattr(_phase_log, "sink", None)
-        if sink is not None:
-            sink.append(self._redact(f"{record.levelname} {record.name}: {record.getMessage()}\n"))
+        out = _phase_output
+        if out.sink is not None:
+            out.sink.append(out.redact(f"{record.levelname} {record.name}: "
+                                       f"{record.getMessage()}\n"))
+
+
+_log_handler = _PhaseLogHandler()
+_log_handler_users = 0
+
+
+def _install_log_handler() -> None:
+    global _log_handler_users
+    _log_handler_users += 1
+    if _log_handler_users == 1:
+        logging.getLogger().addHandler(_log_handler)
+
+
+def _uninstall_log_handler() -> None:
+    global _log_handler_users
+    _log_handler_users -= 1
+    if _log_handler_users == 0:
+        logging.getLogger().removeHandler(_log_handler)
 
 
 class InProcessHost:
@@ -187,8 +218,9 @@ class InProcessHost:
         self._redact = redact
         self._watchdog = Watchdog(real_time_limit)
         self._saved_env: dict[str, str] = {}
-        self._log_handler = _PhaseLogHandler(redact)
-        self._top_names: dict[Path, frozenset[str]] = {}
+        self._stdout = _Tee(sys.stdout)
+        self._stderr = _Tee(sys.stderr)
+        self._top_names: dict[Path, tuple[int, frozenset[str]]] = {}
         self._open = False
 
     def open(self, environment: Mapping[str, str]) -> None:
@@ -200,17 +232,22 @@ class InProcessHost:
         if self._open:
             return
         self._saved_env = dict(os.environ)
-        os.environ.update(environment)
-        install_sleep()
-        logging.getLogger().addHandler(self._log_handler)
-        self._watchdog.start()
         self._open = True
+        try:
+            os.environ.update(environment)
+            install_sleep()
+            _install_log_handler()
+            self._watchdog.start()
+        except BaseException:
+            self.close()  # undo whatever was done
+            raise
 
     def close(self) -> None:
         if not self._open:
             return
         self._open = False
-        logging.getLogger().removeHandler(self._log_handler)
+        if _log_handler in logging.getLogger().handlers:
+            _uninstall_log_handler()
         uninstall_sleep()
         self._watchdog.close()
         # Put the whole environment back: what we set, and what user code set or removed.
@@ -222,10 +259,13 @@ class InProcessHost:
                 os.environ[key] = value
 
     def start_instance(self, spec: InstanceSpec) -> InProcessInstance:
-        names = self._top_names.get(spec.code_root)
-        if names is None:
-            names = self._top_names[spec.code_root] = top_level_names(spec.code_root)
-        return InProcessInstance(self, spec, IsolatedNamespace(spec.code_root, names))
+        # The code root's top-level names, listed again when the folder changed (a test may
+        # add a module and recycle: a code update).
+        mtime = spec.code_root.stat().st_mtime_ns
+        cached = self._top_names.get(spec.code_root)
+        if cached is None or cached[0] != mtime:
+            cached = self._top_names[spec.code_root] = (mtime, top_level_names(spec.code_root))
+        return InProcessInstance(self, spec, IsolatedNamespace(spec.code_root, cached[1]))
 
     def run_phase(
         self,
@@ -239,13 +279,17 @@ class InProcessHost:
         phase = PhaseDeadline(clock, deadline)
         log: list[str] = []
         stdout, stderr = sys.stdout, sys.stderr
+        if stdout is not self._stdout:  # pytest's capture may have swapped streams since
+            self._stdout.inner = stdout
+        if stderr is not self._stderr:
+            self._stderr.inner = stderr
         namespace.refresh_builtins()
         started = clock.now()
         status: PhaseStatus = "ok"
         value: Any = None
         exception: UserException | None = None
-        sys.stdout, sys.stderr = _Tee(stdout, log, self._redact), _Tee(stderr, log, self._redact)
-        _phase_log.sink = log
+        sys.stdout, sys.stderr = self._stdout, self._stderr
+        _phase_output.sink, _phase_output.redact = log, self._redact
         set_current_phase(phase)
         failure: BaseException | None = None
         try:
@@ -264,7 +308,7 @@ class InProcessHost:
             failure = PhaseKilled()
         finally:
             set_current_phase(None)
-            _phase_log.sink = None
+            _phase_output.sink = None
             sys.stdout, sys.stderr = stdout, stderr
         # From here on no kill can arrive: disarm() has run to its end.
         if isinstance(failure, KeyboardInterrupt):

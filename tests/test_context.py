@@ -184,3 +184,36 @@ def test_fg_context_names_an_unknown_field_and_the_allowed_ones(fg_context):
     context = fg_context(package="shop", alias="prod", version="v2", project_id="p")
     assert (context.getPackage(), context.getAlias(), context.getVersion(),
             context.getProjectID()) == ("shop", "prod", "v2", "p")
+
+
+def test_with_two_emulators_open_a_log_line_is_collected_once_and_masked(emulate):
+    source = """
+        import logging
+        def init(context):
+            pass
+        def handler(event, context):
+            logging.getLogger("x").warning("pw=%s", context.getUserData("PW"))
+    """
+    outer = emulate(index=source)
+    inner = emulate(index=source, encrypted_user_data={"PW": "hunter2-secret"})
+    assert inner.invoke({}).log == "WARNING x: pw=******\n"
+    assert outer.invoke({}).log == "WARNING x: pw=None\n"
+
+
+def test_a_stream_kept_by_user_code_since_import_still_feeds_the_log(emulate):
+    fn = emulate(index="""
+        import logging
+        import sys
+        log = logging.getLogger("kept")
+        log.addHandler(logging.StreamHandler(sys.stdout))
+        log.setLevel(logging.INFO)
+        log.propagate = False
+        def init(context):
+            log.info("from init")
+        def handler(event, context):
+            log.info("from handler")
+    """)
+    cold = fn.invoke({})
+    assert cold.init_attempts[0].log == "from init\n"
+    assert cold.handler_log == "from handler\n"
+    assert fn.invoke({}).log == "from handler\n"

@@ -156,3 +156,20 @@ def test_environment_changes_made_by_user_code_are_undone_at_close(emulate, monk
     assert "SET_BY_USER_CODE" not in os.environ
     assert os.environ["KEPT_BY_TEST"] == "original"
     assert os.environ["REMOVED_BY_USER_CODE"] == "here"
+
+
+def test_a_module_added_to_the_code_root_is_seen_by_the_next_instance(emulate):
+    fn = emulate(index="""
+        def init(context):
+            pass
+        def handler(event, context):
+            return "v1"
+    """)
+    assert fn.invoke({}).result == "v1"
+    root = fn.config.code_root
+    (root / "helper.py").write_text("VALUE = 'v2'\n")
+    (root / "index.py").write_text(
+        "import helper\ndef init(context):\n    pass\n"
+        "def handler(event, context):\n    return helper.VALUE\n")
+    fn.recycle()  # a code update: new instances load the new code
+    assert fn.invoke({}).result == "v2"

@@ -75,8 +75,9 @@ class FunctionConfig:
         default_factory=dict,
         metadata=_spec("dict", "environment variables (JSON object of strings)"),
     )
+    # Secret fields take no part in ==: pytest would print the differing values otherwise.
     encrypted_user_data: Mapping[str, str] = field(
-        default_factory=dict,
+        default_factory=dict, compare=False,
         metadata=_spec("dict", "secret variables, read with context.getUserData (never printed)",
                        secret=True),
     )
@@ -93,19 +94,19 @@ class FunctionConfig:
         default="fginit-project", metadata=_spec("str", "project ID that the context reports")
     )
     access_key: str = field(
-        default="", repr=False,
+        default="", repr=False, compare=False,
         metadata=_spec("str", "temporary access key the context hands out", secret=True),
     )
     secret_key: str = field(
-        default="", repr=False,
+        default="", repr=False, compare=False,
         metadata=_spec("str", "temporary secret key the context hands out", secret=True),
     )
     security_token: str = field(
-        default="", repr=False,
+        default="", repr=False, compare=False,
         metadata=_spec("str", "temporary security token the context hands out", secret=True),
     )
     token: str = field(
-        default="", repr=False,
+        default="", repr=False, compare=False,
         metadata=_spec("str", "IAM token the context hands out (getToken)", secret=True),
     )
     init_retries: int = field(
@@ -131,6 +132,7 @@ class FunctionConfig:
                 "code_root",
                 "required: the folder holding your function's code, e.g. code_root='fn'",
             )
+        object.__setattr__(self, "code_root", self.code_root.resolve())  # immune to chdir
         handler_file = _entry_file(self.handler)
         if self.initializer_handler is not None:
             if _entry_file(self.initializer_handler) != handler_file:
@@ -167,7 +169,7 @@ class FunctionConfig:
     def handler_path(self) -> Path | None:
         """The handler's source file, or ``None`` if it does not exist."""
         base = self.code_root.joinpath(*self.handler_module.split("."))
-        for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        for candidate in (base / "__init__.py", base.with_suffix(".py")):  # as Python does
             if candidate.is_file():
                 return candidate
         return None

@@ -56,7 +56,9 @@ class FunctionEmulator:
         host: InstanceHost | None = None,
     ) -> None:
         self.config = config
-        self.faults = Faults(has_initializer=config.initializer_handler is not None)
+        self._redact = redactor(config.secrets)
+        self.faults = Faults(has_initializer=config.initializer_handler is not None,
+                             redact=self._redact)
         self.instances: list[Instance] = []
         """Every instance created, in creation order."""
         self.invocations: list[Invocation] = []
@@ -64,7 +66,6 @@ class FunctionEmulator:
         self.journal: list[JournalEntry] = []
         self._ready: list[Instance] = []  # live instances able to serve, oldest first
         self._listeners = tuple(listeners)
-        self._redact = redactor(config.secrets)
         self._clock: Clock = VirtualClock() if config.virtual_time else RealClock()
         self._host: InstanceHost = host or InProcessHost(
             self._clock, real_time_limit=config.real_time_limit, redact=self._redact
@@ -137,6 +138,7 @@ class FunctionEmulator:
             request_id=request_id or f"00000000-0000-4000-8000-{self._requests:012d}",
             event=payload,
             started_at=self._elapsed(),
+            _redact=self._redact,
         )
         instance = self._warm_instance()
         if instance is None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .host import Injection
+from .redaction import Redactor, no_redaction
 
 Phase = Literal["initializer", "handler"]
 
@@ -44,8 +45,10 @@ class FaultRule:
 class PhaseFaults:
     """The fault queue of one phase (``faults.initializer`` or ``faults.handler``)."""
 
-    def __init__(self, phase: Phase, *, available: bool = True, why_not: str = "") -> None:
+    def __init__(self, phase: Phase, *, available: bool = True, why_not: str = "",
+                 redact: Redactor = no_redaction) -> None:
         self._phase = phase
+        self._redact = redact
         self._available = available
         self._why_not = why_not
         self._rules: deque[FaultRule] = deque()
@@ -117,18 +120,18 @@ class PhaseFaults:
 
     def __repr__(self) -> str:
         rules = ", ".join(f"{r.description} x{r.remaining}" for r in self._rules)
-        return f"<faults.{self._phase}: [{rules}]>"
+        return self._redact(f"<faults.{self._phase}: [{rules}]>")
 
 
 class Faults:
     """``fg_function.faults``: one queue per phase."""
 
-    def __init__(self, *, has_initializer: bool) -> None:
+    def __init__(self, *, has_initializer: bool, redact: Redactor = no_redaction) -> None:
         self.initializer = PhaseFaults(
             "initializer", available=has_initializer,
-            why_not="this function has no initializer_handler configured",
+            why_not="this function has no initializer_handler configured", redact=redact,
         )
-        self.handler = PhaseFaults("handler")
+        self.handler = PhaseFaults("handler", redact=redact)
 
     @property
     def pending(self) -> list[FaultRule]:

@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import FunctionError, InvocationError
+from .redaction import Redactor, no_redaction
 
 if TYPE_CHECKING:
     from .host import HostedInstance
@@ -31,7 +32,7 @@ class Instance:
     state: InstanceState = "initializing"
     initializer_calls: int = 0
     invocations: list[Invocation] = field(default_factory=list)
-    _hosted: HostedInstance | None = field(default=None, repr=False)
+    _hosted: HostedInstance | None = field(default=None, init=False, repr=False)
 
     @property
     def module(self) -> ModuleType | None:
@@ -80,6 +81,7 @@ class Invocation:
     duration_ms: float = 0.0
     """Time the handler ran (0 if no instance could be initialized)."""
     handler_log: str = field(default="", repr=False)
+    _redact: Redactor = field(default=no_redaction, repr=False)
 
     @property
     def init_duration_ms(self) -> float:
@@ -104,7 +106,8 @@ class Invocation:
 
     def __repr__(self) -> str:
         where = self.instance.id if self.instance else None
-        outcome = f"result={self.result!r}" if self.ok else f"error={self.error!r}"
+        outcome = (f"result={self._redact(repr(self.result))}" if self.ok
+                   else f"error={self.error!r}")
         return (
             f"Invocation(request_id={self.request_id!r}, ok={self.ok}, {outcome}, "
             f"instance={where!r}, cold_start={self.cold_start}, "

@@ -217,3 +217,22 @@ def test_a_stream_kept_by_user_code_since_import_still_feeds_the_log(emulate):
     assert cold.init_attempts[0].log == "from init\n"
     assert cold.handler_log == "from handler\n"
     assert fn.invoke({}).log == "from handler\n"
+
+
+def test_secrets_stay_out_of_a_result_repr_and_config_comparisons(emulate, code):
+    fn = emulate(index="""
+        def init(context):
+            pass
+        def handler(event, context):
+            return context.getUserData("PW")
+    """, encrypted_user_data={"PW": "hunter2-secret"})
+    inv = fn.invoke({})
+    assert inv.result == "hunter2-secret"  # the data itself is the caller's to see
+    assert "hunter2-secret" not in repr(inv)
+    fn.faults.handler.raises(ValueError("bad hunter2-secret"))
+    assert "hunter2-secret" not in repr(fn.faults)
+    fn.faults.clear()
+    # Configurations that differ only in secrets compare equal: pytest's assertion diff of
+    # two configurations never has a secret to show.
+    config = fn.config
+    assert config.replace(encrypted_user_data={"PW": "other-secret"}) == config

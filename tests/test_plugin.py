@@ -211,6 +211,8 @@ def test_timeout(fg_function):
                                         "'maybe' is not one of true, false*"),
         ("fginit_user_data = {oops", "*fginit_user_data = '{oops': user_data: is not valid JSON*"),
         ("fginit_assert_all_faults_used = sometimes", "*fginit_assert_all_faults_used*"),
+        ('fginit_encrypted_user_data = {"PW": "hunter2-secret", "N": 5}',
+         "*fginit_encrypted_user_data = ******: encrypted_user_data: entry 'N': ****** is not*"),
     ],
 )
 def test_a_bad_ini_value_is_a_usage_error_naming_the_option(project, ini_line, expected):
@@ -219,6 +221,7 @@ def test_a_bad_ini_value_is_a_usage_error_naming_the_option(project, ini_line, e
     result = project.runpytest_subprocess()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([expected])
+    assert "hunter2-secret" not in result.stderr.str()
 
 
 def test_a_bad_command_line_value_names_the_flag(project):
@@ -477,3 +480,16 @@ def test_second():
     assert REFS[0]() is None, gc.get_referrers(REFS[0]())
 """)
     project.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_an_xfailed_test_is_not_also_failed_for_its_unused_faults(project):
+    make_tests(project, MARKED + """
+import pytest
+
+@pytest.mark.xfail(reason="shows the rule", strict=True)
+def test_expected_to_fail(fg_function):
+    fg_function.faults.handler.hangs()
+    assert False
+""")
+    result = project.runpytest_subprocess()
+    result.assert_outcomes(xfailed=1)

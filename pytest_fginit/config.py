@@ -124,6 +124,8 @@ class FunctionConfig:
     )
 
     def __post_init__(self) -> None:
+        # The keys filled in below when left unset, as given: replace() starts from these.
+        object.__setattr__(self, "_as_given", {name: getattr(self, name) for name in _DERIVED})
         for f in dataclasses.fields(self):
             value = normalize_field(f.name, getattr(self, f.name))
             object.__setattr__(self, f.name, value)
@@ -189,9 +191,14 @@ class FunctionConfig:
         return cls(**fields)
 
     def replace(self, **changes: Any) -> FunctionConfig:
-        """A copy with ``changes`` applied, validated again."""
+        """A copy with ``changes`` applied, validated again.
+
+        Keys that were filled in because they were unset (``func_name`` from the code root,
+        ``initializer_timeout`` 3 for an initializer) are worked out again.
+        """
         check_known(changes)
-        return dataclasses.replace(self, **changes)
+        as_given: dict[str, Any] = self._as_given  # type: ignore[attr-defined]
+        return dataclasses.replace(self, **{**as_given, **changes})
 
     def __repr__(self) -> str:
         shown = []
@@ -418,6 +425,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "real_time_limit": _check_real_time_limit,
 }
 
+_DERIVED = ("func_name", "initializer_timeout")
 _FIELDS = {f.name: f for f in dataclasses.fields(FunctionConfig)}
 SECRET_FIELDS: Final = tuple(name for name, f in _FIELDS.items() if f.metadata["secret"])
 """Keys whose values are secrets (never printed)."""

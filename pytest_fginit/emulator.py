@@ -53,7 +53,6 @@ class FunctionEmulator:
         config: FunctionConfig,
         *,
         listeners: Iterable[EmulatorListener] = (),
-        host: InstanceHost | None = None,
     ) -> None:
         self.config = config
         self._redact = redactor(config.secrets)
@@ -67,7 +66,7 @@ class FunctionEmulator:
         self._ready: list[Instance] = []  # live instances able to serve, oldest first
         self._listeners = tuple(listeners)
         self._clock: Clock = VirtualClock() if config.virtual_time else RealClock()
-        self._host: InstanceHost = host or InProcessHost(
+        self._host: InstanceHost = InProcessHost(
             self._clock, real_time_limit=config.real_time_limit, redact=self._redact
         )
         self._spec = InstanceSpec(
@@ -83,6 +82,7 @@ class FunctionEmulator:
         self._t0 = 0.0
         self._state: str = "new"
         self._requests = 0
+        self._invoking = False
 
     # --- life ----------------------------------------------------------------------------
 
@@ -106,10 +106,15 @@ class FunctionEmulator:
             self._state = "closed"
             return
         try:
-            # Also an instance left initializing by an interrupt (KeyboardInterrupt in user code).
-            for instance in self.instances:
-                if instance.state in ("ready", "initializing"):
-                    self._stop(instance, "recycled")
+            # Every instance is stopped, also an instance left initializing by an interrupt
+            # (KeyboardInterrupt in user code), before a listener is told: a listener that
+            # raises must not leave instances' modules behind.
+            live = [i for i in self.instances if i.state in ("ready", "initializing")]
+            for instance in live:
+                if instance._hosted is not None:
+                    instance._hosted.stop()
+            for instance in live:
+                self._set_state(instance, "recycled")
         finally:
             self._state = "closed"
             try:
@@ -129,6 +134,18 @@ class FunctionEmulator:
     def invoke(self, event: Any = None, *, request_id: str | None = None) -> Invocation:
         """Send one synchronous request; the answer is recorded and returned, never raised."""
         self._require_running("invoke()")
+        if self._invoking:
+            raise RuntimeError(
+                "invoke() is already running: an emulator serves one request at a time "
+                "(call it from one thread; concurrent requests are not emulated yet)"
+            )
+        self._invoking = True
+        try:
+            return self._invoke(event, request_id)
+        finally:
+            self._invoking = False
+
+    def _invoke(self, event: Any, request_id: str | None) -> Invocation:
         try:
             payload = _json_loads(_json_dumps(event))
         except (TypeError, ValueError) as exc:

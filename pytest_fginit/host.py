@@ -86,8 +86,9 @@ class UserException:
 
 @dataclass(slots=True)
 class PhaseOutcome:
+    """How a phase ended; ``ended`` is on the emulator's clock (the deadline for a timeout)."""
+
     status: PhaseStatus
-    started: float
     ended: float
     value: Any = None
     exception: UserException | None = None
@@ -322,7 +323,7 @@ class InProcessHost:
         ended = clock.now()
         if phase.fired or ended > deadline:
             status, value, exception, ended = "timeout", None, None, max(deadline, started)
-        return PhaseOutcome(status, started, ended, value, exception, "".join(log))
+        return PhaseOutcome(status, ended, value, exception, "".join(log))
 
 
 class EntryNotFound(Exception):

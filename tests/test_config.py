@@ -144,3 +144,17 @@ def test_the_issue_contract_keys_all_exist():
                 "memory_size", "user_data", "encrypted_user_data", "func_name", "runtime",
                 "init_retries", "virtual_time"}
     assert required <= set(field_names())
+
+
+def test_replace_works_derived_keys_out_again(code, tmp_path):
+    config = FunctionConfig(code_root=code(), initializer_handler="index.init")
+    assert (config.func_name, config.initializer_timeout) == ("fn", 3)
+    other = tmp_path / "orders"
+    other.mkdir()
+    (other / "index.py").write_text("def handler(e, c):\n    return 1\n")
+    moved = config.replace(code_root=other, initializer_handler=None)
+    assert (moved.func_name, moved.initializer_timeout) == ("orders", None)
+    named = FunctionConfig(code_root=code(), func_name="kept", initializer_timeout=9,
+                           initializer_handler="index.init")
+    assert named.replace(timeout=10).func_name == "kept"
+    assert named.replace(timeout=10).initializer_timeout == 9

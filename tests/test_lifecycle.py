@@ -260,3 +260,39 @@ def test_a_keyboard_interrupt_in_user_code_propagates_and_close_cleans_up(emulat
     fn.close()
     assert fn.instances[0].state == "recycled"
     assert not any(name.startswith(prefix) for name in sys.modules)
+
+
+def test_a_listener_that_raises_does_not_leave_instances_behind_at_close(code):
+    import sys
+
+    class Raising:
+        def instance_state_changed(self, instance, previous):
+            if instance.state == "recycled":
+                raise RuntimeError("listener bug")
+
+        def invocation_finished(self, invocation):
+            pass
+
+    fn = FunctionEmulator(FunctionConfig(code_root=code()), listeners=[Raising()]).start()
+    fn.invoke()
+    prefix = fn.instances[0].module.__name__.partition(".")[0]
+    with pytest.raises(RuntimeError, match="listener bug"):
+        fn.close()
+    assert not any(name.startswith(prefix) for name in sys.modules)
+
+
+def test_invoke_refuses_to_run_twice_at_once(emulate, monkeypatch):
+    import builtins
+
+    fn = emulate(index="""
+        def init(context):
+            pass
+        def handler(event, context):
+            return REENTER()
+    """)
+    monkeypatch.setattr(builtins, "REENTER", lambda: fn.invoke({}), raising=False)
+    inv = fn.invoke({})
+    assert (inv.error.type, inv.error.kind) == ("RuntimeError", "handler_error")
+    assert "already running" in inv.error.message
+    monkeypatch.setattr(builtins, "REENTER", lambda: "fine", raising=False)
+    assert fn.invoke({}).result == "fine"  # and the emulator is usable afterwards

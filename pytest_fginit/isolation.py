@@ -16,6 +16,7 @@ from __future__ import annotations
 import builtins
 import importlib
 import itertools
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from importlib.abc import Loader, MetaPathFinder
 from importlib.machinery import ModuleSpec, PathFinder, SourceFileLoader
 from importlib.util import module_from_spec, spec_from_file_location
 from pathlib import Path
-from types import ModuleType
+from types import CodeType, ModuleType
 from typing import Any
 
 _counter = itertools.count(1)
@@ -123,10 +124,38 @@ class _IsolatingLoader(Loader):
 
     def exec_module(self, module: ModuleType) -> None:
         module.__dict__["__builtins__"] = self._namespace.builtins
-        self._inner.exec_module(module)
+        inner = self._inner
+        if not isinstance(inner, SourceFileLoader):
+            inner.exec_module(module)
+            return
+        exec(_code_of(inner, module.__name__), module.__dict__)
 
     def __getattr__(self, name: str) -> Any:  # get_data, get_source, resource readers ...
         return getattr(self._inner, name)
+
+
+_code_cache: dict[tuple[str, int, int], CodeType] = {}
+_CODE_CACHE_MAX = 4096
+
+
+def _code_of(loader: SourceFileLoader, fullname: str) -> CodeType:
+    """The module's code object, compiled (or read from ``__pycache__``) once per version of
+    its source file and shared by every instance that loads it.
+
+    A code object is immutable and names no module, so running it in a fresh module is the
+    same as importing the file again; a changed file (modification time or size) is a new key.
+    """
+    path = loader.path
+    stat = os.stat(path)
+    key = (path, stat.st_mtime_ns, stat.st_size)
+    code = _code_cache.get(key)
+    if code is None:
+        code = loader.get_code(fullname)
+        assert code is not None
+        if len(_code_cache) >= _CODE_CACHE_MAX:
+            _code_cache.clear()
+        _code_cache[key] = code
+    return code
 
 
 class _InstanceFinder(MetaPathFinder):

@@ -173,3 +173,13 @@ def test_a_module_added_to_the_code_root_is_seen_by_the_next_instance(emulate):
         "def handler(event, context):\n    return helper.VALUE\n")
     fn.recycle()  # a code update: new instances load the new code
     assert fn.invoke({}).result == "v2"
+
+
+def test_instances_share_compiled_code_but_never_module_state(emulate):
+    fn = emulate(index=PACKAGE_FUNCTION, modules=PACKAGE_MODULES)
+    fn.invoke()
+    fn.recycle()
+    fn.invoke()
+    one, two = (i.module for i in fn.instances)
+    assert one.handler.__code__ is two.handler.__code__  # compiled once
+    assert one.store is not two.store and one.store.COUNTER is not two.store.COUNTER

@@ -1,7 +1,8 @@
 """Each instance's own copy of the code root's modules, inside one process.
 
 An instance gets a private package name (``__fginit_3__``) whose ``__path__`` is the code root,
-so ``index.py`` loads as ``__fginit_3__.index`` through Python's normal path machinery. Every
+so ``index.py`` loads as ``__fginit_3__.index`` (the entry module directly from its file, the
+others through Python's normal path machinery and a finder first on ``sys.meta_path``). Every
 module loaded that way gets its own ``__builtins__`` whose ``__import__`` sends the code root's
 top-level names (``import db``, ``from lib import x``) to that instance's copies; every other
 import goes to the shared ``sys.modules``, so mocks set by the test reach user code.

@@ -168,6 +168,16 @@ class FunctionConfig:
         return _entry_file(self.handler)
 
     @property
+    def handler_function(self) -> str:
+        """The handler's function name in its file."""
+        return self.handler.rpartition(".")[2]
+
+    @property
+    def initializer_function(self) -> str | None:
+        """The initializer's function name in the handler's file, if one is configured."""
+        return self.initializer_handler.rpartition(".")[2] if self.initializer_handler else None
+
+    @property
     def handler_path(self) -> Path | None:
         """The handler's source file, or ``None`` if it does not exist."""
         base = self.code_root.joinpath(*self.handler_module.split("."))
@@ -314,7 +324,7 @@ def _check_entry(name: str, value: Any) -> str | None:
 
 def _int_in(low: int, high: int, unit: str, code: str = "") -> Callable[[str, Any], int | None]:
     def check(name: str, value: Any) -> int | None:
-        if value is None and name == "initializer_timeout":
+        if value is None and field_kind(name) == "optional_int":
             return None
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             suffix = f" [{code}]" if code else ""

@@ -69,15 +69,14 @@ class FunctionEmulator:
         self._host: InstanceHost = InProcessHost(
             self._clock, real_time_limit=config.real_time_limit, redact=self._redact
         )
+        handler_path = config.handler_path  # (looks at the file system: once)
         self._spec = InstanceSpec(
             code_root=config.code_root,
             handler_module=config.handler_module,
-            handler_function=config.handler.rpartition(".")[2],
-            initializer_function=(config.initializer_handler.rpartition(".")[2]
-                                  if config.initializer_handler else None),
-            handler_file=(str(config.handler_path) if "." not in config.handler_module
-                          and config.handler_path and config.handler_path.suffix == ".py"
-                          else None),
+            handler_function=config.handler_function,
+            initializer_function=config.initializer_function,
+            handler_file=(str(handler_path) if "." not in config.handler_module
+                          and handler_path and handler_path.suffix == ".py" else None),
         )
         self._t0 = 0.0
         self._state: str = "new"

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         ErrorKind,
         FunctionConfigError,
         FunctionError,
+        InstanceSetupError,
         InvocationError,
     )
     from .faults import FaultRule, Faults, PhaseFaults
@@ -35,6 +36,7 @@ _EXPORTS = {
     "ErrorKind": "errors",
     "FunctionConfigError": "errors",
     "FunctionError": "errors",
+    "InstanceSetupError": "errors",
     "InvocationError": "errors",
     "Faults": "faults",
     "FaultRule": "faults",
@@ -56,6 +58,7 @@ __all__ = [  # noqa: RUF022 - grouped by module, like _EXPORTS
     "ErrorKind",
     "FunctionConfigError",
     "FunctionError",
+    "InstanceSetupError",
     "InvocationError",
     "Faults",
     "FaultRule",

@@ -30,6 +30,8 @@ ENTRY_MAX_LENGTH: Final = 128
 USER_DATA_MAX_ITEMS: Final = 20
 USER_DATA_MAX_BYTES: Final = 4096
 
+ISOLATIONS: Final = ("inprocess", "process")
+Isolation = Literal["inprocess", "process"]
 FieldKind = Literal["path", "str", "optional_str", "int", "optional_int", "optional_float",
                     "bool", "dict"]
 
@@ -121,6 +123,22 @@ class FunctionConfig:
             "optional_float",
             "real seconds a phase may run before it is taken as hung (virtual time only)",
         ),
+    )
+
+    isolation: Isolation = field(
+        default="inprocess",
+        metadata=_spec("str", "where instances run: inprocess (default) or process (one OS "
+                              "process each)"),
+    )
+    instance_setup: str | None = field(
+        default=None,
+        metadata=_spec("optional_str", "package.module:function run inside each new instance "
+                                       "before its code loads (fakes, patches)"),
+    )
+    inherit_env: bool = field(
+        default=False,
+        metadata=_spec("bool", "process isolation: pass the test process's environment to "
+                               "instances (default false)"),
     )
 
     def __post_init__(self) -> None:
@@ -411,6 +429,27 @@ def _check_real_time_limit(name: str, value: Any) -> float | None:
     return float(value)
 
 
+def _check_isolation(name: str, value: Any) -> str:
+    if value not in ISOLATIONS:
+        raise FunctionConfigError(
+            name, f"{value!r} is not an isolation mode; allowed: " + ", ".join(ISOLATIONS)
+        )
+    return str(value)
+
+
+def _check_instance_setup(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    module, colon, function = value.partition(":") if isinstance(value, str) else ("", "", "")
+    if not (colon and function.isidentifier()
+            and all(part.isidentifier() for part in module.split("."))):
+        raise FunctionConfigError(
+            name, f"{value!r} is not of the form package.module:function, "
+                  "e.g. 'tests.fakes:install'"
+        )
+    return str(value)
+
+
 _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "code_root": _check_path,
     "handler": _check_entry,
@@ -433,6 +472,9 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "init_retries": _int_in(0, 10, " (retries)"),
     "virtual_time": _check_bool,
     "real_time_limit": _check_real_time_limit,
+    "isolation": _check_isolation,
+    "instance_setup": _check_instance_setup,
+    "inherit_env": _check_bool,
 }
 
 _DERIVED = ("func_name", "initializer_timeout")

@@ -98,6 +98,15 @@ class Context:
         token: str = "",
         redact: Redactor = no_redaction,
     ) -> None:
+        # What another process needs to build the same context on its own clock.
+        self._plain_fields: dict[str, Any] = {
+            "request_id": request_id, "func_name": func_name, "timeout": timeout,
+            "memory_size": memory_size, "user_data": dict(user_data or {}),
+            "encrypted_user_data": dict(encrypted_user_data or {}), "package": package,
+            "project_id": project_id, "version": version, "alias": alias,
+            "access_key": access_key, "secret_key": secret_key,
+            "security_token": security_token, "token": token,
+        }
         self._request_id = request_id
         self._func_name = func_name
         self._timeout = timeout

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from .clock import Clock, RealClock, VirtualClock
 from .config import FunctionConfig
 from .context import Context, cpu_millicores
-from .errors import ERROR_CODES, ErrorKind, FunctionError
+from .errors import ERROR_CODES, ErrorKind, FunctionError, InstanceSetupError
 from .faults import Faults
 from .host import InProcessHost, InstanceHost, InstanceSpec, PhaseOutcome
 from .records import InitAttempt, Instance, InstanceState, Invocation
@@ -66,9 +66,19 @@ class FunctionEmulator:
         self._ready: list[Instance] = []  # live instances able to serve, oldest first
         self._listeners = tuple(listeners)
         self._clock: Clock = VirtualClock() if config.virtual_time else RealClock()
-        self._host: InstanceHost = InProcessHost(
-            self._clock, real_time_limit=config.real_time_limit, redact=self._redact
-        )
+        self._host: InstanceHost
+        if config.isolation == "process":
+            from .process_host import ProcessHost  # (imports the fork server's client)
+
+            self._host = ProcessHost(
+                self._clock, real_time_limit=config.real_time_limit, redact=self._redact,
+                memory_size=config.memory_size, inherit_env=config.inherit_env,
+                secrets=config.secrets,
+            )
+        else:
+            self._host = InProcessHost(
+                self._clock, real_time_limit=config.real_time_limit, redact=self._redact
+            )
         handler_path = config.handler_path  # (looks at the file system: once)
         self._spec = InstanceSpec(
             code_root=config.code_root,
@@ -77,6 +87,7 @@ class FunctionEmulator:
             initializer_function=config.initializer_function,
             handler_file=(str(handler_path) if "." not in config.handler_module
                           and handler_path and handler_path.suffix == ".py" else None),
+            instance_setup=config.instance_setup,
         )
         self._t0 = 0.0
         self._state: str = "new"
@@ -228,6 +239,10 @@ class FunctionEmulator:
             context = self._context(invocation.request_id, phase_timeout, deadline)
             start = hosted.start(context, deadline, self.faults.initializer.take)
             outcome = start.phase
+            if outcome.status == "setup_error":
+                self._stop(instance, "failed")
+                assert outcome.exception is not None
+                raise InstanceSetupError(f"{instance.id}: {outcome.exception.message}")
             if start.loaded and self._spec.initializer_function is not None:
                 instance.initializer_calls += 1
             error = self._error_of(outcome, "init_failed" if start.loaded else "load_error",
@@ -261,7 +276,13 @@ class FunctionEmulator:
         invocation.handler_log = outcome.log
         instance.invocations.append(invocation)
         invocation.error = self._error_of(outcome, "handler_error", "handler_timeout", timeout)
-        if invocation.error is None:
+        if invocation.error is None and outcome.unserializable is not None:
+            type_name, message = outcome.unserializable
+            invocation.error = self._error(
+                "result_not_serializable", type_name,
+                f"the handler's return value is not JSON-serialisable: {message}",
+            )
+        elif invocation.error is None:
             # What the caller decodes: the result went through JSON on the wire. (json's functions
             # are bound at import so that a test mocking json for user code doesn't break this.)
             try:
@@ -272,8 +293,9 @@ class FunctionEmulator:
                     "result_not_serializable", type(exc).__name__,
                     f"the handler's return value is not JSON-serialisable: {exc}",
                 )
-        elif outcome.status == "timeout":
-            # [assumption] a timed-out instance is discarded (reference, section 2).
+        elif outcome.status in ("timeout", "crashed", "memory_exceeded"):
+            # [assumption] a timed-out instance is discarded (reference, section 2); one whose
+            # process ended or passed its memory is gone.
             self._stop(instance, "killed")
 
     def _error_of(self, outcome: PhaseOutcome, error_kind: ErrorKind,
@@ -284,6 +306,11 @@ class FunctionEmulator:
             what = ("runtime initialization" if timeout_kind == "init_timeout"
                     else "function invocation")
             return self._error(timeout_kind, None, f"{what} timed out after {timeout} s")
+        if outcome.status == "crashed":
+            return self._error("crashed", None, f"the runtime process exited ({outcome.detail})")
+        if outcome.status == "memory_exceeded":
+            return self._error("memory_exceeded", None,
+                               f"runtime memory limit exceeded ({outcome.detail})")
         exc = outcome.exception
         assert exc is not None
         return self._error(error_kind, exc.type, exc.message, exc.stack_trace)

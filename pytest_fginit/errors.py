@@ -19,6 +19,8 @@ ErrorKind = Literal[
     "result_not_serializable",
     "init_failed",
     "init_timeout",
+    "memory_exceeded",
+    "crashed",
 ]
 
 ERROR_CODES: Final[dict[str, int]] = {
@@ -28,6 +30,9 @@ ERROR_CODES: Final[dict[str, int]] = {
     "handler_timeout": 4010,
     "init_failed": 4201,
     "init_timeout": 4211,
+    "memory_exceeded": 4205,
+    # [assumption] the reference names no code for a runtime process that exits: 4209 is ours.
+    "crashed": 4209,
 }
 
 
@@ -82,6 +87,11 @@ class FunctionConfigError(ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+
+
+class InstanceSetupError(RuntimeError):
+    """The ``instance_setup`` function failed inside a new instance: a bug in the test's own
+    scaffolding, raised to the test rather than recorded as the function's error."""
 
 
 class InvocationError(Exception):

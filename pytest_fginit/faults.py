@@ -29,6 +29,8 @@ class FaultRule:
     delay_s: float = 0.0
     hang: bool = False
     exception: BaseException | type[BaseException] | None = None
+    exit_code: int | None = None
+    exhaust_memory: bool = False
 
     def injection(self) -> Injection:
         exc = self.exception
@@ -39,7 +41,8 @@ class FaultRule:
             # (An exception type that cannot be copied is reused.)
             with contextlib.suppress(Exception):
                 exc = copy.copy(exc)
-        return Injection(delay_s=self.delay_s, hang=self.hang, exception=exc)
+        return Injection(delay_s=self.delay_s, hang=self.hang, exception=exc,
+                         exit_code=self.exit_code, exhaust_memory=self.exhaust_memory)
 
 
 class PhaseFaults:
@@ -89,6 +92,23 @@ class PhaseFaults:
         return self._add(
             FaultRule(self._phase, f"delays {seconds:g} s", times, delay_s=float(seconds)), times
         )
+
+    def crashes(self, *, times: int = 1, exit_code: int = 1) -> PhaseFaults:
+        """The next ``times`` runs end the instance's process with ``exit_code`` (kind
+        ``crashed``). In process isolation the process really exits; in-process the instance
+        is marked dead and the same error is recorded."""
+        if isinstance(exit_code, bool) or not isinstance(exit_code, int) or not (
+                0 <= exit_code <= 255):
+            raise ValueError(f"faults.{self._phase}.crashes(): exit_code must be a whole number "
+                             f"from 0 to 255, not {exit_code!r}")
+        return self._add(FaultRule(self._phase, f"crashes (exit code {exit_code})", times,
+                                   exit_code=exit_code), times)
+
+    def exhausts_memory(self, *, times: int = 1) -> PhaseFaults:
+        """The next ``times`` runs use memory past ``memory_size`` (kind ``memory_exceeded``).
+        In process isolation the process really allocates it; in-process it is emulated."""
+        return self._add(FaultRule(self._phase, "exhausts memory", times, exhaust_memory=True),
+                         times)
 
     def clear(self) -> None:
         """Drop every rule not yet used up."""

@@ -3,7 +3,8 @@
 The host knows nothing of the platform's rules (retries, states, billing): the emulator asks it
 to load an instance's code, run a phase before a deadline, and stop the instance; the host
 answers with a `PhaseOutcome`. `InProcessHost` runs user code on the calling thread, in an
-`IsolatedNamespace`; a process-per-instance host will offer the same interface.
+`IsolatedNamespace`; `process_host.ProcessHost` offers the same interface with one OS process
+per instance (each of which runs an `InProcessHost` of its own, see `instance_runtime`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from types import ModuleType
 from typing import IO, Any, Literal, Protocol
 
 from .clock import Clock
-from .isolation import IsolatedNamespace, top_level_names
+from .isolation import IsolatedNamespace, PlainNamespace, top_level_names
 from .redaction import Redactor, no_redaction
 from .timeouts import (
     PhaseDeadline,
@@ -33,7 +34,9 @@ from .timeouts import (
     uninstall_sleep,
 )
 
-PhaseStatus = Literal["ok", "error", "timeout"]
+PhaseStatus = Literal["ok", "error", "timeout", "crashed", "memory_exceeded", "setup_error"]
+"""``crashed``: the instance's process ended (exit, signal); ``memory_exceeded``: it passed
+``memory_size``; ``setup_error``: the test's ``instance_setup`` function failed."""
 # Frames of these files are the emulator's or the import machinery's, not the user's.
 _NOT_USER_CODE = (
     str(Path(__file__).resolve().parent),
@@ -52,6 +55,8 @@ class InstanceSpec:
     initializer_function: str | None = None
     handler_file: str | None = None
     """The handler module's source file when it is a top-level ``.py`` file (loads faster)."""
+    instance_setup: str | None = None
+    """``package.module:function`` to call inside the instance before its code loads."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,10 @@ class Injection:
     delay_s: float = 0.0
     hang: bool = False
     exception: BaseException | None = None
+    exit_code: int | None = None
+    """End the instance's process with this exit code."""
+    exhaust_memory: bool = False
+    """Use memory until the instance passes ``memory_size``."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,12 @@ class PhaseOutcome:
     value: Any = None
     exception: UserException | None = None
     log: str = ""
+    detail: str = ""
+    """How a crash or memory overrun happened ("exit code 3", "signal 9 (SIGKILL)")."""
+    exit_code: int | None = None
+    """The exit code a crash asked for (``sys.exit``, ``os._exit``, an injected crash)."""
+    unserializable: tuple[str, str] | None = None
+    """Set by a host that already found the value not JSON-serialisable: (type, message)."""
 
 
 @dataclass(slots=True)
@@ -127,7 +142,38 @@ class InstanceHost(Protocol):
     def close(self) -> None: ...
 
 
-def apply_injection(injection: Injection | None) -> None:
+class InstanceDied(BaseException):
+    """Raised in a phase whose instance's process ended: emulated in-process (``os._exit``,
+    ``sys.exit``, an injected crash or memory overrun), real in an instance process."""
+
+    def __init__(self, status: Literal["crashed", "memory_exceeded"], detail: str,
+                 exit_code: int | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.exit_code = exit_code
+
+
+def exit_code_of(exc: SystemExit) -> int:
+    """The exit code Python gives a process that ends with ``exc`` (``sys.exit("msg")``: 1)."""
+    code = exc.code
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 1
+
+
+Death = Callable[[Injection], None]
+"""What a host does for an injected crash or memory overrun (it does not return)."""
+
+
+def emulated_death(injection: Injection) -> None:
+    if injection.exhaust_memory:
+        raise InstanceDied("memory_exceeded", "emulated: memory use passed memory_size")
+    code = injection.exit_code
+    raise InstanceDied("crashed", f"exit code {code} (emulated)", code)
+
+
+def apply_injection(injection: Injection | None, death: Death = emulated_death) -> None:
     """Do what a fault says, in the running phase (a delay or hang passes its clock)."""
     if injection is None:
         return
@@ -137,8 +183,25 @@ def apply_injection(injection: Injection | None) -> None:
         phase.sleep(injection.delay_s)
     if injection.hang:
         phase.hang()
+    if injection.exit_code is not None or injection.exhaust_memory:
+        death(injection)
     if injection.exception is not None:
         raise injection.exception
+
+
+class SetupFailed(BaseException):
+    """The ``instance_setup`` function raised (carries its formatted traceback)."""
+
+
+def run_instance_setup(target: str) -> None:
+    """Import and call ``package.module:function`` (the ``instance_setup`` key)."""
+    module_name, _, function_name = target.partition(":")
+    try:
+        function = getattr(importlib.import_module(module_name), function_name)
+        function()
+    except Exception:
+        raise SetupFailed(f"instance_setup {target!r} failed:\n"
+                          + traceback.format_exc().rstrip()) from None
 
 
 # --- in-process ------------------------------------------------------------------------------
@@ -210,13 +273,50 @@ def _uninstall_log_handler() -> None:
         logging.getLogger().removeHandler(_log_handler)
 
 
+_os_exit_before: Callable[[int], Any] | None = None
+_os_exit_users = 0
+
+
+def _guarded_os_exit(status: int) -> None:
+    """``os._exit`` while an in-process host is open: on a thread running a phase it ends the
+    instance (emulated), not pytest."""
+    if current_phase() is not None:
+        raise InstanceDied("crashed", f"exit code {status} (os._exit, emulated)", status)
+    assert _os_exit_before is not None
+    _os_exit_before(status)
+
+
+def _install_exit_guard() -> None:
+    global _os_exit_before, _os_exit_users
+    _os_exit_users += 1
+    if _os_exit_users == 1:
+        _os_exit_before = os._exit
+        os._exit = _guarded_os_exit  # type: ignore[assignment]
+
+
+def _uninstall_exit_guard() -> None:
+    global _os_exit_users
+    _os_exit_users -= 1
+    if _os_exit_users == 0 and os._exit is _guarded_os_exit:  # else someone patched it since
+        assert _os_exit_before is not None
+        os._exit = _os_exit_before  # type: ignore[assignment]
+
+
 class InProcessHost:
-    """Runs every instance in this process, each in its own module namespace."""
+    """Runs every instance in this process, each in its own module namespace.
+
+    With ``own_process`` it is the host inside one instance process of process isolation:
+    modules load under their real names, output goes to the process's own streams (which the
+    test process collects), and crashes and memory overruns are real (``death``).
+    """
 
     def __init__(self, clock: Clock, *, real_time_limit: float | None = None,
-                 redact: Redactor = no_redaction) -> None:
+                 redact: Redactor = no_redaction, own_process: bool = False,
+                 death: Death = emulated_death) -> None:
         self._clock = clock
         self._redact = redact
+        self._own_process = own_process
+        self._death = death
         self._watchdog = Watchdog(real_time_limit)
         self._saved_env: dict[str, str] = {}
         self._stdout = _Tee(sys.stdout)
@@ -237,8 +337,11 @@ class InProcessHost:
         try:
             os.environ.update(environment)
             install_sleep()
-            _install_log_handler()
-            self._watchdog.start()
+            if not self._own_process:
+                _install_log_handler()
+                _install_exit_guard()
+                # (In an instance process the test process kills a phase that overruns.)
+                self._watchdog.start()
         except BaseException:
             self.close()  # undo whatever was done
             raise
@@ -247,8 +350,11 @@ class InProcessHost:
         if not self._open:
             return
         self._open = False
-        if _log_handler in logging.getLogger().handlers:
-            _uninstall_log_handler()
+        if not self._own_process:
+            if _log_handler in logging.getLogger().handlers:
+                _uninstall_log_handler()
+            if os._exit is _guarded_os_exit:
+                _uninstall_exit_guard()
         uninstall_sleep()
         self._watchdog.close()
         # Put the whole environment back: what we set, and what user code set or removed.
@@ -260,6 +366,8 @@ class InProcessHost:
                 os.environ[key] = value
 
     def start_instance(self, spec: InstanceSpec) -> InProcessInstance:
+        if self._own_process:  # the only instance in this process: nothing to isolate from
+            return InProcessInstance(self, spec, PlainNamespace(spec.code_root))
         # The code root's top-level names, listed again when the folder changed (a test may
         # add a module and recycle: a code update).
         mtime = spec.code_root.stat().st_mtime_ns
@@ -270,7 +378,7 @@ class InProcessHost:
 
     def run_phase(
         self,
-        namespace: IsolatedNamespace,
+        namespace: IsolatedNamespace | PlainNamespace,
         call: Callable[[], Any],
         deadline: float,
         injection: Injection | None,
@@ -280,23 +388,26 @@ class InProcessHost:
         phase = PhaseDeadline(clock, deadline)
         log: list[str] = []
         stdout, stderr = sys.stdout, sys.stderr
-        if stdout is not self._stdout:  # pytest's capture may have swapped streams since
-            self._stdout.inner = stdout
-        if stderr is not self._stderr:
-            self._stderr.inner = stderr
+        capture = not self._own_process
+        if capture:
+            if stdout is not self._stdout:  # pytest's capture may have swapped streams since
+                self._stdout.inner = stdout
+            if stderr is not self._stderr:
+                self._stderr.inner = stderr
         namespace.refresh_builtins()
         started = clock.now()
         status: PhaseStatus = "ok"
         value: Any = None
         exception: UserException | None = None
-        sys.stdout, sys.stderr = self._stdout, self._stderr
-        _phase_output.sink, _phase_output.redact = log, self._redact
+        if capture:
+            sys.stdout, sys.stderr = self._stdout, self._stderr
+            _phase_output.sink, _phase_output.redact = log, self._redact
         set_current_phase(phase)
         failure: BaseException | None = None
         try:
             try:
                 self._watchdog.arm(phase)
-                apply_injection(injection)
+                apply_injection(injection, self._death)
                 value = call()
             except BaseException as exc:  # PhaseKilled included: sorted out below
                 failure = exc
@@ -309,21 +420,30 @@ class InProcessHost:
             failure = PhaseKilled()
         finally:
             set_current_phase(None)
-            _phase_output.sink = None
-            sys.stdout, sys.stderr = stdout, stderr
+            if capture:
+                _phase_output.sink = None
+                sys.stdout, sys.stderr = stdout, stderr
         # From here on no kill can arrive: disarm() has run to its end.
         if isinstance(failure, KeyboardInterrupt):
             raise failure
         if phase.hung:  # stopped by real_time_limit: its timeout comes at once
             clock.pass_time(deadline - clock.now())
+        detail, exit_code = "", None
+        if isinstance(failure, SystemExit):  # sys.exit() ends the runtime process
+            exit_code = exit_code_of(failure)
+            failure = InstanceDied("crashed", f"exit code {exit_code} (sys.exit)", exit_code)
         if isinstance(failure, PhaseKilled) or phase.expired:
             status = "timeout"
+        elif isinstance(failure, InstanceDied):
+            status, detail, exit_code = failure.status, failure.detail, failure.exit_code
+        elif isinstance(failure, SetupFailed):
+            status, exception = "setup_error", UserException(None, str(failure))
         elif failure is not None:
             status, exception = "error", UserException.of(failure)
         ended = clock.now()
         if phase.fired or ended > deadline:
             status, value, exception, ended = "timeout", None, None, max(deadline, started)
-        return PhaseOutcome(status, ended, value, exception, "".join(log))
+        return PhaseOutcome(status, ended, value, exception, "".join(log), detail, exit_code)
 
 
 class EntryNotFound(Exception):
@@ -332,7 +452,7 @@ class EntryNotFound(Exception):
 
 class InProcessInstance:
     def __init__(self, host: InProcessHost, spec: InstanceSpec,
-                 namespace: IsolatedNamespace) -> None:
+                 namespace: IsolatedNamespace | PlainNamespace) -> None:
         self._host = host
         self._spec = spec
         self._namespace = namespace
@@ -354,6 +474,8 @@ class InProcessInstance:
 
     def _boot(self, context: Any, injection: Callable[[], Injection | None]) -> None:
         spec = self._spec
+        if spec.instance_setup is not None:
+            run_instance_setup(spec.instance_setup)
         module = self._module = self._namespace.import_module(spec.handler_module,
                                                               spec.handler_file)
         names = (spec.handler_function, spec.initializer_function)

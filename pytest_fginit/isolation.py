@@ -113,6 +113,26 @@ class IsolatedNamespace:
         return real_import(name, globals, locals, fromlist, level)
 
 
+class PlainNamespace:
+    """The modules of the only instance in a process (process isolation): imported under their
+    own names, from the code root put first on ``sys.path``."""
+
+    def __init__(self, code_root: Path) -> None:
+        root = str(code_root)
+        if root in sys.path:
+            sys.path.remove(root)
+        sys.path.insert(0, root)
+
+    def refresh_builtins(self) -> None:
+        pass
+
+    def import_module(self, name: str, source: str | None = None) -> ModuleType:
+        return importlib.import_module(name)
+
+    def close(self) -> None:
+        pass
+
+
 class _IsolatingLoader(Loader):
     """Wraps the path machinery's loader to give each module its instance's builtins."""
 

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 InstanceState = Literal["initializing", "ready", "failed", "killed", "recycled"]
 """``initializing`` while code loads and the initializer runs; ``ready`` to serve requests;
-``failed`` after its initialization failed (abandoned, R3); ``killed`` after a handler timeout;
+``failed`` after its initialization failed (abandoned, R3); ``killed`` after a handler timeout,
+crash or memory overrun (the platform discards the instance);
 ``recycled`` once stopped by the emulator (``recycle()``, end of test)."""
 
 

@@ -54,15 +54,35 @@ def code(tmp_path: Path) -> WriteCode:
     return make
 
 
+ISOLATIONS = ("inprocess", "process")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses `emulate` runs in both isolation modes (the core contract holds in
+    each), unless marked ``inprocess_only`` (it looks at what only in-process emulation has:
+    ``Instance.module``, mocks set in the test process)."""
+    if "emulate" in metafunc.fixturenames:
+        only = metafunc.definition.get_closest_marker("inprocess_only")
+        metafunc.parametrize("isolation", ISOLATIONS[:1] if only else ISOLATIONS)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "inprocess_only(why): the test needs in-process emulation (run it once)"
+    )
+
+
 @pytest.fixture
-def emulate(code: WriteCode) -> Iterator[Callable[..., FunctionEmulator]]:
-    """``emulate(index=..., modules=..., **config)``: a started emulator, closed after the test."""
+def emulate(code: WriteCode, isolation: str) -> Iterator[Callable[..., FunctionEmulator]]:
+    """``emulate(index=..., modules=..., **config)``: a started emulator, closed after the test.
+    It runs in the test's isolation mode (parametrised) unless ``isolation=`` says otherwise."""
     opened: list[FunctionEmulator] = []
 
     def make(index: str = COUNTING_FUNCTION, modules: dict[str, str] | None = None,
              **config: Any) -> FunctionEmulator:
         root = code(index, **(modules or {}))
         config.setdefault("initializer_handler", "index.init")
+        config.setdefault("isolation", isolation)
         emulator = FunctionEmulator(FunctionConfig(code_root=root, **config)).start()
         opened.append(emulator)
         return emulator

@@ -31,6 +31,7 @@ PACKAGE_MODULES = {
 }
 
 
+@pytest.mark.inprocess_only("in-process module isolation")
 def test_module_globals_never_leak_between_instances(emulate):
     fn = emulate(index=PACKAGE_FUNCTION, modules=PACKAGE_MODULES)
     first = fn.invoke().result
@@ -42,6 +43,7 @@ def test_module_globals_never_leak_between_instances(emulate):
     assert one is not two and one.store is not two.store
 
 
+@pytest.mark.inprocess_only("in-process module isolation")
 def test_instance_modules_are_not_the_test_processes_modules(emulate):
     fn = emulate(index=PACKAGE_FUNCTION, modules=PACKAGE_MODULES)
     fn.invoke()
@@ -51,6 +53,7 @@ def test_instance_modules_are_not_the_test_processes_modules(emulate):
     assert module.__name__.endswith(".index")  # a private name (documented)
 
 
+@pytest.mark.inprocess_only("in-process module isolation")
 def test_instance_modules_leave_sys_modules_when_the_instance_stops(emulate):
     fn = emulate(index=PACKAGE_FUNCTION, modules=PACKAGE_MODULES)
     fn.invoke()
@@ -64,6 +67,7 @@ def test_instance_modules_leave_sys_modules_when_the_instance_stops(emulate):
     assert fn.instances[0].module.store.COUNTER == ["init", "call"]
 
 
+@pytest.mark.inprocess_only("in-process module isolation")
 def test_mocks_set_in_the_test_reach_user_code(emulate, monkeypatch):
     fn = emulate(index="""
         import json
@@ -85,6 +89,7 @@ def test_mocks_set_in_the_test_reach_user_code(emulate, monkeypatch):
     assert fn.invoke().result == {"dumped": "patched", "exists": True, "opened": "fake"}
 
 
+@pytest.mark.inprocess_only("in-process module isolation")
 def test_a_mock_set_after_the_instance_loaded_still_reaches_it(emulate, monkeypatch):
     fn = emulate(index="""
         import socket
@@ -139,6 +144,7 @@ def test_no_state_survives_from_one_test_to_the_next(emulate, run):
     assert fn.invoke().result["counter"] == ["init", "call"]
 
 
+@pytest.mark.inprocess_only("in-process module isolation")
 def test_environment_changes_made_by_user_code_are_undone_at_close(emulate, monkeypatch):
     monkeypatch.setenv("KEPT_BY_TEST", "original")
     monkeypatch.setenv("REMOVED_BY_USER_CODE", "here")
@@ -175,6 +181,7 @@ def test_a_module_added_to_the_code_root_is_seen_by_the_next_instance(emulate):
     assert fn.invoke({}).result == "v2"
 
 
+@pytest.mark.inprocess_only("in-process module isolation")
 def test_instances_share_compiled_code_but_never_module_state(emulate):
     fn = emulate(index=PACKAGE_FUNCTION, modules=PACKAGE_MODULES)
     fn.invoke()

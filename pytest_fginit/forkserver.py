@@ -1,0 +1,382 @@
+"""The fork server: one small process per pytest process that forks instance processes.
+
+It is started at the first process-isolated instance and shut down when the pytest session
+ends (and, failing that, when the test process exits: it reads the end of its control socket).
+It has imported the instance runtime, and no user code, so a new instance costs a ``fork()``
+rather than an interpreter start, and starts clean.
+
+Each instance process gets a session of its own (its process group is its pid, so a kill
+reaches what it started), dies with the server (``PR_SET_PDEATHSIG``), and is reaped by the
+server, which is also the subreaper of anything the instance leaves behind. The server tells
+the test process each instance's exit status.
+
+Control messages (`wire.Channel`), test process to server: ``("spawn", request)`` with the
+instance's socket and log file descriptors attached, answered by ``("spawned", pid)``;
+``("kill", pid)``; ``("release", pid, grace_s)`` (kill it if it has not exited by then);
+``("shutdown",)``. Server to test process, at any time: ``("exited", pid, exit_code)`` with a
+negative code for a signal, as ``subprocess`` reports it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .wire import Channel, ChannelClosed
+
+_PR_SET_PDEATHSIG = 1
+_PR_SET_CHILD_SUBREAPER = 36
+_TERM_GRACE_S = 1.0
+"""How long a killed instance that measures coverage has to save its data before SIGKILL."""
+_SHUTDOWN_WAIT_S = 10.0
+
+
+class ForkServerError(RuntimeError):
+    """The fork server could not be started, or stopped answering."""
+
+
+# --- the test process's side -----------------------------------------------------------------
+
+class ForkServer:
+    """The test process's handle on its fork server. Thread-safe."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        package_parent = str(Path(__file__).resolve().parent.parent)
+        code = (f"import sys; sys.path.insert(0, {package_parent!r}); "
+                f"from pytest_fginit.forkserver import serve; serve({theirs.fileno()})")
+        try:
+            # The server's own environment is what every instance needs (see process_host):
+            # an instance then changes few variables, which is most of a fork's set-up.
+            from .process_host import instance_environment
+
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", code],
+                env=instance_environment(os.environ, {}, inherit=False),
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                close_fds=True,
+            )
+        except OSError as exc:
+            ours.close()
+            raise ForkServerError(f"cannot start the fork server: {exc}") from exc
+        finally:
+            theirs.close()
+        self._channel = Channel(ours)
+        self._lock = threading.Lock()
+        self._exits: dict[int, int] = {}
+        self._forgotten: set[int] = set()
+        self._closed = False
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def spawn(self, request: dict[str, Any], fds: Sequence[int]) -> int:
+        """Fork an instance process; ``fds`` are its socket and log file (the caller keeps and
+        closes its own copies). Returns its pid."""
+        with self._lock:
+            self._require_open()
+            try:
+                self._channel.send(("spawn", request), fds)
+                while True:
+                    message = self._read()
+                    if message[0] == "spawned":
+                        pid: int = message[1]
+                        return pid
+                    if message[0] == "spawn_failed":
+                        raise ForkServerError(f"the fork server could not fork: {message[1]}")
+            except ChannelClosed:
+                raise self._died() from None
+
+    def kill(self, pid: int) -> None:
+        """Kill the instance and everything in its process group (SIGTERM first, with a grace,
+        while coverage measures it, so that it can save its data)."""
+        self._post(("kill", pid))
+
+    def release(self, pid: int, grace_s: float) -> None:
+        """The instance was told to stop: forget its exit, and kill it if it has not exited
+        after ``grace_s``."""
+        with self._lock:
+            if self._exits.pop(pid, None) is None:
+                self._forgotten.add(pid)
+        self._post(("release", pid, grace_s))
+
+    def exit_code(self, pid: int, timeout: float) -> int | None:
+        """The instance's exit code (negative: killed by that signal), waiting up to
+        ``timeout`` for it to be reaped; ``None`` if it was not."""
+        limit = time.monotonic() + timeout
+        with self._lock:
+            while pid not in self._exits:
+                left = limit - time.monotonic()
+                if self._closed or left <= 0:
+                    return None
+                try:
+                    if self._channel.poll(left):
+                        self._read()
+                except ChannelClosed:
+                    return None
+            return self._exits.pop(pid)
+
+    def close(self) -> None:
+        """Stop the server; it kills whatever instances are still alive, and reaps them."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            with contextlib.suppress(ChannelClosed, OSError):
+                self._channel.send(("shutdown",))
+            try:
+                self._process.wait(_SHUTDOWN_WAIT_S)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            finally:
+                self._channel.close()
+
+    def _post(self, message: tuple[Any, ...]) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            with contextlib.suppress(ChannelClosed):
+                self._channel.send(message)
+
+    def _read(self) -> tuple[Any, ...]:
+        """One message; exit notices are filed on the way (call with the lock held)."""
+        message: tuple[Any, ...] = self._channel.recv()
+        if message[0] == "exited":
+            _, pid, code = message
+            if pid in self._forgotten:
+                self._forgotten.discard(pid)
+            else:
+                self._exits[pid] = code
+        return message
+
+    def _require_open(self) -> None:
+        if self._closed:
+            raise ForkServerError("the fork server was shut down (the pytest session ended)")
+
+    def _died(self) -> ForkServerError:
+        self._closed = True
+        code = self._process.poll()
+        return ForkServerError(f"the fork server stopped unexpectedly (exit code {code})")
+
+
+_server: ForkServer | None = None
+_server_lock = threading.Lock()
+
+
+def shared_server() -> ForkServer:
+    """This process's fork server, started on first use."""
+    global _server
+    with _server_lock:
+        if _server is None or _server._closed:
+            _server = ForkServer()
+            atexit.register(shutdown)
+        return _server
+
+
+def shutdown() -> None:
+    """Stop this process's fork server, if one was started (the plugin calls this at the end
+    of the session)."""
+    global _server
+    with _server_lock:
+        server, _server = _server, None
+    if server is not None:
+        server.close()
+
+
+# --- the server process ----------------------------------------------------------------------
+
+_libc: Any = None
+
+
+def _prctl(option: int, value: int) -> None:
+    global _libc
+    with contextlib.suppress(Exception):  # Linux only; elsewhere we do without
+        if _libc is None:
+            _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.prctl(option, value, 0, 0, 0)
+
+
+def _measuring_coverage() -> bool:
+    coverage = sys.modules.get("coverage")
+    return coverage is not None and coverage.Coverage.current() is not None
+
+
+def serve(control_fd: int) -> None:
+    """The server's main loop (runs in the server process)."""
+    from . import instance_runtime  # imported once here, shared by every fork
+
+    instance_runtime.prepare()
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the test process shuts us down
+    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    control = Channel(socket.socket(fileno=control_fd))
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_read, False)
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    server = _Server(control, (control_fd, wake_read, wake_write))
+    try:
+        server.loop(wake_read)
+    finally:
+        server.kill_all()
+    os._exit(0)
+
+
+class _Server:
+    def __init__(self, control: Channel, private_fds: tuple[int, ...]) -> None:
+        self.control = control
+        self.private_fds = private_fds
+        self.live: set[int] = set()
+        self.kill_at: dict[int, float] = {}  # pid -> when to SIGKILL its group
+
+    def loop(self, wake_read: int) -> None:
+        while True:
+            timeout = (max(0.0, min(self.kill_at.values()) - time.monotonic())
+                       if self.kill_at else None)
+            control = self.control.fileno()
+            readable, _, _ = select.select([control, wake_read], [], [], timeout)
+            if wake_read in readable:
+                with contextlib.suppress(BlockingIOError):
+                    while os.read(wake_read, 512):
+                        pass
+            self.reap()
+            self.kill_due()
+            if control not in readable:
+                continue
+            try:
+                message, fds = self.control.recv_with_fds()
+            except ChannelClosed:  # the test process is gone
+                return
+            op = message[0]
+            if op == "spawn":
+                self.spawn(message[1], fds)
+            elif op == "kill":
+                self.kill(message[1])
+            elif op == "release":
+                _, pid, grace = message
+                if pid in self.live:
+                    self.kill_at[pid] = time.monotonic() + grace
+            elif op == "shutdown":
+                return
+
+    def spawn(self, request: dict[str, Any], fds: list[int]) -> None:
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            for fd in fds:
+                os.close(fd)
+            self.tell(("spawn_failed", str(exc)))
+            return
+        if pid == 0:
+            _instance_process(request, fds, self.private_fds)  # never returns
+        for fd in fds:
+            os.close(fd)
+        self.live.add(pid)
+        self.tell(("spawned", pid))
+
+    def kill(self, pid: int) -> None:
+        if pid not in self.live:
+            return
+        if _measuring_coverage():
+            _signal_group(pid, signal.SIGTERM)
+            self.kill_at[pid] = time.monotonic() + _TERM_GRACE_S
+        else:
+            _signal_group(pid, signal.SIGKILL)
+
+    def kill_due(self) -> None:
+        now = time.monotonic()
+        for pid, when in list(self.kill_at.items()):
+            if when <= now:
+                del self.kill_at[pid]
+                _signal_group(pid, signal.SIGKILL)
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid in self.live:  # (else an orphan we adopted as subreaper)
+                self.live.discard(pid)
+                self.kill_at.pop(pid, None)
+                _signal_group(pid, signal.SIGKILL)  # whatever it left running
+                self.tell(("exited", pid, os.waitstatus_to_exitcode(status)))
+
+    def tell(self, message: tuple[Any, ...]) -> None:
+        with contextlib.suppress(ChannelClosed):
+            self.control.send(message)
+
+    def kill_all(self) -> None:
+        """Kill every instance (a grace first while coverage measures), reap everything."""
+        if self.live and _measuring_coverage():
+            for pid in self.live:
+                _signal_group(pid, signal.SIGTERM)
+            limit = time.monotonic() + _TERM_GRACE_S
+            while self.live and time.monotonic() < limit:
+                self.reap()
+                time.sleep(0.01)
+        for pid in self.live:
+            _signal_group(pid, signal.SIGKILL)
+        limit = time.monotonic() + 2.0
+        while time.monotonic() < limit:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return  # nothing left, orphans included
+            if pid == 0:
+                time.sleep(0.005)
+            else:
+                self.live.discard(pid)
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def _instance_process(request: dict[str, Any], fds: list[int],
+                      private_fds: tuple[int, ...]) -> None:
+    """The child side of a fork: become an instance process, run it, exit."""
+    code = 70
+    try:
+        os.setsid()
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for fd in private_fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        sock_fd, log_fd = fds
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
+        from .instance_runtime import exit_process, run
+
+        code = run(sock_fd, request)
+        exit_process(code)
+    except BaseException:
+        with contextlib.suppress(BaseException):
+            traceback.print_exc()
+            sys.stderr.flush()
+    finally:
+        os._exit(code)

@@ -1,0 +1,182 @@
+"""What runs inside an instance process (process isolation): the runtime shim.
+
+The fork server imports this module before it forks anything, so an instance starts with it
+(and freezegun, and the in-process host) already loaded. `run` sets the process up as the
+function's instance (environment, ``sys.path``, working folder, clock) and serves the test
+process's requests over its socket with an `InProcessHost` in ``own_process`` mode: the same
+code that runs in-process instances, so both modes keep one set of rules for phases, faults and
+timeouts. Output goes to file descriptors 1 and 2, which the fork server pointed at a log file
+that the test process reads; so it also survives a crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import resource
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import freezegun.api as _fz
+
+from .clock import Clock, RealClock, VirtualClock
+from .context import Context
+from .host import Injection, InProcessHost, InstanceDied
+from .redaction import redactor
+from .wire import Channel, ChannelClosed
+
+_CHUNK = 8 << 20
+"""How much an injected memory overrun allocates at a time."""
+
+
+_clock: VirtualClock | None = None
+
+
+def prepare() -> None:
+    """Start the virtual clock in the fork server, before any fork: freezegun's start scans
+    every loaded module (tens of milliseconds), which each instance would pay otherwise. An
+    instance then only moves the clock up to the emulator's."""
+    global _clock
+    _clock = VirtualClock()
+    _clock.start()
+
+
+def max_rss_bytes() -> int:
+    """The most memory this process has held so far (Linux reports kilobytes)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _restart_coverage() -> None:
+    """A forked child of a process that coverage measures must measure itself, into a data file
+    of its own (what coverage's ``patch = ["fork"]`` does; we do it whatever the user's patch
+    setting says)."""
+    coverage = sys.modules.get("coverage")
+    if coverage is None or coverage.Coverage.current() is None:
+        return
+    with contextlib.suppress(Exception):
+        from coverage.control import _after_fork_in_child
+
+        _after_fork_in_child()
+        signal.signal(signal.SIGTERM, lambda *_: exit_process(128 + signal.SIGTERM))
+
+
+def exit_process(code: int) -> NoReturn:
+    """End this instance process: flush output, save coverage data, exit at once."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    coverage = sys.modules.get("coverage")
+    if coverage is not None:
+        with contextlib.suppress(Exception):
+            current = coverage.Coverage.current()
+            if current is not None:
+                current.stop()
+                current.save()
+    _real_exit(code)
+
+
+_real_exit = os._exit
+
+
+def _exit_saving_coverage(status: int) -> NoReturn:
+    exit_process(status)
+
+
+def _real_death(memory_limit: int) -> Any:
+    def die(injection: Injection) -> None:
+        if injection.exhaust_memory:
+            hoard = []
+            while max_rss_bytes() <= memory_limit:
+                hoard.append(b"\x01" * _CHUNK)  # written, so resident
+            raise InstanceDied("memory_exceeded", "injected")
+        code = injection.exit_code
+        raise InstanceDied("crashed", f"exit code {code}", code)  # run() exits with it
+    return die
+
+
+def _follow_clock(clock: Clock, offset: float) -> None:
+    """Move this process's clock up to the emulator's (``offset``: its lead on real time)."""
+    if clock.virtual:
+        behind = _fz.real_time() + offset - clock.now()
+        if behind > 0:
+            clock.pass_time(behind)
+
+
+def _remaining_ms(clock: Clock, deadline: float) -> Callable[[], int]:
+    return lambda: max(0, int((deadline - clock.now()) * 1000))
+
+
+def run(sock_fd: int, request: dict[str, Any]) -> int:
+    """Serve one instance until told to stop; returns the process's exit code."""
+    _restart_coverage()
+    os._exit = _exit_saving_coverage
+    channel = Channel(socket.socket(fileno=sock_fd))
+    with contextlib.suppress(OSError):
+        os.chdir(request["cwd"])
+    env = request["env"]
+    for key in [k for k in os.environ if k not in env]:
+        del os.environ[key]
+    for key, value in env.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
+    sys.path[:] = request["sys_path"]
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True, write_through=True)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    clock: Clock
+    if request["virtual"] and _clock is not None:
+        clock = _clock
+    else:
+        if _clock is not None:
+            _clock.stop()
+        clock = VirtualClock() if request["virtual"] else RealClock()
+        clock.start()
+    redact = redactor(request["secrets"])
+    host = InProcessHost(clock, redact=redact, own_process=True,
+                         death=_real_death(request["memory_limit"]))
+    host.open({})
+    instance = host.start_instance(request["spec"])
+    while True:
+        try:
+            op, payload = channel.recv()
+        except ChannelClosed:  # the test process is gone
+            return 0
+        if op == "stop":
+            return 0
+        _follow_clock(clock, payload["offset"])
+        deadline = payload["deadline"]
+        context = Context(**payload["context"], now=clock.now, redact=redact,
+                          remaining_ms=_remaining_ms(clock, deadline))
+        loaded = True
+        if op == "start":
+            def injection() -> Injection | None:
+                channel.send(("loaded", None))
+                answer: Injection | None = channel.recv()[1]
+                return answer
+
+            start = instance.start(context, deadline, injection)
+            outcome, loaded = start.phase, start.loaded
+        else:
+            outcome = instance.handle(payload["event"], context, deadline, payload["injection"])
+        if outcome.status == "crashed":  # sys.exit() or an injected crash: exit for real
+            return outcome.exit_code if outcome.exit_code is not None else 1
+        value_json = None
+        if outcome.status == "ok" and op == "handle":
+            try:
+                value_json = json.dumps(outcome.value)
+            except (TypeError, ValueError) as exc:
+                outcome.unserializable = (type(exc).__name__, str(exc))
+        outcome.value = None
+        for stream in (sys.stdout, sys.stderr):  # all of the phase's output in the log file
+            with contextlib.suppress(Exception):
+                stream.flush()
+        channel.send(("outcome", (outcome, loaded, value_json, max_rss_bytes())))

@@ -1,0 +1,300 @@
+"""`ProcessHost`: every instance a real OS process, forked by the fork server.
+
+The same interface as `host.InProcessHost`, so the emulator does not know which one it drives.
+Inside the instance process, `instance_runtime` runs the phases with the in-process machinery
+(virtual time, faults, timeouts of Python code); this side adds what only a process boundary
+gives: a phase that overruns its deadline in real time (a busy C call, a deadlock) is killed
+with its whole process group, a process that dies is reported as ``crashed`` with its exit code
+or signal, and memory above ``memory_size`` as ``memory_exceeded``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import pickle
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from types import ModuleType
+from typing import Any
+
+import freezegun.api as _fz
+
+from .clock import Clock
+from .forkserver import ForkServer, shared_server
+from .host import Injection, InstanceSpec, PhaseOutcome, StartOutcome
+from .redaction import Redactor, no_redaction
+from .wire import Channel, ChannelClosed
+
+PASSED_THROUGH_ENV = (
+    "PATH", "PYTHONPATH", "PYTHONHOME", "PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE",
+    "PYTHONUTF8", "PYTHONIOENCODING", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "TMPDIR", "LANG",
+    "LC_ALL", "LC_CTYPE", "TZ",
+)
+"""Variables of the test process that an instance gets without ``inherit_env``: what the
+interpreter needs to run (and every ``COVERAGE_*`` variable, so that coverage measures it)."""
+
+_POLL_S = 0.02
+"""How often the host looks at a running phase's memory and real-time deadline."""
+_KILL_GRACE_S = 0.5
+"""Real time past a phase's deadline before its process is killed: the instance's own
+watchdog stops Python code at the deadline (a cleaner record); the kill is for what it
+cannot stop."""
+_EXIT_WAIT_S = 5.0
+_STOP_GRACE_S = 5.0
+"""How long a stopped instance has to exit before the fork server kills it."""
+
+
+def instance_environment(test_env: Mapping[str, str], function_env: Mapping[str, str], *,
+                         inherit: bool) -> dict[str, str]:
+    """The environment of an instance process: the function's, plus what Python needs."""
+    if inherit:
+        env = dict(test_env)
+    else:
+        env = {k: v for k, v in test_env.items()
+               if k in PASSED_THROUGH_ENV or k.startswith("COVERAGE_")}
+    env.update(function_env)
+    return env
+
+
+def _log_file() -> int:
+    """An anonymous file for an instance's output (no name in any folder: nothing to leak)."""
+    if hasattr(os, "memfd_create"):
+        return os.memfd_create("fginit-instance-log", os.MFD_CLOEXEC)
+    with tempfile.TemporaryFile() as file:  # (unlinked at once on POSIX)
+        return os.dup(file.fileno())
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "exit status unknown"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "unknown signal"
+        return f"killed by signal {-code} ({name})"
+    return f"exit code {code}"
+
+
+def _peak_rss_bytes(pid: int) -> int:
+    """The most memory the process has held (``VmHWM``), 0 if it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+class ProcessHost:
+    """Runs each instance in a process of its own."""
+
+    def __init__(self, clock: Clock, *, real_time_limit: float | None = None,
+                 redact: Redactor = no_redaction, memory_size: int = 128,
+                 inherit_env: bool = False, secrets: tuple[str, ...] = ()) -> None:
+        self.clock = clock
+        self.redact = redact
+        self.real_time_limit = real_time_limit
+        self.memory_size = memory_size
+        self.memory_limit = memory_size << 20
+        self._inherit_env = inherit_env
+        self._secrets = secrets
+        self._function_env: dict[str, str] = {}
+        self.server: ForkServer | None = None
+
+    def open(self, environment: Mapping[str, str]) -> None:
+        self._function_env = dict(environment)
+        self.server = shared_server()
+
+    def close(self) -> None:
+        self.server = None
+
+    def start_instance(self, spec: InstanceSpec) -> ProcessInstance:
+        server = self.server
+        assert server is not None, "start_instance() on a host that is not open"
+        request = {
+            "spec": spec,
+            "env": instance_environment(os.environ, self._function_env,
+                                        inherit=self._inherit_env),
+            "sys_path": [str(spec.code_root), *sys.path],
+            "cwd": os.getcwd(),
+            "virtual": self.clock.virtual,
+            "memory_limit": self.memory_limit,
+            "secrets": self._secrets,
+        }
+        ours, theirs = socket.socketpair()
+        log_fd = _log_file()
+        try:
+            pid = server.spawn(request, [theirs.fileno(), log_fd])
+        except BaseException:
+            ours.close()
+            os.close(log_fd)
+            raise
+        finally:
+            theirs.close()
+        return ProcessInstance(self, server, pid, Channel(ours), log_fd)
+
+
+class ProcessInstance:
+    """One instance process, as the test process sees it."""
+
+    def __init__(self, host: ProcessHost, server: ForkServer, pid: int, channel: Channel,
+                 log_fd: int) -> None:
+        self._host = host
+        self._server = server
+        self.pid = pid
+        self._channel = channel
+        self._log_fd = log_fd
+        self._alive = True
+        self._stopped = False
+
+    @property
+    def module(self) -> ModuleType | None:
+        """``None``: the handler's module lives in another process."""
+        return None
+
+    def start(self, context: Any, deadline: float,
+              injection: Callable[[], Injection | None]) -> StartOutcome:
+        outcome, loaded = self._phase("start", {"context": context._plain_fields},
+                                      deadline, injection)
+        return StartOutcome(outcome, loaded)
+
+    def handle(self, event: Any, context: Any, deadline: float,
+               injection: Injection | None) -> PhaseOutcome:
+        payload = {"context": context._plain_fields, "event": event,
+                   "injection": _portable(injection)}
+        outcome, _ = self._phase("handle", payload, deadline, None)
+        return outcome
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            if self._alive:
+                with contextlib.suppress(ChannelClosed, OSError):
+                    self._channel.send(("stop", None))
+                self._server.release(self.pid, _STOP_GRACE_S)
+        finally:
+            self._channel.close()
+            os.close(self._log_fd)
+
+    # --- one phase ---------------------------------------------------------------------------
+
+    def _phase(self, op: str, payload: dict[str, Any], deadline: float,
+               injection: Callable[[], Injection | None] | None) -> tuple[PhaseOutcome, bool]:
+        host, clock, channel = self._host, self._host.clock, self._channel
+        assert self._alive, f"{op}() on an instance process that is gone"
+        payload["deadline"] = deadline
+        payload["offset"] = clock.now() - _fz.real_time()
+        real_budget = max(0.0, deadline - clock.now()) + _KILL_GRACE_S
+        if host.real_time_limit is not None and clock.virtual:
+            real_budget = min(real_budget, host.real_time_limit)
+        real_limit = time.monotonic() + real_budget
+        loaded = op == "handle"
+        try:
+            try:
+                channel.send((op, payload))
+                polls = 0
+                while True:
+                    left = real_limit - time.monotonic()
+                    if left <= 0:
+                        return self._killed("timeout", deadline), loaded
+                    if not channel.poll(min(_POLL_S, left)):
+                        polls += 1
+                        if _peak_rss_bytes(self.pid) > host.memory_limit:
+                            return self._killed("memory_exceeded", deadline), loaded
+                        continue
+                    kind, body = channel.recv()
+                    if kind == "loaded":
+                        loaded = True
+                        answer = injection() if injection is not None else None
+                        channel.send(("injection", _portable(answer)))
+                        continue
+                    break
+            except ChannelClosed:
+                return self._crashed(), loaded
+        except BaseException:  # KeyboardInterrupt, or a bug: leave no process running
+            self._kill()
+            raise
+        outcome, loaded, value_json, peak = body
+        if peak > host.memory_limit:
+            return self._killed("memory_exceeded", deadline, peak), loaded
+        if outcome.status == "memory_exceeded":  # an injected overrun, stopped at the limit
+            return self._killed("memory_exceeded", deadline, peak), loaded
+        if value_json is not None:
+            outcome.value = json.loads(value_json)
+        if clock.virtual and outcome.ended > clock.now():  # user code passed virtual time
+            clock.pass_time(outcome.ended - clock.now())
+        outcome.log = self._read_log()
+        return outcome, loaded
+
+    def _killed(self, status: str, deadline: float, peak: int = 0) -> PhaseOutcome:
+        self._kill()
+        clock = self._host.clock
+        if status == "timeout":
+            if clock.virtual and clock.now() < deadline:
+                clock.pass_time(deadline - clock.now())
+            return PhaseOutcome("timeout", deadline, log=self._read_log())
+        peak = max(peak, _peak_rss_bytes(self.pid))
+        detail = (f"{peak >> 20} MB used of {self._host.memory_size} MB" if peak
+                  else f"more than {self._host.memory_size} MB used")
+        return PhaseOutcome("memory_exceeded", clock.now(), log=self._read_log(), detail=detail)
+
+    def _crashed(self) -> PhaseOutcome:
+        self._alive = False
+        code = self._server.exit_code(self.pid, _EXIT_WAIT_S)
+        return PhaseOutcome("crashed", self._host.clock.now(), log=self._read_log(),
+                            detail=_describe_exit(code), exit_code=code)
+
+    def _kill(self) -> None:
+        if self._alive:
+            self._alive = False
+            self._server.kill(self.pid)
+            self._server.release(self.pid, _STOP_GRACE_S)
+
+    def _read_log(self) -> str:
+        """What the instance wrote since the last read (then the file starts again, empty)."""
+        fd = self._log_fd
+        size = os.fstat(fd).st_size
+        if not size:
+            return ""
+        data = os.pread(fd, size, 0)
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)  # (the instance's descriptors share this offset)
+        text = self._host.redact(data.decode("utf-8", "replace"))
+        sys.stdout.write(text)  # where in-process output goes: the test's (captured) stdout
+        return text
+
+
+def _portable(injection: Injection | None) -> Injection | None:
+    """The injection as it can cross to the instance: an exception that does not pickle (a
+    class defined in a test module, say) is replaced by one of a same-named class with the
+    same message, which is what the record shows of it."""
+    if injection is None or injection.exception is None:
+        return injection
+    try:
+        pickle.dumps(injection.exception)
+        return injection
+    except Exception:
+        exc = injection.exception
+        return dataclasses.replace(injection,
+                                   exception=named_exception(type(exc).__name__, str(exc)))
+
+
+def named_exception(name: str, message: str) -> Exception:
+    """An exception of a class called ``name`` that pickles (it is made again on arrival)."""
+    cls = type(name, (Exception,), {
+        "__reduce__": lambda self: (named_exception, (name, str(self))),
+    })
+    exc: Exception = cls(message)
+    return exc

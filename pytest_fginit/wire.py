@@ -1,0 +1,95 @@
+"""Framed pickle messages over a Unix stream socket.
+
+How the test process talks to the fork server and to each instance process: a message is a
+4-byte length and a pickle. File descriptors travel with a message's first bytes (SCM_RIGHTS),
+so the reading side always reads a header with room for them.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import pickle
+import select
+import socket
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+_LENGTH = struct.Struct("!I")
+_MAX_FDS = 4
+
+
+class ChannelClosed(EOFError):
+    """The process at the other end closed its end, or died."""
+
+
+class Channel:
+    """One end of a socket pair, sending and receiving whole messages."""
+
+    __slots__ = ("sock",)
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def send(self, message: Any, fds: Sequence[int] = ()) -> None:
+        data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+        frame = memoryview(_LENGTH.pack(len(data)) + data)
+        try:
+            if fds:
+                frame = frame[socket.send_fds(self.sock, [frame], list(fds)):]
+            if frame:
+                self.sock.sendall(frame)
+        except (BrokenPipeError, ConnectionResetError):
+            raise ChannelClosed from None
+
+    def recv(self) -> Any:
+        message, fds = self.recv_with_fds()
+        for fd in fds:  # nobody asked for these
+            os.close(fd)
+        return message
+
+    def recv_with_fds(self) -> tuple[Any, list[int]]:
+        try:
+            head, fds, _flags, _addr = socket.recv_fds(self.sock, _LENGTH.size, _MAX_FDS)
+        except ConnectionResetError:
+            raise ChannelClosed from None
+        if not head:
+            raise ChannelClosed
+        try:
+            head += self._exactly(_LENGTH.size - len(head))
+            (length,) = _LENGTH.unpack(head)
+            return pickle.loads(self._exactly(length)), fds
+        except BaseException:
+            for fd in fds:
+                os.close(fd)
+            raise
+
+    def poll(self, timeout: float) -> bool:
+        """Whether a message (or the end) can be read within ``timeout`` seconds."""
+        try:
+            return bool(select.select([self.sock], [], [], max(timeout, 0.0))[0])
+        except OSError as exc:  # closed under us
+            if exc.errno == errno.EBADF:
+                raise ChannelClosed from None
+            raise
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _exactly(self, size: int) -> bytes:
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        got = 0
+        while got < size:
+            try:
+                n = self.sock.recv_into(view[got:])
+            except ConnectionResetError:
+                n = 0
+            if n == 0:
+                raise ChannelClosed
+            got += n
+        return bytes(buffer)

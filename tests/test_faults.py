@@ -93,3 +93,45 @@ def test_bad_fault_arguments_are_rejected_with_a_reason(emulate, register, messa
     with pytest.raises((TypeError, ValueError), match=message):
         register(fn.faults)
     assert fn.faults.pending == []
+
+
+def test_an_injected_crash_fails_the_attempt_and_r3_retries_on_a_new_instance(emulate):
+    fn = emulate()
+    fn.faults.initializer.crashes(times=2, exit_code=3)
+    inv = fn.invoke()
+    assert inv.ok and inv.result["init_calls"] == 1
+    crashed = [a.error for a in inv.init_attempts[:2]]
+    assert [(e.kind, e.code) for e in crashed] == [("crashed", 4209)] * 2
+    assert all("the runtime process exited (exit code 3" in e.message for e in crashed)
+    assert [i.state for i in fn.instances] == ["failed", "failed", "ready"]
+
+
+def test_an_injected_crash_in_the_handler_discards_the_instance(emulate):
+    fn = emulate()
+    fn.faults.handler.crashes(exit_code=9)
+    dead = fn.invoke()
+    assert (dead.error.kind, dead.error.code) == ("crashed", 4209)
+    assert "exit code 9" in dead.error.message
+    assert dead.instance.state == "killed"
+    after = fn.invoke()
+    assert after.ok and after.cold_start and after.instance is not dead.instance
+
+
+def test_an_injected_memory_overrun_is_memory_exceeded(emulate):
+    fn = emulate()
+    fn.faults.handler.exhausts_memory()
+    fn.faults.initializer.exhausts_memory()
+    inv = fn.invoke()
+    first = inv.init_attempts[0].error
+    assert (first.kind, first.code) == ("memory_exceeded", 4205)
+    assert first.message.startswith("runtime memory limit exceeded")
+    assert (inv.error.kind, inv.error.code) == ("memory_exceeded", 4205)
+    assert inv.instance.state == "killed"
+    assert fn.invoke().ok
+
+
+@pytest.mark.parametrize("exit_code", [-1, 256, True, "1"])
+def test_crash_exit_codes_are_checked(emulate, exit_code):
+    fn = emulate()
+    with pytest.raises(ValueError, match="exit_code must be a whole number from 0 to 255"):
+        fn.faults.handler.crashes(exit_code=exit_code)

@@ -1,0 +1,285 @@
+"""Process isolation: what only a real process per instance can show.
+
+Each enforcement case of the platform is staged for real here (a busy loop, a deadlock, a
+blocking call, ``os._exit``, a signal, a segfault, a memory blow-up, ``sys.exit``); the
+contract shared with in-process emulation runs in both modes through the `emulate` fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+
+import pytest
+import freezegun.api as _fz
+
+from pytest_fginit import FunctionConfig, FunctionEmulator, InstanceSetupError
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="process isolation: Linux")
+
+REAL_TIME_LIMIT = 0.5
+"""A hung phase is taken as timed out after this many real seconds (keeps these tests fast)."""
+
+
+@pytest.fixture
+def run(code, tmp_path):
+    """``run(index, **config)``: a started process-isolated emulator, closed after the test."""
+    opened: list[FunctionEmulator] = []
+
+    def make(index: str, **config) -> FunctionEmulator:
+        config.setdefault("isolation", "process")
+        fn = FunctionEmulator(FunctionConfig(code_root=code(index), **config)).start()
+        opened.append(fn)
+        return fn
+
+    yield make
+    for fn in reversed(opened):  # last opened, first closed: like nested `with` blocks
+        fn.close()
+
+
+def _gone(pid: int, within: float = 10.0) -> bool:
+    """Whether process ``pid`` has ended (and been reaped) within ``within`` seconds."""
+    limit = time.monotonic() + within
+    while time.monotonic() < limit:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().split(") ")[1].startswith("Z"):  # a zombie: dead, not reaped
+                    time.sleep(0.02)
+                    continue
+        except FileNotFoundError:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+HANDLER_OK = """
+def handler(event, context):
+    return "ok"
+"""
+
+
+@pytest.mark.parametrize("stuck", [
+    "while True: pass",  # a busy loop
+    "lock = threading.Lock(); lock.acquire(); lock.acquire()",  # a deadlock
+    "select.select([], [], [], 1000)",  # a blocking call
+])
+def test_a_handler_that_never_returns_is_killed_at_its_timeout(run, stuck):
+    fn = run(f"""
+import select, threading
+def handler(event, context):
+    if event == "stuck":
+        {stuck}
+    return "ok"
+""", real_time_limit=REAL_TIME_LIMIT)
+    inv = fn.invoke("stuck")
+    assert (inv.error.kind, inv.error.code) == ("handler_timeout", 4010)
+    assert inv.duration_ms == pytest.approx(3000, abs=1)
+    assert inv.instance.state == "killed"
+    assert _gone(inv.instance._hosted.pid)
+    after = fn.invoke("fine")
+    assert after.ok and after.cold_start
+
+
+def test_an_initializer_deadlock_is_an_init_timeout_and_r3_retries(run):
+    fn = run("""
+import threading
+def init(context):
+    lock = threading.Lock()
+    lock.acquire()
+    lock.acquire()
+def handler(event, context):
+    return "ok"
+""", initializer_handler="index.init", initializer_timeout=300, init_retries=1,
+        real_time_limit=REAL_TIME_LIMIT)
+    inv = fn.invoke()
+    assert [a.error.kind for a in inv.init_attempts] == ["init_timeout"] * 2
+    assert inv.init_duration_ms == pytest.approx(600_000, abs=2)
+    assert inv.error.message == "runtime initialization timed out after 300 s"
+    assert all(_gone(i._hosted.pid) for i in fn.instances)
+
+
+def test_the_kill_reaches_the_processes_the_instance_started(run, tmp_path):
+    pid_file = tmp_path / "child.pid"
+    fn = run(f"""
+import subprocess
+def handler(event, context):
+    child = subprocess.Popen(["sleep", "600"])
+    open({str(pid_file)!r}, "w").write(str(child.pid))
+    while True:
+        pass
+""", real_time_limit=REAL_TIME_LIMIT)
+    inv = fn.invoke()
+    assert inv.error.kind == "handler_timeout"
+    assert _gone(int(pid_file.read_text()))
+
+
+@pytest.mark.parametrize(("death", "detail"), [
+    ("os._exit(3)", "exit code 3"),
+    ("sys.exit(4)", "exit code 4"),
+    ("os.kill(os.getpid(), signal.SIGKILL)", "killed by signal 9 (SIGKILL)"),
+    ("ctypes.string_at(0)", "killed by signal 11 (SIGSEGV)"),
+])
+def test_a_handler_that_ends_its_process_is_crashed_and_the_next_request_is_cold(
+        run, death, detail):
+    fn = run(f"""
+import ctypes, os, signal, sys
+def handler(event, context):
+    print("about to die")
+    if event == "die":
+        {death}
+    return "ok"
+""")
+    dead = fn.invoke("die")
+    assert (dead.error.kind, dead.error.code) == ("crashed", 4209)
+    assert dead.error.message == f"the runtime process exited ({detail})"
+    assert "about to die" in dead.log  # written before the crash, still recorded
+    assert dead.instance.state == "killed"
+    after = fn.invoke("live")
+    assert after.ok and after.cold_start and after.result == "ok"
+
+
+def test_sys_exit_in_the_initializer_is_a_crashed_attempt_and_r3_retries(run, tmp_path):
+    marker = tmp_path / "attempts"
+    fn = run(f"""
+import sys
+def init(context):
+    with open({str(marker)!r}, "a") as f:
+        f.write("x")
+    if len(open({str(marker)!r}).read()) <= 2:  # the first two instances fail
+        sys.exit(2)
+def handler(event, context):
+    return "initialized"
+""", initializer_handler="index.init")
+    inv = fn.invoke()
+    assert [a.error.kind if a.error else "ok" for a in inv.init_attempts] == [
+        "crashed", "crashed", "ok"]
+    assert inv.init_attempts[0].error.message == "the runtime process exited (exit code 2)"
+    assert inv.result == "initialized"
+
+
+def test_memory_above_memory_size_is_memory_exceeded(run):
+    fn = run("""
+def handler(event, context):
+    if event == "blow up":
+        hoard = b"x" * (300 << 20)  # 300 MB written, in a 128 MB function
+        return len(hoard)
+    return "ok"
+""", memory_size=128)
+    inv = fn.invoke("blow up")
+    assert (inv.error.kind, inv.error.code) == ("memory_exceeded", 4205)
+    assert inv.error.message.startswith("runtime memory limit exceeded (")
+    assert "of 128 MB" in inv.error.message
+    assert inv.instance.state == "killed"
+    assert fn.invoke("fine").ok
+
+
+def test_nothing_of_an_instance_reaches_the_test_process(run):
+    before = (set(sys.modules), list(sys.path), threading.active_count(), dict(os.environ))
+    fn = run("""
+import sys, threading, os, json
+sys.path.append("/nowhere")
+os.environ["SET_BY_USER_CODE"] = "1"
+threading.Thread(target=lambda: threading.Event().wait(), daemon=True).start()
+LOADED = []
+def handler(event, context):
+    LOADED.append(event)
+    return {"pid": os.getpid(), "name": __name__, "seen": LOADED}
+""")
+    first = fn.invoke("a").result
+    fn.recycle()
+    second = fn.invoke("b").result
+    assert first["pid"] != second["pid"] != os.getpid()
+    assert first["name"] == "index"  # its own name: no private prefix in a process of its own
+    assert (first["seen"], second["seen"]) == (["a"], ["b"])
+    after = (set(sys.modules), list(sys.path), threading.active_count(), dict(os.environ))
+    assert after == before
+    assert fn.instances[0].module is None  # it lives in another process
+
+
+def test_instances_get_the_functions_environment_not_the_test_processes(run, monkeypatch):
+    monkeypatch.setenv("CI_DEPLOY_TOKEN", "do-not-pass")
+    source = """
+import os
+def handler(event, context):
+    return {k: os.environ.get(k) for k in ("CI_DEPLOY_TOKEN", "DB", "RUNTIME_FUNC_NAME")}
+"""
+    strict = run(source, user_data={"DB": "sqlite://"}).invoke().result
+    assert strict == {"CI_DEPLOY_TOKEN": None, "DB": "sqlite://", "RUNTIME_FUNC_NAME": "fn"}
+    inherited = run(source, user_data={"DB": "sqlite://"}, inherit_env=True).invoke().result
+    assert inherited["CI_DEPLOY_TOKEN"] == "do-not-pass"
+
+
+def test_user_code_sleeps_on_the_emulators_clock(run):
+    fn = run("""
+import time
+def init(context):
+    time.sleep(250)  # well inside a 300 s initializer timeout
+def handler(event, context):
+    before = time.time()
+    time.sleep(2)
+    return time.time() - before
+""", initializer_handler="index.init", initializer_timeout=300, timeout=10)
+    started = _fz.real_monotonic()  # (the test sees the emulator's clock; freezegun swaps names)
+    inv = fn.invoke()
+    assert _fz.real_monotonic() - started < 30  # 252 s of virtual time, not of real time
+    assert inv.init_duration_ms == pytest.approx(250_000, abs=200)
+    assert inv.result == pytest.approx(2, abs=0.2)
+    assert fn.elapsed >= 252
+
+
+INSTANCE_SETUP = """
+import os
+
+def install_fake_database():
+    os.environ["DB_URL"] = "fake://in-setup"
+    import fake_client
+    fake_client.CONNECT = lambda url: "fake connection to " + url
+"""
+FAKE_CLIENT = """
+def CONNECT(url):
+    raise ConnectionError("a real database in a test!")
+"""
+
+
+@pytest.mark.parametrize("isolation", ["inprocess", "process"])
+def test_instance_setup_runs_in_each_new_instance_before_its_code_loads(
+        run, tmp_path, monkeypatch, isolation):
+    support = tmp_path / "support"
+    support.mkdir()
+    (support / "fginit_setup.py").write_text(INSTANCE_SETUP)
+    (support / "fake_client.py").write_text(FAKE_CLIENT)
+    monkeypatch.syspath_prepend(str(support))
+    fn = run("""
+import os
+import fake_client
+CONNECTION = fake_client.CONNECT(os.environ["DB_URL"])  # at import time
+def handler(event, context):
+    return CONNECTION
+""", instance_setup="fginit_setup:install_fake_database", isolation=isolation)
+    assert fn.invoke().result == "fake connection to fake://in-setup"
+
+
+def test_a_failing_instance_setup_fails_the_test_with_its_traceback(run, tmp_path, monkeypatch):
+    (tmp_path / "broken_setup.py").write_text("def setup():\n    raise RuntimeError('oops')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    fn = run(HANDLER_OK, instance_setup="broken_setup:setup")
+    with pytest.raises(InstanceSetupError, match=r"(?s)instance-1: instance_setup "
+                                                 r"'broken_setup:setup' failed.*oops"):
+        fn.invoke()
+
+
+def test_logs_of_print_stderr_logging_and_the_context_logger_reach_the_record(run):
+    fn = run("""
+import logging, sys
+def handler(event, context):
+    print("to stdout")
+    print("to stderr", file=sys.stderr)
+    logging.getLogger("app").warning("a warning")
+    context.getLogger().info("via context")
+    return "ok"
+""", encrypted_user_data={"PASSWORD": "hunter2-secret"})
+    inv = fn.invoke()
+    for line in ("to stdout", "to stderr", "WARNING app: a warning", "via context"):
+        assert line in inv.log

@@ -63,11 +63,19 @@ def _restart_coverage() -> None:
         from coverage.control import _after_fork_in_child
 
         _after_fork_in_child()
+        # A kill while coverage measures comes as SIGTERM first: save, then go.
         signal.signal(signal.SIGTERM, lambda *_: exit_process(128 + signal.SIGTERM))
+
+
+_exiting = False
 
 
 def exit_process(code: int) -> NoReturn:
     """End this instance process: flush output, save coverage data, exit at once."""
+    global _exiting
+    if _exiting:  # a SIGTERM that came while we were saving: let the save finish
+        return  # type: ignore[misc]
+    _exiting = True
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()

@@ -7,6 +7,7 @@ so that having the plugin installed costs other test suites nothing.
 from __future__ import annotations
 
 import copy
+import sys
 import time
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
@@ -108,6 +109,14 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except FunctionConfigError as exc:
         raise pytest.UsageError(f"fginit_assert_all_faults_used = {strict!r}: {exc}") from None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # The fork server of process isolation lives as long as the session (one per xdist
+    # worker); it was started only if a test used process isolation.
+    forkserver = sys.modules.get("pytest_fginit.forkserver")
+    if forkserver is not None:
+        forkserver.shutdown()
 
 
 def function_fields(item: pytest.Item) -> dict[str, Any]:

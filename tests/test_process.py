@@ -12,8 +12,8 @@ import sys
 import threading
 import time
 
-import pytest
 import freezegun.api as _fz
+import pytest
 
 from pytest_fginit import FunctionConfig, FunctionEmulator, InstanceSetupError
 

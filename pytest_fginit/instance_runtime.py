@@ -183,8 +183,10 @@ def run(sock_fd: int, request: dict[str, Any]) -> int:
                 value_json = json.dumps(outcome.value)
             except (TypeError, ValueError) as exc:
                 outcome.unserializable = (type(exc).__name__, str(exc))
-        outcome.value = None
         for stream in (sys.stdout, sys.stderr):  # all of the phase's output in the log file
             with contextlib.suppress(Exception):
                 stream.flush()
-        channel.send(("outcome", (outcome, loaded, value_json, max_rss_bytes())))
+        channel.send(("outcome", (
+            outcome.status, outcome.ended, outcome.exception, outcome.unserializable, loaded,
+            value_json, max_rss_bytes(),
+        )))

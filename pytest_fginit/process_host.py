@@ -204,15 +204,14 @@ class ProcessInstance:
         try:
             try:
                 channel.send((op, payload))
-                polls = 0
                 while True:
                     left = real_limit - time.monotonic()
                     if left <= 0:
                         return self._killed("timeout", deadline), loaded
                     if not channel.poll(min(_POLL_S, left)):
-                        polls += 1
-                        if _peak_rss_bytes(self.pid) > host.memory_limit:
-                            return self._killed("memory_exceeded", deadline), loaded
+                        peak = _peak_rss_bytes(self.pid)
+                        if peak > host.memory_limit:
+                            return self._killed("memory_exceeded", deadline, peak), loaded
                         continue
                     kind, body = channel.recv()
                     if kind == "loaded":
@@ -226,11 +225,10 @@ class ProcessInstance:
         except BaseException:  # KeyboardInterrupt, or a bug: leave no process running
             self._kill()
             raise
-        outcome, loaded, value_json, peak = body
-        if peak > host.memory_limit:
+        status, ended, exception, unserializable, loaded, value_json, peak = body
+        if peak > host.memory_limit or status == "memory_exceeded":  # (injected: at the limit)
             return self._killed("memory_exceeded", deadline, peak), loaded
-        if outcome.status == "memory_exceeded":  # an injected overrun, stopped at the limit
-            return self._killed("memory_exceeded", deadline, peak), loaded
+        outcome = PhaseOutcome(status, ended, None, exception, unserializable=unserializable)
         if value_json is not None:
             outcome.value = json.loads(value_json)
         if clock.virtual and outcome.ended > clock.now():  # user code passed virtual time
@@ -239,15 +237,16 @@ class ProcessInstance:
         return outcome, loaded
 
     def _killed(self, status: str, deadline: float, peak: int = 0) -> PhaseOutcome:
+        """Kill the instance for a timeout, or for memory above its limit (``peak`` seen)."""
+        if status == "memory_exceeded":
+            peak = max(peak, _peak_rss_bytes(self.pid))  # (while it can still be read)
         self._kill()
         clock = self._host.clock
         if status == "timeout":
             if clock.virtual and clock.now() < deadline:
                 clock.pass_time(deadline - clock.now())
             return PhaseOutcome("timeout", deadline, log=self._read_log())
-        peak = max(peak, _peak_rss_bytes(self.pid))
-        detail = (f"{peak >> 20} MB used of {self._host.memory_size} MB" if peak
-                  else f"more than {self._host.memory_size} MB used")
+        detail = f"{peak >> 20} MB used of {self._host.memory_size} MB"
         return PhaseOutcome("memory_exceeded", clock.now(), log=self._read_log(), detail=detail)
 
     def _crashed(self) -> PhaseOutcome:

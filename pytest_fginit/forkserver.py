@@ -37,6 +37,13 @@ from typing import Any
 
 from .wire import Channel, ChannelClosed
 
+
+def measuring_coverage() -> bool:
+    """Whether coverage measures this process."""
+    coverage = sys.modules.get("coverage")
+    return coverage is not None and coverage.Coverage.current() is not None
+
+
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
 _TERM_GRACE_S = 1.0
@@ -212,11 +219,6 @@ def _prctl(option: int, value: int) -> None:
         _libc.prctl(option, value, 0, 0, 0)
 
 
-def _measuring_coverage() -> bool:
-    coverage = sys.modules.get("coverage")
-    return coverage is not None and coverage.Coverage.current() is not None
-
-
 def serve(control_fd: int) -> None:
     """The server's main loop (runs in the server process)."""
     from . import instance_runtime  # imported once here, shared by every fork
@@ -294,7 +296,7 @@ class _Server:
     def kill(self, pid: int) -> None:
         if pid not in self.live:
             return
-        if _measuring_coverage():
+        if measuring_coverage():
             _signal_group(pid, signal.SIGTERM)
             self.kill_at[pid] = time.monotonic() + _TERM_GRACE_S
         else:
@@ -327,7 +329,7 @@ class _Server:
 
     def kill_all(self) -> None:
         """Kill every instance (a grace first while coverage measures), reap everything."""
-        if self.live and _measuring_coverage():
+        if self.live and measuring_coverage():
             for pid in self.live:
                 _signal_group(pid, signal.SIGTERM)
             limit = time.monotonic() + _TERM_GRACE_S

@@ -27,7 +27,7 @@ from typing import Any
 import freezegun.api as _fz
 
 from .clock import Clock
-from .forkserver import ForkServer, shared_server
+from .forkserver import ForkServer, measuring_coverage, shared_server
 from .host import Injection, InstanceSpec, PhaseOutcome, StartOutcome
 from .redaction import Redactor, no_redaction
 from .wire import Channel, ChannelClosed
@@ -181,9 +181,10 @@ class ProcessInstance:
         self._stopped = True
         try:
             if self._alive:
+                self._alive = False
                 with contextlib.suppress(ChannelClosed, OSError):
                     self._channel.send(("stop", None))
-                self._server.release(self.pid, _STOP_GRACE_S)
+                self._wait_or_release()
         finally:
             self._channel.close()
             os.close(self._log_fd)
@@ -259,7 +260,15 @@ class ProcessInstance:
         if self._alive:
             self._alive = False
             self._server.kill(self.pid)
-            self._server.release(self.pid, _STOP_GRACE_S)
+            self._wait_or_release()
+
+    def _wait_or_release(self) -> None:
+        """Let the ended instance go. While coverage measures the test process, wait for it
+        to exit: it saves its coverage data as it exits, and pytest-cov combines the data
+        files as soon as the tests have run."""
+        if measuring_coverage() and self._server.exit_code(self.pid, _STOP_GRACE_S) is not None:
+            return
+        self._server.release(self.pid, _STOP_GRACE_S)
 
     def _read_log(self) -> str:
         """What the instance wrote since the last read (then the file starts again, empty)."""

@@ -185,7 +185,8 @@ def test_instances(fg_function, n):
     assert _none_left(session.path) == []
 
 
-def test_coverage_measures_the_lines_instances_run(session):
+@pytest.mark.parametrize("runner", ["coverage run", "pytest --cov"])
+def test_coverage_measures_the_lines_instances_run(session, runner):
     """With only ``patch = ["subprocess"]`` in the user's coverage configuration."""
     pytest.importorskip("coverage", minversion="7.10")
     session.makepyprojecttoml("""
@@ -193,21 +194,41 @@ def test_coverage_measures_the_lines_instances_run(session):
 patch = ["subprocess"]
 source = ["fn"]
 """)
+    # Each instance saves its data as it exits, after the tests; a slow save must still count.
+    session.makepyfile(slow_save="""
+import time
+import coverage
+
+def slow_coverage_save():
+    cov = coverage.Coverage.current()
+    save = cov.save
+    def slowly():
+        time.sleep(0.5)
+        save()
+    cov.save = slowly
+""")
     session.makepyfile(test_fn="""
 import pytest
 
-@pytest.mark.fginit(code_root="fn", initializer_handler="index.init")
+@pytest.mark.fginit(code_root="fn", initializer_handler="index.init",
+                    instance_setup="slow_save:slow_coverage_save")
 def test_it(fg_function):
     assert fg_function.invoke().ok
 """)
-    run = session.run(sys.executable, "-m", "coverage", "run", "-m", "pytest",
-                      "-p", "no:cacheprovider")
-    assert run.ret == 0, run.stdout.str()
-    assert session.run(sys.executable, "-m", "coverage", "combine").ret == 0
-    assert session.run(sys.executable, "-m", "coverage", "json", "-o", "cov.json").ret == 0
+    if runner == "coverage run":
+        ran = session.run(sys.executable, "-m", "coverage", "run", "-m", "pytest",
+                          "-p", "no:cacheprovider")
+        assert ran.ret == 0, ran.stdout.str()
+        assert session.run(sys.executable, "-m", "coverage", "combine").ret == 0
+        assert session.run(sys.executable, "-m", "coverage", "json", "-o", "cov.json").ret == 0
+    else:
+        pytest.importorskip("pytest_cov", minversion="7.0")
+        ran = session.runpytest_subprocess("-p", "no:cacheprovider", "--cov",
+                                           "--cov-report=json:cov.json")
+        ran.assert_outcomes(passed=1)
     measured = json.loads((session.path / "cov.json").read_text())["files"]["fn/index.py"]
     source = FUNCTION.splitlines()
-    ran = {source[n - 1].strip() for n in measured["executed_lines"]}
-    assert 'prepared = "initializer ran"' in ran  # the initializer's body, in an instance
-    assert 'return {"pid": os.getpid()}' in ran  # the handler's
-    assert "os._exit(5)" not in ran  # (not run: the measurement is real)
+    executed = {source[n - 1].strip() for n in measured["executed_lines"]}
+    assert 'prepared = "initializer ran"' in executed  # the initializer's body, in an instance
+    assert 'return {"pid": os.getpid()}' in executed  # the handler's
+    assert "os._exit(5)" not in executed  # (not run: the measurement is real)

@@ -316,7 +316,7 @@ class InProcessHost:
         self._clock = clock
         self._redact = redact
         self._own_process = own_process
-        self._death = death
+        self.death = death
         self._watchdog = Watchdog(real_time_limit)
         self._saved_env: dict[str, str] = {}
         self._stdout = _Tee(sys.stdout)
@@ -407,7 +407,7 @@ class InProcessHost:
         try:
             try:
                 self._watchdog.arm(phase)
-                apply_injection(injection, self._death)
+                apply_injection(injection, self.death)
                 value = call()
             except BaseException as exc:  # PhaseKilled included: sorted out below
                 failure = exc
@@ -489,7 +489,7 @@ class InProcessInstance:
         self._handler, initializer = entries
         self._loaded = True
         if initializer is not None:
-            apply_injection(injection())
+            apply_injection(injection(), self._host.death)
             initializer(context)
 
     def handle(self, event: Any, context: Any, deadline: float,

@@ -8,6 +8,7 @@ contract shared with in-process emulation runs in both modes through the `emulat
 from __future__ import annotations
 
 import os
+import re
 import sys
 import threading
 import time
@@ -202,6 +203,7 @@ def test_instances_get_the_functions_environment_not_the_test_processes(run, mon
     monkeypatch.setenv("CI_DEPLOY_TOKEN", "do-not-pass")
     source = """
 import os
+import re
 def handler(event, context):
     return {k: os.environ.get(k) for k in ("CI_DEPLOY_TOKEN", "DB", "RUNTIME_FUNC_NAME")}
 """
@@ -231,6 +233,7 @@ def handler(event, context):
 
 INSTANCE_SETUP = """
 import os
+import re
 
 def install_fake_database():
     os.environ["DB_URL"] = "fake://in-setup"
@@ -253,6 +256,7 @@ def test_instance_setup_runs_in_each_new_instance_before_its_code_loads(
     monkeypatch.syspath_prepend(str(support))
     fn = run("""
 import os
+import re
 import fake_client
 CONNECTION = fake_client.CONNECT(os.environ["DB_URL"])  # at import time
 def handler(event, context):
@@ -283,3 +287,17 @@ def handler(event, context):
     inv = fn.invoke()
     for line in ("to stdout", "to stderr", "WARNING app: a warning", "via context"):
         assert line in inv.log
+
+
+@pytest.mark.parametrize("phase", ["initializer", "handler"])
+def test_injected_crashes_and_memory_overruns_are_real_in_a_process(run, phase):
+    fn = run(HANDLER_OK + "\ndef init(context):\n    pass\n", initializer_handler="index.init")
+    getattr(fn.faults, phase).exhausts_memory().crashes(exit_code=7)
+    if phase == "initializer":  # one request: R3 retries on new instances
+        overrun, crash = (a.error for a in fn.invoke().init_attempts[:2])
+    else:  # each failure discards the instance: two requests
+        overrun, crash = fn.invoke().error, fn.invoke().error
+    used = int(re.fullmatch(r"runtime memory limit exceeded \((\d+) MB used of 128 MB\)",
+                            overrun.message)[1])
+    assert used > 128  # really allocated, in the instance process
+    assert crash.message == "the runtime process exited (exit code 7)"  # a real exit code

@@ -321,7 +321,15 @@ class _Server:
                 self.live.discard(pid)
                 self.kill_at.pop(pid, None)
                 _signal_group(pid, signal.SIGKILL)  # whatever it left running
+                self.kill_adopted()  # ... also what left its process group (setsid)
                 self.tell(("exited", pid, os.waitstatus_to_exitcode(status)))
+
+    def kill_adopted(self) -> None:
+        """Kill the processes an ended instance left behind that we adopted as subreaper:
+        every child of ours that is not an instance."""
+        for pid in _children() - self.live:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
 
     def tell(self, message: tuple[Any, ...]) -> None:
         with contextlib.suppress(ChannelClosed):
@@ -338,6 +346,8 @@ class _Server:
                 time.sleep(0.01)
         for pid in self.live:
             _signal_group(pid, signal.SIGKILL)
+        self.live.clear()
+        self.kill_adopted()
         limit = time.monotonic() + 2.0
         while time.monotonic() < limit:
             try:
@@ -345,9 +355,18 @@ class _Server:
             except ChildProcessError:
                 return  # nothing left, orphans included
             if pid == 0:
+                self.kill_adopted()  # (one that was still being reparented to us)
                 time.sleep(0.005)
-            else:
-                self.live.discard(pid)
+
+
+def _children() -> set[int]:
+    """This process's children (Linux; an empty set elsewhere)."""
+    found: set[int] = set()
+    with contextlib.suppress(OSError):
+        for task in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{task}/children") as children:
+                found.update(int(pid) for pid in children.read().split())
+    return found
 
 
 def _signal_group(pid: int, sig: int) -> None:

@@ -168,9 +168,9 @@ Death = Callable[[Injection], None]
 
 def emulated_death(injection: Injection) -> None:
     if injection.exhaust_memory:
-        raise InstanceDied("memory_exceeded", "emulated: memory use passed memory_size")
+        raise InstanceDied("memory_exceeded", "emulated in-process")
     code = injection.exit_code
-    raise InstanceDied("crashed", f"exit code {code} (emulated)", code)
+    raise InstanceDied("crashed", f"exit code {code}", code)
 
 
 def apply_injection(injection: Injection | None, death: Death = emulated_death) -> None:
@@ -281,7 +281,7 @@ def _guarded_os_exit(status: int) -> None:
     """``os._exit`` while an in-process host is open: on a thread running a phase it ends the
     instance (emulated), not pytest."""
     if current_phase() is not None:
-        raise InstanceDied("crashed", f"exit code {status} (os._exit, emulated)", status)
+        raise InstanceDied("crashed", f"exit code {status}", status)
     assert _os_exit_before is not None
     _os_exit_before(status)
 
@@ -340,8 +340,10 @@ class InProcessHost:
             if not self._own_process:
                 _install_log_handler()
                 _install_exit_guard()
-                # (In an instance process the test process kills a phase that overruns.)
-                self._watchdog.start()
+            # (In an instance process too: Python code that overruns is stopped at the
+            # deadline on the instance's clock, which sleeps may have moved; the test process
+            # kills what the watchdog cannot stop.)
+            self._watchdog.start()
         except BaseException:
             self.close()  # undo whatever was done
             raise
@@ -431,7 +433,12 @@ class InProcessHost:
         detail, exit_code = "", None
         if isinstance(failure, SystemExit):  # sys.exit() ends the runtime process
             exit_code = exit_code_of(failure)
-            failure = InstanceDied("crashed", f"exit code {exit_code} (sys.exit)", exit_code)
+            if failure.code is not None and not isinstance(failure.code, int):
+                # As Python does when such an exit ends a process: the message on stderr.
+                message = self._redact(f"{failure.code}\n")
+                log.append(message)
+                (self._stderr.inner if capture else sys.stderr).write(message)
+            failure = InstanceDied("crashed", f"exit code {exit_code}", exit_code)
         if isinstance(failure, PhaseKilled) or phase.expired:
             status = "timeout"
         elif isinstance(failure, InstanceDied):

@@ -140,6 +140,7 @@ def run(sock_fd: int, request: dict[str, Any]) -> int:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(request["log_level"])
     clock: Clock
     if request["virtual"] and _clock is not None:
         clock = _clock

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import pickle
 import signal
@@ -130,6 +131,8 @@ class ProcessHost:
             "virtual": self.clock.virtual,
             "memory_limit": self.memory_limit,
             "secrets": self._secrets,
+            # What the test's logging lets through (pytest's log_level), as in-process.
+            "log_level": logging.getLogger().getEffectiveLevel(),
         }
         ours, theirs = socket.socketpair()
         log_fd = _log_file()
@@ -285,18 +288,43 @@ class ProcessInstance:
 
 
 def _portable(injection: Injection | None) -> Injection | None:
-    """The injection as it can cross to the instance: an exception that does not pickle (a
-    class defined in a test module, say) is replaced by one of a same-named class with the
-    same message, which is what the record shows of it."""
+    """The injection as it can cross to the instance.
+
+    Its exception travels pickled inside a carrier that, on arrival, makes it again, or, if
+    it does not pickle here or cannot be unpickled there (a class defined in a test module the
+    instance cannot import), an exception of a same-named class with the same message: what
+    the record shows of it.
+    """
     if injection is None or injection.exception is None:
         return injection
+    exc = injection.exception
     try:
-        pickle.dumps(injection.exception)
-        return injection
+        blob: bytes | None = pickle.dumps(exc)
     except Exception:
-        exc = injection.exception
-        return dataclasses.replace(injection,
-                                   exception=named_exception(type(exc).__name__, str(exc)))
+        blob = None
+    carrier = _ExceptionCarrier(blob, type(exc).__name__, str(exc))
+    return dataclasses.replace(injection, exception=carrier)
+
+
+class _ExceptionCarrier(Exception):
+    """Stands for an exception on the way to an instance; unpickles as the exception."""
+
+    def __init__(self, blob: bytes | None, name: str, message: str) -> None:
+        super().__init__(blob, name, message)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (revive_exception, self.args)
+
+
+def revive_exception(blob: bytes | None, name: str, message: str) -> BaseException:
+    """The exception a carrier stood for, or a same-named stand-in (in the instance)."""
+    if blob is not None:
+        try:
+            exc: BaseException = pickle.loads(blob)
+            return exc
+        except Exception:
+            pass
+    return named_exception(name, message)
 
 
 def named_exception(name: str, message: str) -> Exception:

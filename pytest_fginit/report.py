@@ -32,7 +32,8 @@ def format_timeline(emulator: FunctionEmulator) -> str:
     clock = "virtual time" if c.virtual_time else "real time"
     lines = [
         f"function {c.func_name!r}: handler {c.handler} ({c.timeout} s){init}, "
-        f"{c.memory_size} MB, init_retries {c.init_retries}, {clock}"
+        f"{c.memory_size} MB, init_retries {c.init_retries}, {clock}, "
+        f"{'process' if c.isolation == 'process' else 'in-process'} isolation"
     ]
     for at, what, record in emulator.journal:
         if what == "instance":

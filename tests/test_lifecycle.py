@@ -301,3 +301,18 @@ def test_invoke_refuses_to_run_twice_at_once(emulate, monkeypatch):
     assert "already running" in inv.error.message
     monkeypatch.setattr(builtins, "REENTER", lambda: "fine", raising=False)
     assert fn.invoke({}).result == "fine"  # and the emulator is usable afterwards
+
+
+def test_sys_exit_ends_the_instance_and_its_message_goes_to_the_log(emulate):
+    fn = emulate(index="""
+import sys
+def init(context):
+    pass
+def handler(event, context):
+    sys.exit("bye: " + event)
+""")
+    inv = fn.invoke("now")
+    assert (inv.error.kind, inv.error.message) == (
+        "crashed", "the runtime process exited (exit code 1)")
+    assert "bye: now" in inv.log
+    assert inv.instance.state == "killed" and fn.invoke("again").cold_start

@@ -77,7 +77,7 @@ def test_fails(fg_function):
     result.stdout.fnmatch_lines([
         "*- fginit lifecycle -*",
         "function 'fn': handler index.handler (3 s), initializer index.init (30 s), 128 MB, "
-        "init_retries 3, virtual time",
+        "init_retries 3, virtual time, in-process isolation",
         "*+0.0*s  instance-1 created",
         "*s  instance-1 init failed, abandoned: init_failed ConnectionError: "
         "db down for ****** (*ms)",

@@ -7,11 +7,13 @@ contract shared with in-process emulation runs in both modes through the `emulat
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
 import threading
 import time
+import types
 
 import freezegun.api as _fz
 import pytest
@@ -202,6 +204,7 @@ def handler(event, context):
 def test_instances_get_the_functions_environment_not_the_test_processes(run, monkeypatch):
     monkeypatch.setenv("CI_DEPLOY_TOKEN", "do-not-pass")
     source = """
+import logging
 import os
 import re
 def handler(event, context):
@@ -216,6 +219,7 @@ def handler(event, context):
 def test_user_code_sleeps_on_the_emulators_clock(run):
     fn = run("""
 import time
+import types
 def init(context):
     time.sleep(250)  # well inside a 300 s initializer timeout
 def handler(event, context):
@@ -232,6 +236,7 @@ def handler(event, context):
 
 
 INSTANCE_SETUP = """
+import logging
 import os
 import re
 
@@ -255,6 +260,7 @@ def test_instance_setup_runs_in_each_new_instance_before_its_code_loads(
     (support / "fake_client.py").write_text(FAKE_CLIENT)
     monkeypatch.syspath_prepend(str(support))
     fn = run("""
+import logging
 import os
 import re
 import fake_client
@@ -301,3 +307,60 @@ def test_injected_crashes_and_memory_overruns_are_real_in_a_process(run, phase):
                             overrun.message)[1])
     assert used > 128  # really allocated, in the instance process
     assert crash.message == "the runtime process exited (exit code 7)"  # a real exit code
+
+
+def test_a_busy_loop_after_a_virtual_sleep_dies_at_the_deadline_of_the_instances_clock(run):
+    fn = run("""
+import time
+import types
+def handler(event, context):
+    time.sleep(9)  # 9 of the 10 s pass at once on the virtual clock
+    while True:
+        pass
+""", timeout=10)
+    started = _fz.real_monotonic()
+    inv = fn.invoke()
+    assert inv.error.kind == "handler_timeout" and inv.duration_ms == pytest.approx(10_000, abs=1)
+    # About 1 s of real time: not the 10 s the phase had when it started (generous bound).
+    assert _fz.real_monotonic() - started < 6
+
+
+def test_processes_that_left_the_instances_process_group_go_with_it(run, tmp_path):
+    pid_file = tmp_path / "escaped.pid"
+    fn = run(f"""
+import os, subprocess
+def handler(event, context):
+    escaped = subprocess.Popen(["setsid", "sleep", "600"])  # a session of its own
+    open({str(pid_file)!r}, "w").write(str(escaped.pid))
+    os._exit(1)
+""")
+    assert fn.invoke().error.kind == "crashed"
+    assert _gone(int(pid_file.read_text()))
+
+
+def test_a_fault_exception_the_instance_cannot_import_arrives_by_name(run, monkeypatch):
+    only_here = types.ModuleType("only_in_the_test_process")
+    only_here.PaymentDeclined = type("PaymentDeclined", (Exception,),
+                                     {"__module__": only_here.__name__})
+    monkeypatch.setitem(sys.modules, only_here.__name__, only_here)
+    fn = run(HANDLER_OK)
+    fn.faults.handler.raises(only_here.PaymentDeclined("no funds"))
+    fn.faults.handler.raises(type("Local", (Exception,), {})("does not pickle"))
+    first, second = fn.invoke(), fn.invoke()
+    assert (first.error.kind, first.error.type, first.error.message) == (
+        "handler_error", "PaymentDeclined", "no funds")
+    assert (second.error.type, second.error.message) == ("Local", "does not pickle")
+    assert first.instance is second.instance  # a user exception: the instance lives on
+
+
+def test_instances_log_at_the_tests_log_level(run, caplog):
+    caplog.set_level(logging.INFO)
+    fn = run("""
+import logging
+def handler(event, context):
+    logging.getLogger("app").info("an info line")
+    logging.getLogger("app").debug("a debug line")
+    return "ok"
+""")
+    log = fn.invoke().log
+    assert "INFO app: an info line" in log and "debug line" not in log

@@ -30,6 +30,11 @@ _EPOCH = _fz.real_datetime(1970, 1, 1)
 # replaces every module attribute that *is* a real time function, ours included, but not its own.
 
 
+def real_monotonic() -> float:
+    """Real monotonic seconds, whatever freeze runs (ours, or one a test started)."""
+    return _fz.real_monotonic()
+
+
 class Clock(Protocol):
     virtual: bool
 

@@ -221,7 +221,12 @@ class FunctionEmulator:
 
     def _warm_instance(self) -> Instance | None:
         # With one request at a time there is at most one ready instance.
-        return self._ready[-1] if self._ready else None
+        while self._ready:
+            instance = self._ready[-1]
+            if instance._hosted is not None and instance._hosted.alive():
+                return instance
+            self._stop(instance, "killed")  # its process died while idle: the platform's
+        return None                         # instance would be gone too
 
     def _start_instance(self, invocation: Invocation) -> Instance | None:
         """Bring up new instances until one initializes: 1 + init_retries attempts (R1-R3)."""

@@ -22,19 +22,22 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import itertools
 import os
 import select
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from .clock import real_monotonic as _now
 from .wire import Channel, ChannelClosed
 
 
@@ -49,6 +52,8 @@ _PR_SET_CHILD_SUBREAPER = 36
 _TERM_GRACE_S = 1.0
 """How long a killed instance that measures coverage has to save its data before SIGKILL."""
 _SHUTDOWN_WAIT_S = 10.0
+_ANSWER_WAIT_S = 30.0
+"""How long a fork may take before the server is taken as hung."""
 
 
 class ForkServerError(RuntimeError):
@@ -58,13 +63,20 @@ class ForkServerError(RuntimeError):
 # --- the test process's side -----------------------------------------------------------------
 
 class ForkServer:
-    """The test process's handle on its fork server. Thread-safe."""
+    """The test process's handle on its fork server. Thread-safe.
+
+    A conversation that is interrupted half-way (KeyboardInterrupt, pytest-timeout's signal)
+    leaves the stream at an unknown point: the server is then abandoned (it kills its
+    instances when its connection closes) and the next instance starts a new one.
+    """
 
     def __init__(self) -> None:
+        self.owner = os.getpid()
         ours, theirs = socket.socketpair()
         package_parent = str(Path(__file__).resolve().parent.parent)
         code = (f"import sys; sys.path.insert(0, {package_parent!r}); "
                 f"from pytest_fginit.forkserver import serve; serve({theirs.fileno()})")
+        self._stderr = anonymous_file("fginit-forkserver-stderr")
         try:
             # The server's own environment is what every instance needs (see process_host):
             # an instance then changes few variables, which is most of a fork's set-up.
@@ -74,19 +86,21 @@ class ForkServer:
                 [sys.executable, "-c", code],
                 env=instance_environment(os.environ, {}, inherit=False),
                 pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._stderr,
                 close_fds=True,
             )
         except OSError as exc:
             ours.close()
+            os.close(self._stderr)
             raise ForkServerError(f"cannot start the fork server: {exc}") from exc
         finally:
             theirs.close()
         self._channel = Channel(ours)
         self._lock = threading.Lock()
+        self._requests = itertools.count(1)
         self._exits: dict[int, int] = {}
         self._forgotten: set[int] = set()
-        self._closed = False
+        self.closed = False
 
     @property
     def pid(self) -> int:
@@ -95,19 +109,22 @@ class ForkServer:
     def spawn(self, request: dict[str, Any], fds: Sequence[int]) -> int:
         """Fork an instance process; ``fds`` are its socket and log file (the caller keeps and
         closes its own copies). Returns its pid."""
-        with self._lock:
-            self._require_open()
-            try:
-                self._channel.send(("spawn", request), fds)
-                while True:
-                    message = self._read()
-                    if message[0] == "spawned":
-                        pid: int = message[1]
-                        return pid
+        with self._lock, self._talking():
+            if self.closed:
+                raise ForkServerError("the fork server was shut down (the pytest session ended)")
+            number = next(self._requests)
+            self._channel.send(("spawn", number, request), fds)
+            limit = _now() + _ANSWER_WAIT_S
+            while True:
+                if not self._channel.poll(limit - _now()):
+                    raise ForkServerError(
+                        f"the fork server did not answer within {_ANSWER_WAIT_S:g} s")
+                message = self._read()
+                if message[0] in ("spawned", "spawn_failed") and message[1] == number:
                     if message[0] == "spawn_failed":
-                        raise ForkServerError(f"the fork server could not fork: {message[1]}")
-            except ChannelClosed:
-                raise self._died() from None
+                        raise ForkServerError(f"the fork server could not fork: {message[2]}")
+                    pid: int = message[2]
+                    return pid
 
     def kill(self, pid: int) -> None:
         """Kill the instance and everything in its process group (SIGTERM first, with a grace,
@@ -125,41 +142,31 @@ class ForkServer:
     def exit_code(self, pid: int, timeout: float) -> int | None:
         """The instance's exit code (negative: killed by that signal), waiting up to
         ``timeout`` for it to be reaped; ``None`` if it was not."""
-        limit = time.monotonic() + timeout
-        with self._lock:
+        limit = _now() + timeout
+        with self._lock, self._talking():
             while pid not in self._exits:
-                left = limit - time.monotonic()
-                if self._closed or left <= 0:
+                left = limit - _now()
+                if self.closed or left <= 0:
                     return None
-                try:
-                    if self._channel.poll(left):
-                        self._read()
-                except ChannelClosed:
-                    return None
+                if self._channel.poll(left):
+                    self._read()
             return self._exits.pop(pid)
 
     def close(self) -> None:
         """Stop the server; it kills whatever instances are still alive, and reaps them."""
         with self._lock:
-            if self._closed:
+            if self.closed:
                 return
-            self._closed = True
+            self.closed = True
             with contextlib.suppress(ChannelClosed, OSError):
                 self._channel.send(("shutdown",))
-            try:
-                self._process.wait(_SHUTDOWN_WAIT_S)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-            finally:
-                self._channel.close()
+            self._end()
 
     def _post(self, message: tuple[Any, ...]) -> None:
         with self._lock:
-            if self._closed:
-                return
-            with contextlib.suppress(ChannelClosed):
-                self._channel.send(message)
+            if not self.closed:
+                with self._talking():
+                    self._channel.send(message)
 
     def _read(self) -> tuple[Any, ...]:
         """One message; exit notices are filed on the way (call with the lock held)."""
@@ -172,14 +179,39 @@ class ForkServer:
                 self._exits[pid] = code
         return message
 
-    def _require_open(self) -> None:
-        if self._closed:
-            raise ForkServerError("the fork server was shut down (the pytest session ended)")
+    @contextlib.contextmanager
+    def _talking(self) -> Iterator[None]:
+        try:
+            yield
+        except ChannelClosed:
+            self.closed = True
+            self._end()
+            raise ForkServerError("the fork server stopped unexpectedly"
+                                  + self._last_words()) from None
+        except BaseException:  # cut off mid-conversation: the stream cannot be trusted
+            self.closed = True
+            self._end()
+            raise
 
-    def _died(self) -> ForkServerError:
-        self._closed = True
-        code = self._process.poll()
-        return ForkServerError(f"the fork server stopped unexpectedly (exit code {code})")
+    def _end(self) -> None:
+        """Close our end (the server exits when it sees that) and reap the server."""
+        self._channel.close()
+        try:
+            self._process.wait(_SHUTDOWN_WAIT_S)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        finally:
+            with contextlib.suppress(OSError):
+                os.close(self._stderr)
+
+    def _last_words(self) -> str:
+        """What the server wrote to stderr before it stopped, for the error message."""
+        with contextlib.suppress(OSError):
+            text = os.pread(self._stderr, 4000, 0).decode("utf-8", "replace").strip()
+            if text:
+                return f" (exit code {self._process.returncode}):\n{text}"
+        return f" (exit code {self._process.returncode})"
 
 
 _server: ForkServer | None = None
@@ -187,23 +219,32 @@ _server_lock = threading.Lock()
 
 
 def shared_server() -> ForkServer:
-    """This process's fork server, started on first use."""
+    """This process's fork server, started on first use (a process forked from one that has a
+    server gets a server of its own)."""
     global _server
     with _server_lock:
-        if _server is None or _server._closed:
+        if _server is None or _server.closed or _server.owner != os.getpid():
             _server = ForkServer()
             atexit.register(shutdown)
         return _server
 
 
 def shutdown() -> None:
-    """Stop this process's fork server, if one was started (the plugin calls this at the end
+    """Stop this process's fork server, if it started one (the plugin calls this at the end
     of the session)."""
     global _server
     with _server_lock:
         server, _server = _server, None
-    if server is not None:
+    if server is not None and server.owner == os.getpid():
         server.close()
+
+
+def anonymous_file(name: str) -> int:
+    """A file descriptor of a file with no name in any folder: nothing to clean up."""
+    if hasattr(os, "memfd_create"):
+        return os.memfd_create(name, os.MFD_CLOEXEC)
+    with tempfile.TemporaryFile() as file:  # (unlinked at once on POSIX)
+        return os.dup(file.fileno())
 
 
 # --- the server process ----------------------------------------------------------------------
@@ -249,11 +290,14 @@ class _Server:
         self.kill_at: dict[int, float] = {}  # pid -> when to SIGKILL its group
 
     def loop(self, wake_read: int) -> None:
+        control = self.control.fileno()
+        poller = select.poll()  # (not select(): descriptors may be numbered past 1024)
+        poller.register(control, select.POLLIN)
+        poller.register(wake_read, select.POLLIN)
         while True:
-            timeout = (max(0.0, min(self.kill_at.values()) - time.monotonic())
+            timeout = (max(0.0, min(self.kill_at.values()) - _now()) * 1000
                        if self.kill_at else None)
-            control = self.control.fileno()
-            readable, _, _ = select.select([control, wake_read], [], [], timeout)
+            readable = {fd for fd, _ in poller.poll(timeout)}
             if wake_read in readable:
                 with contextlib.suppress(BlockingIOError):
                     while os.read(wake_read, 512):
@@ -268,42 +312,43 @@ class _Server:
                 return
             op = message[0]
             if op == "spawn":
-                self.spawn(message[1], fds)
+                self.spawn(message[1], message[2], fds)
             elif op == "kill":
                 self.kill(message[1])
             elif op == "release":
                 _, pid, grace = message
                 if pid in self.live:
-                    self.kill_at[pid] = time.monotonic() + grace
+                    self.kill_at[pid] = _now() + grace
             elif op == "shutdown":
                 return
 
-    def spawn(self, request: dict[str, Any], fds: list[int]) -> None:
+    def spawn(self, number: int, request: dict[str, Any], fds: list[int]) -> None:
+        server_pid = os.getpid()
         try:
             pid = os.fork()
         except OSError as exc:
             for fd in fds:
                 os.close(fd)
-            self.tell(("spawn_failed", str(exc)))
+            self.tell(("spawn_failed", number, str(exc)))
             return
         if pid == 0:
-            _instance_process(request, fds, self.private_fds)  # never returns
+            _instance_process(request, fds, self.private_fds, server_pid)  # never returns
         for fd in fds:
             os.close(fd)
         self.live.add(pid)
-        self.tell(("spawned", pid))
+        self.tell(("spawned", number, pid))
 
     def kill(self, pid: int) -> None:
         if pid not in self.live:
             return
         if measuring_coverage():
             _signal_group(pid, signal.SIGTERM)
-            self.kill_at[pid] = time.monotonic() + _TERM_GRACE_S
+            self.kill_at[pid] = _now() + _TERM_GRACE_S
         else:
             _signal_group(pid, signal.SIGKILL)
 
     def kill_due(self) -> None:
-        now = time.monotonic()
+        now = _now()
         for pid, when in list(self.kill_at.items()):
             if when <= now:
                 del self.kill_at[pid]
@@ -326,7 +371,8 @@ class _Server:
 
     def kill_adopted(self) -> None:
         """Kill the processes an ended instance left behind that we adopted as subreaper:
-        every child of ours that is not an instance."""
+        every child of ours that is not an instance. (Each instance is the subreaper of its
+        own descendants while it lives, so these are only ever an ended instance's.)"""
         for pid in _children() - self.live:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
@@ -340,16 +386,16 @@ class _Server:
         if self.live and measuring_coverage():
             for pid in self.live:
                 _signal_group(pid, signal.SIGTERM)
-            limit = time.monotonic() + _TERM_GRACE_S
-            while self.live and time.monotonic() < limit:
+            limit = _now() + _TERM_GRACE_S
+            while self.live and _now() < limit:
                 self.reap()
                 time.sleep(0.01)
         for pid in self.live:
             _signal_group(pid, signal.SIGKILL)
         self.live.clear()
         self.kill_adopted()
-        limit = time.monotonic() + 2.0
-        while time.monotonic() < limit:
+        limit = _now() + 2.0
+        while _now() < limit:
             try:
                 pid, _ = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
@@ -375,25 +421,31 @@ def _signal_group(pid: int, sig: int) -> None:
 
 
 def _instance_process(request: dict[str, Any], fds: list[int],
-                      private_fds: tuple[int, ...]) -> None:
+                      private_fds: tuple[int, ...], server_pid: int) -> None:
     """The child side of a fork: become an instance process, run it, exit."""
     code = 70
     try:
         os.setsid()
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != server_pid:  # the server died before the line above
+            os._exit(code)
+        _prctl(_PR_SET_CHILD_SUBREAPER, 1)  # what its descendants orphan stays with it
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for fd in private_fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
-        sock_fd, log_fd = fds
+        sock_fd, log_fd, clock_fd = fds
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
         os.close(log_fd)
         from .instance_runtime import exit_process, run
 
-        code = run(sock_fd, request)
+        try:
+            code = run(sock_fd, clock_fd, request)
+        except KeyboardInterrupt:  # SIGINT that user code did not handle: die of it, as Python
+            exit_process(-signal.SIGINT)
         exit_process(code)
     except BaseException:
         with contextlib.suppress(BaseException):

@@ -135,6 +135,9 @@ class HostedInstance(Protocol):
 
     def stop(self) -> None: ...
 
+    def alive(self) -> bool:
+        """Whether the instance can still serve (a process may have died while idle)."""
+
 
 class InstanceHost(Protocol):
     def open(self, environment: Mapping[str, str]) -> None: ...
@@ -159,7 +162,7 @@ def exit_code_of(exc: SystemExit) -> int:
     code = exc.code
     if code is None:
         return 0
-    return code if isinstance(code, int) else 1
+    return code & 0xFF if isinstance(code, int) else 1  # (what the OS keeps of it)
 
 
 Death = Callable[[Injection], None]
@@ -275,21 +278,23 @@ def _uninstall_log_handler() -> None:
 
 _os_exit_before: Callable[[int], Any] | None = None
 _os_exit_users = 0
+_os_exit_guard_pid = 0
 
 
 def _guarded_os_exit(status: int) -> None:
     """``os._exit`` while an in-process host is open: on a thread running a phase it ends the
-    instance (emulated), not pytest."""
-    if current_phase() is not None:
-        raise InstanceDied("crashed", f"exit code {status}", status)
+    instance (emulated), not pytest. (In a process user code forked, it is a real exit.)"""
+    if current_phase() is not None and os.getpid() == _os_exit_guard_pid:
+        raise InstanceDied("crashed", f"exit code {status & 0xFF}", status & 0xFF)
     assert _os_exit_before is not None
     _os_exit_before(status)
 
 
 def _install_exit_guard() -> None:
-    global _os_exit_before, _os_exit_users
+    global _os_exit_before, _os_exit_users, _os_exit_guard_pid
     _os_exit_users += 1
     if _os_exit_users == 1:
+        _os_exit_guard_pid = os.getpid()
         _os_exit_before = os._exit
         os._exit = _guarded_os_exit  # type: ignore[assignment]
 
@@ -509,3 +514,6 @@ class InProcessInstance:
 
     def stop(self) -> None:
         self._namespace.close()
+
+    def alive(self) -> bool:
+        return True

@@ -21,6 +21,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import freezegun.api as _fz
@@ -28,8 +29,9 @@ import freezegun.api as _fz
 from .clock import Clock, RealClock, VirtualClock
 from .context import Context
 from .host import Injection, InProcessHost, InstanceDied
+from .isolation import top_level_names
 from .redaction import redactor
-from .wire import Channel, ChannelClosed
+from .wire import INSTANCE_STATUS, Channel, ChannelClosed
 
 _CHUNK = 8 << 20
 """How much an injected memory overrun allocates at a time."""
@@ -71,7 +73,8 @@ _exiting = False
 
 
 def exit_process(code: int) -> NoReturn:
-    """End this instance process: flush output, save coverage data, exit at once."""
+    """End this instance process: flush output, save coverage data, exit at once (a negative
+    ``code``: die of that signal)."""
     global _exiting
     if _exiting:  # a SIGTERM that came while we were saving: let the save finish
         return  # type: ignore[misc]
@@ -86,7 +89,10 @@ def exit_process(code: int) -> NoReturn:
             if current is not None:
                 current.stop()
                 current.save()
-    _real_exit(code)
+    if code < 0:
+        signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+    _real_exit(code & 0xFF)
 
 
 _real_exit = os._exit
@@ -108,6 +114,56 @@ def _real_death(memory_limit: int) -> Any:
     return die
 
 
+class _StatusFile:
+    """Keeps the instance's status file (`wire.INSTANCE_STATUS`) up to date."""
+
+    def __init__(self, fd: int, clock: Clock) -> None:
+        self.fd = fd
+        self.clock = clock
+        self.phase = 0
+        self.peak = 0
+
+    def write(self) -> None:
+        os.pwrite(self.fd, INSTANCE_STATUS.pack(self.clock.now(), self.phase, self.peak), 0)
+
+    def phase_ended(self) -> None:
+        self.phase += 1
+        self.peak = max_rss_bytes()
+        self.write()
+
+
+class _ReportingClock:
+    """The instance's clock, telling the status file each time it jumps: the test process
+    knows how much virtual time passed even if the instance dies before it answers."""
+
+    def __init__(self, inner: Clock) -> None:
+        self.inner = inner
+        self.virtual = inner.virtual
+        self.status: _StatusFile | None = None
+
+    def start(self) -> None:
+        self.inner.start()
+
+    def stop(self) -> None:
+        self.inner.stop()
+
+    def now(self) -> float:
+        return self.inner.now()
+
+    def pass_time(self, seconds: float) -> None:
+        self.inner.pass_time(seconds)
+        if self.status is not None:
+            self.status.write()
+
+
+def _forget_vendored(code_root: str) -> None:
+    """Drop the modules the fork server had loaded (freezegun's dependencies, say) whose names
+    the code root provides: the function's own copies load instead, as in-process."""
+    provided = top_level_names(Path(code_root)) - {"pytest_fginit"}
+    for name in [n for n in sys.modules if n.partition(".")[0] in provided]:
+        del sys.modules[name]
+
+
 def _follow_clock(clock: Clock, offset: float) -> None:
     """Move this process's clock up to the emulator's (``offset``: its lead on real time)."""
     if clock.virtual:
@@ -120,7 +176,7 @@ def _remaining_ms(clock: Clock, deadline: float) -> Callable[[], int]:
     return lambda: max(0, int((deadline - clock.now()) * 1000))
 
 
-def run(sock_fd: int, request: dict[str, Any]) -> int:
+def run(sock_fd: int, status_fd: int, request: dict[str, Any]) -> int:
     """Serve one instance until told to stop; returns the process's exit code."""
     _restart_coverage()
     os._exit = _exit_saving_coverage
@@ -134,6 +190,7 @@ def run(sock_fd: int, request: dict[str, Any]) -> int:
         if os.environ.get(key) != value:
             os.environ[key] = value
     sys.path[:] = request["sys_path"]
+    _forget_vendored(request["spec"].code_root)
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(line_buffering=True, write_through=True)
@@ -141,14 +198,16 @@ def run(sock_fd: int, request: dict[str, Any]) -> int:
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(handler)
     logging.getLogger().setLevel(request["log_level"])
-    clock: Clock
+    inner: Clock
     if request["virtual"] and _clock is not None:
-        clock = _clock
+        inner = _clock
     else:
         if _clock is not None:
             _clock.stop()
-        clock = VirtualClock() if request["virtual"] else RealClock()
-        clock.start()
+        inner = VirtualClock() if request["virtual"] else RealClock()
+        inner.start()
+    clock = _ReportingClock(inner)
+    status = clock.status = _StatusFile(status_fd, clock)
     redact = redactor(request["secrets"])
     host = InProcessHost(clock, redact=redact, own_process=True,
                          death=_real_death(request["memory_limit"]))
@@ -176,6 +235,7 @@ def run(sock_fd: int, request: dict[str, Any]) -> int:
             outcome, loaded = start.phase, start.loaded
         else:
             outcome = instance.handle(payload["event"], context, deadline, payload["injection"])
+        status.phase_ended()  # (before the result is copied: that is not the function's memory)
         if outcome.status == "crashed":  # sys.exit() or an injected crash: exit for real
             return outcome.exit_code if outcome.exit_code is not None else 1
         value_json = None
@@ -189,5 +249,5 @@ def run(sock_fd: int, request: dict[str, Any]) -> int:
                 stream.flush()
         channel.send(("outcome", (
             outcome.status, outcome.ended, outcome.exception, outcome.unserializable, loaded,
-            value_json, max_rss_bytes(),
+            value_json, status.peak,
         )))

@@ -19,8 +19,6 @@ import pickle
 import signal
 import socket
 import sys
-import tempfile
-import time
 from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
@@ -28,10 +26,11 @@ from typing import Any
 import freezegun.api as _fz
 
 from .clock import Clock
-from .forkserver import ForkServer, measuring_coverage, shared_server
+from .clock import real_monotonic as _now
+from .forkserver import ForkServer, anonymous_file, measuring_coverage, shared_server
 from .host import Injection, InstanceSpec, PhaseOutcome, StartOutcome
 from .redaction import Redactor, no_redaction
-from .wire import Channel, ChannelClosed
+from .wire import INSTANCE_STATUS, Channel, ChannelClosed
 
 PASSED_THROUGH_ENV = (
     "PATH", "PYTHONPATH", "PYTHONHOME", "PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE",
@@ -62,14 +61,6 @@ def instance_environment(test_env: Mapping[str, str], function_env: Mapping[str,
                if k in PASSED_THROUGH_ENV or k.startswith("COVERAGE_")}
     env.update(function_env)
     return env
-
-
-def _log_file() -> int:
-    """An anonymous file for an instance's output (no name in any folder: nothing to leak)."""
-    if hasattr(os, "memfd_create"):
-        return os.memfd_create("fginit-instance-log", os.MFD_CLOEXEC)
-    with tempfile.TemporaryFile() as file:  # (unlinked at once on POSIX)
-        return os.dup(file.fileno())
 
 
 def _describe_exit(code: int | None) -> str:
@@ -110,18 +101,16 @@ class ProcessHost:
         self._inherit_env = inherit_env
         self._secrets = secrets
         self._function_env: dict[str, str] = {}
-        self.server: ForkServer | None = None
 
     def open(self, environment: Mapping[str, str]) -> None:
         self._function_env = dict(environment)
-        self.server = shared_server()
+        shared_server()  # started now rather than in the first request's time
 
     def close(self) -> None:
-        self.server = None
+        pass
 
     def start_instance(self, spec: InstanceSpec) -> ProcessInstance:
-        server = self.server
-        assert server is not None, "start_instance() on a host that is not open"
+        server = shared_server()  # (a new one if the last was abandoned)
         request = {
             "spec": spec,
             "env": instance_environment(os.environ, self._function_env,
@@ -135,28 +124,36 @@ class ProcessHost:
             "log_level": logging.getLogger().getEffectiveLevel(),
         }
         ours, theirs = socket.socketpair()
-        log_fd = _log_file()
+        log_fd = status_fd = -1
         try:
-            pid = server.spawn(request, [theirs.fileno(), log_fd])
+            log_fd = anonymous_file("fginit-instance-log")
+            status_fd = anonymous_file("fginit-instance-status")
+            os.pwrite(status_fd, INSTANCE_STATUS.pack(self.clock.now(), 0, 0), 0)
+            pid = server.spawn(request, [theirs.fileno(), log_fd, status_fd])
         except BaseException:
             ours.close()
-            os.close(log_fd)
+            for fd in (log_fd, status_fd):
+                if fd >= 0:
+                    os.close(fd)
             raise
         finally:
             theirs.close()
-        return ProcessInstance(self, server, pid, Channel(ours), log_fd)
+        return ProcessInstance(self, server, pid, Channel(ours), log_fd, status_fd)
 
 
 class ProcessInstance:
     """One instance process, as the test process sees it."""
 
     def __init__(self, host: ProcessHost, server: ForkServer, pid: int, channel: Channel,
-                 log_fd: int) -> None:
+                 log_fd: int, status_fd: int) -> None:
         self._host = host
         self._server = server
         self.pid = pid
         self._channel = channel
         self._log_fd = log_fd
+        self._log_read = 0  # how much of the log file has been read
+        self._status_fd = status_fd
+        self._phases = 0  # phases sent
         self._alive = True
         self._stopped = False
 
@@ -164,6 +161,12 @@ class ProcessInstance:
     def module(self) -> ModuleType | None:
         """``None``: the handler's module lives in another process."""
         return None
+
+    def alive(self) -> bool:
+        """Whether the process can still serve (it may have died while idle)."""
+        if self._alive and self._channel.poll(0):  # idle, yet readable: it closed its end
+            self._crashed()
+        return self._alive
 
     def start(self, context: Any, deadline: float,
               injection: Callable[[], Injection | None]) -> StartOutcome:
@@ -191,31 +194,35 @@ class ProcessInstance:
         finally:
             self._channel.close()
             os.close(self._log_fd)
+            os.close(self._status_fd)
 
     # --- one phase ---------------------------------------------------------------------------
 
     def _phase(self, op: str, payload: dict[str, Any], deadline: float,
                injection: Callable[[], Injection | None] | None) -> tuple[PhaseOutcome, bool]:
         host, clock, channel = self._host, self._host.clock, self._channel
-        assert self._alive, f"{op}() on an instance process that is gone"
+        if not self._alive:  # (an interrupted test may go on using the emulator)
+            return self._crashed(), False
+        self._phases += 1
         payload["deadline"] = deadline
         payload["offset"] = clock.now() - _fz.real_time()
         real_budget = max(0.0, deadline - clock.now()) + _KILL_GRACE_S
         if host.real_time_limit is not None and clock.virtual:
             real_budget = min(real_budget, host.real_time_limit)
-        real_limit = time.monotonic() + real_budget
+        real_limit = _now() + real_budget
         loaded = op == "handle"
         try:
             try:
                 channel.send((op, payload))
                 while True:
-                    left = real_limit - time.monotonic()
+                    left = real_limit - _now()
                     if left <= 0:
                         return self._killed("timeout", deadline), loaded
                     if not channel.poll(min(_POLL_S, left)):
-                        peak = _peak_rss_bytes(self.pid)
-                        if peak > host.memory_limit:
-                            return self._killed("memory_exceeded", deadline, peak), loaded
+                        if self._status()[1] < self._phases:  # (else: copying its result)
+                            peak = _peak_rss_bytes(self.pid)
+                            if peak > host.memory_limit:
+                                return self._killed("memory_exceeded", deadline, peak), loaded
                         continue
                     kind, body = channel.recv()
                     if kind == "loaded":
@@ -235,8 +242,7 @@ class ProcessInstance:
         outcome = PhaseOutcome(status, ended, None, exception, unserializable=unserializable)
         if value_json is not None:
             outcome.value = json.loads(value_json)
-        if clock.virtual and outcome.ended > clock.now():  # user code passed virtual time
-            clock.pass_time(outcome.ended - clock.now())
+        self._follow(ended)
         outcome.log = self._read_log()
         return outcome, loaded
 
@@ -247,15 +253,20 @@ class ProcessInstance:
         self._kill()
         clock = self._host.clock
         if status == "timeout":
-            if clock.virtual and clock.now() < deadline:
-                clock.pass_time(deadline - clock.now())
+            self._follow(deadline)
             return PhaseOutcome("timeout", deadline, log=self._read_log())
+        self._follow(self._status()[0])  # the time it passed before it was stopped
         detail = f"{peak >> 20} MB used of {self._host.memory_size} MB"
         return PhaseOutcome("memory_exceeded", clock.now(), log=self._read_log(), detail=detail)
 
     def _crashed(self) -> PhaseOutcome:
+        """The instance closed its connection: it died (or, alive, closed it: kill it)."""
         self._alive = False
         code = self._server.exit_code(self.pid, _EXIT_WAIT_S)
+        if code is None:
+            self._server.kill(self.pid)
+            self._server.release(self.pid, _STOP_GRACE_S)
+        self._follow(self._status()[0])  # the time it passed before it died
         return PhaseOutcome("crashed", self._host.clock.now(), log=self._read_log(),
                             detail=_describe_exit(code), exit_code=code)
 
@@ -273,15 +284,27 @@ class ProcessInstance:
             return
         self._server.release(self.pid, _STOP_GRACE_S)
 
+    def _status(self) -> tuple[float, int, int]:
+        """The instance's status file: (its clock, last phase ended, peak memory then)."""
+        status: tuple[float, int, int] = INSTANCE_STATUS.unpack(
+            os.pread(self._status_fd, INSTANCE_STATUS.size, 0))
+        return status
+
+    def _follow(self, instance_now: float) -> None:
+        """Move the emulator's clock up to the instance's (its code passed virtual time)."""
+        clock = self._host.clock
+        if clock.virtual and instance_now > clock.now():
+            clock.pass_time(instance_now - clock.now())
+
     def _read_log(self) -> str:
-        """What the instance wrote since the last read (then the file starts again, empty)."""
+        """What the instance wrote since the last read. (Read from where the last read ended,
+        never truncated: the instance's threads may be writing at any moment.)"""
         fd = self._log_fd
         size = os.fstat(fd).st_size
-        if not size:
+        if size <= self._log_read:
             return ""
-        data = os.pread(fd, size, 0)
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)  # (the instance's descriptors share this offset)
+        data = os.pread(fd, size - self._log_read, self._log_read)
+        self._log_read += len(data)
         text = self._host.redact(data.decode("utf-8", "replace"))
         sys.stdout.write(text)  # where in-process output goes: the test's (captured) stdout
         return text

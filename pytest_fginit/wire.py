@@ -7,7 +7,6 @@ so the reading side always reads a header with room for them.
 
 from __future__ import annotations
 
-import errno
 import os
 import pickle
 import select
@@ -19,6 +18,11 @@ from typing import Any
 _LENGTH = struct.Struct("!I")
 _MAX_FDS = 4
 
+INSTANCE_STATUS = struct.Struct("=dqq")
+"""The status file an instance process keeps for the test process to read at any time, even
+after the instance died: (its clock's reading, the number of the last phase that ended, its
+peak memory in bytes when that phase ended). Written with one ``pwrite``."""
+
 
 class ChannelClosed(EOFError):
     """The process at the other end closed its end, or died."""
@@ -27,10 +31,12 @@ class ChannelClosed(EOFError):
 class Channel:
     """One end of a socket pair, sending and receiving whole messages."""
 
-    __slots__ = ("sock",)
+    __slots__ = ("_poller", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+        self._poller = select.poll()  # (not select(): descriptors may be numbered past 1024)
+        self._poller.register(sock.fileno(), select.POLLIN)
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -69,12 +75,9 @@ class Channel:
 
     def poll(self, timeout: float) -> bool:
         """Whether a message (or the end) can be read within ``timeout`` seconds."""
-        try:
-            return bool(select.select([self.sock], [], [], max(timeout, 0.0))[0])
-        except OSError as exc:  # closed under us
-            if exc.errno == errno.EBADF:
-                raise ChannelClosed from None
-            raise
+        if self.sock.fileno() < 0:
+            raise ChannelClosed
+        return bool(self._poller.poll(max(timeout, 0.0) * 1000))
 
     def close(self) -> None:
         self.sock.close()

@@ -190,3 +190,18 @@ def test_instances_share_compiled_code_but_never_module_state(emulate):
     one, two = (i.module for i in fn.instances)
     assert one.handler.__code__ is two.handler.__code__  # compiled once
     assert one.store is not two.store and one.store.COUNTER is not two.store.COUNTER
+
+
+def test_packages_the_function_vendors_win_over_the_test_processes_copies(emulate):
+    """``six`` is loaded in the test process (and in the fork server), by freezegun's
+    dependencies: a code root that bundles its own copy gets its own copy."""
+    import six  # noqa: F401  - the point: it is loaded here
+
+    fn = emulate(index="""
+import six
+def init(context):
+    pass
+def handler(event, context):
+    return six.WHO
+""", modules={"six": "WHO = 'the function own six'"})
+    assert fn.invoke().result == "the function own six"

@@ -316,3 +316,32 @@ def handler(event, context):
         "crashed", "the runtime process exited (exit code 1)")
     assert "bye: now" in inv.log
     assert inv.instance.state == "killed" and fn.invoke("again").cold_start
+
+
+
+def test_virtual_time_passed_before_a_crash_is_kept(emulate):
+    fn = emulate(index="""
+import os, time
+def init(context):
+    pass
+def handler(event, context):
+    time.sleep(2)
+    os._exit(1)
+""")
+    before = fn.elapsed
+    inv = fn.invoke()
+    assert inv.error.kind == "crashed"
+    assert inv.duration_ms == pytest.approx(2000, abs=200)
+    assert fn.elapsed - before >= 2
+
+
+@pytest.mark.parametrize(("status", "reported"), [(300, 44), (0, 0), (None, 0)])
+def test_exit_codes_are_what_the_os_keeps(emulate, status, reported):
+    fn = emulate(index=f"""
+import sys
+def init(context):
+    pass
+def handler(event, context):
+    sys.exit({status!r})
+""")
+    assert fn.invoke().error.message == f"the runtime process exited (exit code {reported})"

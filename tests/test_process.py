@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import resource
 import sys
 import threading
 import time
@@ -17,8 +18,9 @@ import types
 
 import freezegun.api as _fz
 import pytest
+from freezegun import freeze_time
 
-from pytest_fginit import FunctionConfig, FunctionEmulator, InstanceSetupError
+from pytest_fginit import FunctionConfig, FunctionEmulator, InstanceSetupError, forkserver
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="process isolation: Linux")
 
@@ -51,7 +53,7 @@ def _gone(pid: int, within: float = 10.0) -> bool:
                 if stat.read().split(") ")[1].startswith("Z"):  # a zombie: dead, not reaped
                     time.sleep(0.02)
                     continue
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # (a process dying as we read)
             return True
         time.sleep(0.02)
     return False
@@ -123,6 +125,7 @@ def handler(event, context):
     ("sys.exit(4)", "exit code 4"),
     ("os.kill(os.getpid(), signal.SIGKILL)", "killed by signal 9 (SIGKILL)"),
     ("ctypes.string_at(0)", "killed by signal 11 (SIGSEGV)"),
+    ("os.kill(os.getpid(), signal.SIGINT)", "killed by signal 2 (SIGINT)"),  # not handled
 ])
 def test_a_handler_that_ends_its_process_is_crashed_and_the_next_request_is_cold(
         run, death, detail):
@@ -207,6 +210,7 @@ def test_instances_get_the_functions_environment_not_the_test_processes(run, mon
 import logging
 import os
 import re
+import resource
 def handler(event, context):
     return {k: os.environ.get(k) for k in ("CI_DEPLOY_TOKEN", "DB", "RUNTIME_FUNC_NAME")}
 """
@@ -239,6 +243,7 @@ INSTANCE_SETUP = """
 import logging
 import os
 import re
+import resource
 
 def install_fake_database():
     os.environ["DB_URL"] = "fake://in-setup"
@@ -263,6 +268,7 @@ def test_instance_setup_runs_in_each_new_instance_before_its_code_loads(
 import logging
 import os
 import re
+import resource
 import fake_client
 CONNECTION = fake_client.CONNECT(os.environ["DB_URL"])  # at import time
 def handler(event, context):
@@ -364,3 +370,141 @@ def handler(event, context):
 """)
     log = fn.invoke().log
     assert "INFO app: an info line" in log and "debug line" not in log
+
+
+def test_an_interrupted_talk_with_the_fork_server_starts_a_new_one(run, monkeypatch):
+    fn = run("""
+import os
+def handler(event, context):
+    return os.getpid()
+""")
+    first = forkserver.shared_server()
+
+    def interrupted(self):
+        raise KeyboardInterrupt  # as if Ctrl-C came while the server's answer was on its way
+
+    with monkeypatch.context() as patch:
+        patch.setattr(forkserver.ForkServer, "_read", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            fn.invoke()
+    assert first.closed and first._process.poll() is not None  # abandoned, and gone
+    inv = fn.invoke()
+    assert inv.ok and inv.result == inv.instance._hosted.pid  # the right process answers
+    assert forkserver.shared_server() is not first
+
+
+def test_a_freeze_started_by_the_test_does_not_stop_real_time_kills(run):
+    fn = run("""
+import select
+def handler(event, context):
+    select.select([], [], [], 1000)
+""", real_time_limit=REAL_TIME_LIMIT)
+    with freeze_time("2020-01-01"):  # freezes time.monotonic in the test process too
+        inv = fn.invoke()
+    assert inv.error.kind == "handler_timeout"
+
+
+def test_output_of_threads_that_outlive_a_phase_is_never_lost_or_garbled(run):
+    fn = run("""
+import itertools, sys, threading
+
+def chatter():
+    for n in itertools.count():
+        print(f"line {n:06d} " + "x" * 50)
+
+def init(context):
+    threading.Thread(target=chatter, daemon=True).start()
+
+def handler(event, context):
+    return "ok"
+""", initializer_handler="index.init")
+    log = "".join(fn.invoke().log for _ in range(30))
+    assert "\0" not in log
+    numbers = [int(line.split()[1]) for line in log.splitlines() if line.startswith("line ")]
+    assert numbers == list(range(len(numbers)))  # every line, in order, none lost or cut
+    assert all(line == f"line {n:06d} " + "x" * 50
+               for n, line in enumerate(log.splitlines()) if line.startswith("line "))
+
+
+def test_an_instance_that_closes_its_connection_is_killed_not_waited_for(run):
+    fn = run("""
+import os, time
+def handler(event, context):
+    os.closerange(3, 65536)  # the runtime's socket among them
+    while True:
+        pass
+""", real_time_limit=REAL_TIME_LIMIT)
+    inv = fn.invoke()
+    assert inv.error.kind == "crashed"
+    assert _gone(inv.instance._hosted.pid)
+
+
+def test_an_instance_that_dies_while_idle_is_replaced_by_a_cold_start(run):
+    fn = run("""
+import os, threading, time
+def handler(event, context):
+    if event == "die soon":
+        threading.Timer(0.1, os._exit, (3,)).start()  # after the answer, from a thread
+    return os.getpid()
+""")
+    first = fn.invoke("die soon")
+    assert first.ok and _gone(first.result)
+    second = fn.invoke("fine")
+    assert second.ok and second.cold_start and second.result != first.result
+    assert first.instance.state == "killed"
+
+
+def test_descriptors_numbered_past_1024_are_fine(run, code):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2048:
+        pytest.skip(f"the open-files limit is {hard}")
+    forkserver.shutdown()  # the next server starts with descriptors past 1024 open
+    resource.setrlimit(resource.RLIMIT_NOFILE, (2048, hard))
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        fn = run(HANDLER_OK)
+        assert fn.invoke().ok and fn.invoke().ok
+        assert fn.instances[0]._hosted._channel.fileno() > 1024
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_big_result_is_not_counted_as_the_functions_memory(run):
+    fn = run("""
+def handler(event, context):
+    return "x" * (40 << 20)  # 40 MB: the runtime copies it to answer, as the platform does
+""", memory_size=128)
+    inv = fn.invoke()
+    assert inv.ok and len(inv.result) == 40 << 20
+
+
+def test_helpers_of_a_live_instance_survive_another_instance_ending(run, tmp_path):
+    pid_file = tmp_path / "helper.pid"
+    keeper = run(f"""
+import os
+def handler(event, context):
+    if os.fork() == 0:  # double fork: the helper is orphaned at once
+        if os.fork() == 0:
+            open({str(pid_file)!r}, "w").write(str(os.getpid()))
+            os.execvp("sleep", ["sleep", "600"])
+        os._exit(0)
+    return "helper started"
+""")
+    assert keeper.invoke().ok
+    helper = int(pid_file.read_text()) if _wait_for(pid_file) else None
+    other = run(HANDLER_OK + "\nimport os\n")
+    other.faults.handler.crashes()
+    assert other.invoke().error.kind == "crashed"  # another instance ends ...
+    time.sleep(0.3)
+    assert not _gone(helper, within=0.1)  # ... the live instance's helper lives on
+    keeper.recycle()
+    assert _gone(helper)  # and goes when its own instance ends
+
+
+def _wait_for(path, within: float = 10.0) -> bool:
+    limit = time.monotonic() + within
+    while not (path.exists() and path.read_text()) and time.monotonic() < limit:
+        time.sleep(0.02)
+    return path.exists()

@@ -232,3 +232,32 @@ def test_it(fg_function):
     assert 'prepared = "initializer ran"' in executed  # the initializer's body, in an instance
     assert 'return {"pid": os.getpid()}' in executed  # the handler's
     assert "os._exit(5)" not in executed  # (not run: the measurement is real)
+
+
+def test_a_process_forked_by_in_process_user_code_exits_for_real(pytester):
+    """``os._exit`` is emulated on the thread running a phase, in the test process only: a
+    child that user code forks (multiprocessing does) must not go on running the session."""
+    (pytester.path / "fn").mkdir()
+    (pytester.path / "fn" / "index.py").write_text("""
+import os
+
+def handler(event, context):
+    pid = os.fork()
+    if pid == 0:
+        os._exit(3)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+""")
+    pytester.makepyfile(test_fork="""
+import pytest
+
+@pytest.mark.fginit(code_root="fn", isolation="inprocess")
+def test_fork(fg_function):
+    assert fg_function.invoke().result == 3
+
+def test_after():
+    pass
+""")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    assert result.stdout.str().count("passed") == 1  # one session summary, not two

@@ -242,7 +242,8 @@ class FunctionEmulator:
             started = self._clock.now()
             deadline = started + phase_timeout
             context = self._context(invocation.request_id, phase_timeout, deadline)
-            start = hosted.start(context, deadline, self.faults.initializer.take)
+            faults = self.faults.initializer
+            start = hosted.start(context, deadline, faults.take if faults.pending else None)
             outcome = start.phase
             if outcome.status == "setup_error":
                 self._stop(instance, "failed")

@@ -5,24 +5,31 @@ ends (and, failing that, when the test process exits: it reads the end of its co
 It has imported the instance runtime, and no user code, so a new instance costs a ``fork()``
 rather than an interpreter start, and starts clean.
 
-Each instance process gets a session of its own (its process group is its pid, so a kill
-reaches what it started), dies with the server (``PR_SET_PDEATHSIG``), and is reaped by the
-server, which is also the subreaper of anything the instance leaves behind. The server tells
-the test process each instance's exit status.
+Instances are forked ahead, as *spares*: the server forks one with a socket pair and hands the
+test process its end. A spare waits there for its request (the function to run, its log and
+status files); the test process sends it straight to the spare, and asks the server for the
+next spare while this one starts. So no fork, and no message to the server, is on the way of a
+cold start (each process hop costs a wake-up, which is slow on a virtual machine).
 
-Control messages (`wire.Channel`), test process to server: ``("spawn", request)`` with the
-instance's socket and log file descriptors attached, answered by ``("spawned", pid)``;
-``("kill", pid)``; ``("release", pid, grace_s)`` (kill it if it has not exited by then);
-``("shutdown",)``. Server to test process, at any time: ``("exited", pid, exit_code)`` with a
-negative code for a signal, as ``subprocess`` reports it.
+Each instance process gets a session of its own (its process group is its pid, so a kill
+reaches what it started), dies with the server (``PR_SET_PDEATHSIG``), is the subreaper of its
+own descendants, and is reaped by the server, which adopts and kills what it left behind.
+
+Control messages (`wire.Channel`), test process to server: ``("spare",)``, answered by
+``("spare", pid)`` with the test process's end of the spare's socket attached; ``("kill",
+pid)``; ``("release", pid, grace_s)`` (kill it if it has not exited by then); ``("shutdown",)``.
+Server to test process, at any time: ``("exited", pid, exit_code)`` with a negative code for a
+signal, as ``subprocess`` reports it.
 """
 
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import ctypes
-import itertools
+import gc
+import importlib
 import os
 import select
 import signal
@@ -52,6 +59,13 @@ _PR_SET_CHILD_SUBREAPER = 36
 _TERM_GRACE_S = 1.0
 """How long a killed instance that measures coverage has to save its data before SIGKILL."""
 _SHUTDOWN_WAIT_S = 10.0
+_PRELOADED = (
+    "base64", "dataclasses", "datetime", "decimal", "hashlib", "hmac", "http.client", "json",
+    "logging", "random", "socket", "ssl", "tempfile", "urllib.parse", "uuid",
+)
+"""Standard-library modules loaded in the fork server, so that instances do not each load
+them again: a platform runtime has them loaded before it loads the function's code too.
+(A module the code root provides under the same name still wins: see instance_runtime.)"""
 _ANSWER_WAIT_S = 30.0
 """How long a fork may take before the server is taken as hung."""
 
@@ -97,7 +111,8 @@ class ForkServer:
             theirs.close()
         self._channel = Channel(ours)
         self._lock = threading.Lock()
-        self._requests = itertools.count(1)
+        self._spares: collections.deque[tuple[int, socket.socket]] = collections.deque()
+        self._spare_asked = False
         self._exits: dict[int, int] = {}
         self._forgotten: set[int] = set()
         self.closed = False
@@ -106,25 +121,38 @@ class ForkServer:
     def pid(self) -> int:
         return self._process.pid
 
-    def spawn(self, request: dict[str, Any], fds: Sequence[int]) -> int:
-        """Fork an instance process; ``fds`` are its socket and log file (the caller keeps and
-        closes its own copies). Returns its pid."""
-        with self._lock, self._talking():
-            if self.closed:
-                raise ForkServerError("the fork server was shut down (the pytest session ended)")
-            number = next(self._requests)
-            self._channel.send(("spawn", number, request), fds)
-            limit = _now() + _ANSWER_WAIT_S
-            while True:
-                if not self._channel.poll(limit - _now()):
+    def spawn(self, request: dict[str, Any], fds: Sequence[int]) -> tuple[int, socket.socket]:
+        """Start an instance process on ``request`` with ``fds`` (its log and status files;
+        the caller keeps and closes its own copies). Returns its pid and the socket to talk
+        to it."""
+        while True:
+            with self._lock, self._talking():
+                if self.closed:
                     raise ForkServerError(
-                        f"the fork server did not answer within {_ANSWER_WAIT_S:g} s")
-                message = self._read()
-                if message[0] in ("spawned", "spawn_failed") and message[1] == number:
-                    if message[0] == "spawn_failed":
-                        raise ForkServerError(f"the fork server could not fork: {message[2]}")
-                    pid: int = message[2]
-                    return pid
+                        "the fork server was shut down (the pytest session ended)")
+                while self._channel.poll(0):  # spares (and exits) that came meanwhile
+                    self._read()
+                if not self._spares:
+                    self._ask_for_spare()
+                    limit = _now() + _ANSWER_WAIT_S
+                    while not self._spares:
+                        if not self._channel.poll(limit - _now()):
+                            raise ForkServerError(
+                                f"the fork server did not answer within {_ANSWER_WAIT_S:g} s")
+                        self._read()
+                pid, sock = self._spares.popleft()
+                self._ask_for_spare()  # the next one, forked while this one starts
+            try:
+                Channel(sock).send(("request", request), fds)
+            except ChannelClosed:  # it died while it waited: take the next
+                sock.close()
+                continue
+            return pid, sock
+
+    def _ask_for_spare(self) -> None:
+        if not self._spare_asked:
+            self._channel.send(("spare",))
+            self._spare_asked = True
 
     def kill(self, pid: int) -> None:
         """Kill the instance and everything in its process group (SIGTERM first, with a grace,
@@ -170,8 +198,12 @@ class ForkServer:
 
     def _read(self) -> tuple[Any, ...]:
         """One message; exit notices are filed on the way (call with the lock held)."""
-        message: tuple[Any, ...] = self._channel.recv()
-        if message[0] == "exited":
+        message: tuple[Any, ...]
+        message, fds = self._channel.recv_with_fds()
+        if message[0] == "spare":
+            self._spares.append((message[1], socket.socket(fileno=fds[0])))
+            self._spare_asked = False
+        elif message[0] == "exited":
             _, pid, code = message
             if pid in self._forgotten:
                 self._forgotten.discard(pid)
@@ -196,6 +228,8 @@ class ForkServer:
     def _end(self) -> None:
         """Close our end (the server exits when it sees that) and reap the server."""
         self._channel.close()
+        while self._spares:  # (they exit when they see their end closed)
+            self._spares.popleft()[1].close()
         try:
             self._process.wait(_SHUTDOWN_WAIT_S)
         except subprocess.TimeoutExpired:
@@ -264,7 +298,13 @@ def serve(control_fd: int) -> None:
     """The server's main loop (runs in the server process)."""
     from . import instance_runtime  # imported once here, shared by every fork
 
+    for name in _PRELOADED:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
     instance_runtime.prepare()
+    # Everything loaded so far stays for good: out of the collector's sight, its pages are not
+    # written to (copied) in each instance when a collection runs there.
+    gc.freeze()
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the test process shuts us down
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
@@ -286,7 +326,7 @@ class _Server:
     def __init__(self, control: Channel, private_fds: tuple[int, ...]) -> None:
         self.control = control
         self.private_fds = private_fds
-        self.live: set[int] = set()
+        self.live: set[int] = set()  # instances, spares included
         self.kill_at: dict[int, float] = {}  # pid -> when to SIGKILL its group
 
     def loop(self, wake_read: int) -> None:
@@ -310,9 +350,11 @@ class _Server:
                 message, fds = self.control.recv_with_fds()
             except ChannelClosed:  # the test process is gone
                 return
+            for fd in fds:  # (none are expected)
+                os.close(fd)
             op = message[0]
-            if op == "spawn":
-                self.spawn(message[1], message[2], fds)
+            if op == "spare":
+                self.fork_spare()
             elif op == "kill":
                 self.kill(message[1])
             elif op == "release":
@@ -322,21 +364,27 @@ class _Server:
             elif op == "shutdown":
                 return
 
-    def spawn(self, number: int, request: dict[str, Any], fds: list[int]) -> None:
+    def fork_spare(self) -> None:
+        """Fork an instance process that waits for its request on a socket whose other end
+        goes to the test process."""
+        ours, theirs = socket.socketpair()
         server_pid = os.getpid()
         try:
             pid = os.fork()
         except OSError as exc:
-            for fd in fds:
-                os.close(fd)
-            self.tell(("spawn_failed", number, str(exc)))
+            ours.close()
+            theirs.close()
+            self.tell(("fork_failed", str(exc)))
             return
         if pid == 0:
-            _instance_process(request, fds, self.private_fds, server_pid)  # never returns
-        for fd in fds:
-            os.close(fd)
+            ours.close()
+            _instance_process(theirs.fileno(), self.private_fds, server_pid)  # never returns
+        theirs.close()
         self.live.add(pid)
-        self.tell(("spawned", number, pid))
+        try:
+            self.tell(("spare", pid), [ours.fileno()])
+        finally:
+            ours.close()
 
     def kill(self, pid: int) -> None:
         if pid not in self.live:
@@ -377,9 +425,9 @@ class _Server:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
 
-    def tell(self, message: tuple[Any, ...]) -> None:
+    def tell(self, message: tuple[Any, ...], fds: Sequence[int] = ()) -> None:
         with contextlib.suppress(ChannelClosed):
-            self.control.send(message)
+            self.control.send(message, fds)
 
     def kill_all(self) -> None:
         """Kill every instance (a grace first while coverage measures), reap everything."""
@@ -420,9 +468,9 @@ def _signal_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
-def _instance_process(request: dict[str, Any], fds: list[int],
-                      private_fds: tuple[int, ...], server_pid: int) -> None:
-    """The child side of a fork: become an instance process, run it, exit."""
+def _instance_process(request_fd: int, private_fds: tuple[int, ...],
+                      server_pid: int) -> None:
+    """The child side of a fork: get ready, wait for a request, run the instance, exit."""
     code = 70
     try:
         os.setsid()
@@ -436,14 +484,21 @@ def _instance_process(request: dict[str, Any], fds: list[int],
         for fd in private_fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
-        sock_fd, log_fd, clock_fd = fds
+        from .instance_runtime import exit_process, get_ready, run
+
+        get_ready()
+        channel = Channel(socket.socket(fileno=request_fd))
+        try:
+            (_, request), fds = channel.recv_with_fds()
+        except ChannelClosed:  # never needed: the session ended
+            os._exit(0)
+        sock_fd = channel.sock.detach()  # (now the instance's connection)
+        log_fd, status_fd = fds
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
         os.close(log_fd)
-        from .instance_runtime import exit_process, run
-
         try:
-            code = run(sock_fd, clock_fd, request)
+            code = run(sock_fd, status_fd, request)
         except KeyboardInterrupt:  # SIGINT that user code did not handle: die of it, as Python
             exit_process(-signal.SIGINT)
         exit_process(code)

@@ -22,7 +22,7 @@ from types import ModuleType
 from typing import IO, Any, Literal, Protocol
 
 from .clock import Clock
-from .isolation import IsolatedNamespace, PlainNamespace, top_level_names
+from .isolation import IsolatedNamespace, PlainNamespace, code_root_names
 from .redaction import Redactor, no_redaction
 from .timeouts import (
     PhaseDeadline,
@@ -125,10 +125,10 @@ class HostedInstance(Protocol):
     def module(self) -> ModuleType | None: ...
 
     def start(self, context: Any, deadline: float,
-              injection: Callable[[], Injection | None]) -> StartOutcome:
+              injection: Callable[[], Injection | None] | None) -> StartOutcome:
         """Import the handler's module, find the entry functions, run the initializer (if
-        any) before ``deadline``. ``injection`` is asked for the initializer's fault only once
-        the code has loaded."""
+        any) before ``deadline``. ``injection`` (``None``: no fault is queued) is asked for the
+        initializer's fault only once the code has loaded."""
 
     def handle(self, event: Any, context: Any, deadline: float,
                injection: Injection | None) -> PhaseOutcome: ...
@@ -326,7 +326,6 @@ class InProcessHost:
         self._saved_env: dict[str, str] = {}
         self._stdout = _Tee(sys.stdout)
         self._stderr = _Tee(sys.stderr)
-        self._top_names: dict[Path, tuple[int, frozenset[str]]] = {}
         self._open = False
 
     def open(self, environment: Mapping[str, str]) -> None:
@@ -345,10 +344,9 @@ class InProcessHost:
             if not self._own_process:
                 _install_log_handler()
                 _install_exit_guard()
-            # (In an instance process too: Python code that overruns is stopped at the
-            # deadline on the instance's clock, which sleeps may have moved; the test process
-            # kills what the watchdog cannot stop.)
-            self._watchdog.start()
+                # (An instance process needs no watchdog: the test process watches its clock
+                # and kills it when a phase overruns.)
+                self._watchdog.start()
         except BaseException:
             self.close()  # undo whatever was done
             raise
@@ -375,13 +373,8 @@ class InProcessHost:
     def start_instance(self, spec: InstanceSpec) -> InProcessInstance:
         if self._own_process:  # the only instance in this process: nothing to isolate from
             return InProcessInstance(self, spec, PlainNamespace(spec.code_root))
-        # The code root's top-level names, listed again when the folder changed (a test may
-        # add a module and recycle: a code update).
-        mtime = spec.code_root.stat().st_mtime_ns
-        cached = self._top_names.get(spec.code_root)
-        if cached is None or cached[0] != mtime:
-            cached = self._top_names[spec.code_root] = (mtime, top_level_names(spec.code_root))
-        return InProcessInstance(self, spec, IsolatedNamespace(spec.code_root, cached[1]))
+        names = code_root_names(spec.code_root)
+        return InProcessInstance(self, spec, IsolatedNamespace(spec.code_root, names))
 
     def run_phase(
         self,
@@ -477,14 +470,14 @@ class InProcessInstance:
         return self._module
 
     def start(self, context: Any, deadline: float,
-              injection: Callable[[], Injection | None]) -> StartOutcome:
+              injection: Callable[[], Injection | None] | None) -> StartOutcome:
         """Load the code, then run the initializer (if any): one phase, one deadline."""
         outcome = self._host.run_phase(
             self._namespace, lambda: self._boot(context, injection), deadline, None
         )
         return StartOutcome(outcome, self._loaded)
 
-    def _boot(self, context: Any, injection: Callable[[], Injection | None]) -> None:
+    def _boot(self, context: Any, injection: Callable[[], Injection | None] | None) -> None:
         spec = self._spec
         if spec.instance_setup is not None:
             run_instance_setup(spec.instance_setup)
@@ -501,7 +494,8 @@ class InProcessInstance:
         self._handler, initializer = entries
         self._loaded = True
         if initializer is not None:
-            apply_injection(injection(), self._host.death)
+            if injection is not None:
+                apply_injection(injection(), self._host.death)
             initializer(context)
 
     def handle(self, event: Any, context: Any, deadline: float,

@@ -16,6 +16,7 @@ import io
 import json
 import logging
 import os
+import pickle
 import resource
 import signal
 import socket
@@ -124,7 +125,8 @@ class _StatusFile:
         self.peak = 0
 
     def write(self) -> None:
-        os.pwrite(self.fd, INSTANCE_STATUS.pack(self.clock.now(), self.phase, self.peak), 0)
+        offset = self.clock.now() - _fz.real_time()  # its lead on real time
+        os.pwrite(self.fd, INSTANCE_STATUS.pack(offset, self.phase, self.peak), 0)
 
     def phase_ended(self) -> None:
         self.phase += 1
@@ -156,10 +158,10 @@ class _ReportingClock:
             self.status.write()
 
 
-def _forget_vendored(code_root: str) -> None:
+def _forget_vendored(provided: frozenset[str]) -> None:
     """Drop the modules the fork server had loaded (freezegun's dependencies, say) whose names
     the code root provides: the function's own copies load instead, as in-process."""
-    provided = top_level_names(Path(code_root)) - {"pytest_fginit"}
+    provided = provided - {"pytest_fginit"}
     for name in [n for n in sys.modules if n.partition(".")[0] in provided]:
         del sys.modules[name]
 
@@ -176,10 +178,54 @@ def _remaining_ms(clock: Clock, deadline: float) -> Callable[[], int]:
     return lambda: max(0, int((deadline - clock.now()) * 1000))
 
 
-def run(sock_fd: int, status_fd: int, request: dict[str, Any]) -> int:
-    """Serve one instance until told to stop; returns the process's exit code."""
+def get_ready() -> None:
+    """What a new instance process does before it knows its request (while it waits as the
+    fork server's spare): measure coverage, and write its output and log records unbuffered
+    to its standard streams, which will be its log file."""
     _restart_coverage()
     os._exit = _exit_saving_coverage
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True, write_through=True)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().addHandler(handler)
+    _rehearse()
+
+
+class _NoModules:
+    def refresh_builtins(self) -> None:
+        pass
+
+
+def _rehearse() -> None:
+    """Run the runtime's own steps of a request once, on nothing. A forked process copies each
+    memory page it first writes to (reference counts are writes); done here, while the spare
+    waits, that copying is not on the way of its first request. It copies no page that the
+    first request would not have copied."""
+    clock = _clock if _clock is not None else RealClock()
+    host = InProcessHost(clock, own_process=True)
+    host.open({})
+    try:
+        context = Context(request_id="rehearsal", func_name="rehearsal", timeout=3,
+                          memory_size=128, remaining_ms=_remaining_ms(clock, clock.now() + 3),
+                          now=clock.now)
+
+        def phase() -> Any:
+            return json.dumps({"remaining": context.getRemainingTimeInMilliSeconds()})
+
+        outcome = host.run_phase(_NoModules(), phase,  # type: ignore[arg-type]
+                                 clock.now() + 3, None)
+        pickle.loads(pickle.dumps(("outcome", (outcome.status, outcome.ended,
+                                               outcome.exception, None, True, outcome.value,
+                                               max_rss_bytes()))))
+        top_level_names(Path(__file__).parent)
+    finally:
+        host.close()
+
+
+def run(sock_fd: int, status_fd: int, request: dict[str, Any]) -> int:
+    """Serve one instance until told to stop; returns the process's exit code."""
     channel = Channel(socket.socket(fileno=sock_fd))
     with contextlib.suppress(OSError):
         os.chdir(request["cwd"])
@@ -190,13 +236,7 @@ def run(sock_fd: int, status_fd: int, request: dict[str, Any]) -> int:
         if os.environ.get(key) != value:
             os.environ[key] = value
     sys.path[:] = request["sys_path"]
-    _forget_vendored(request["spec"].code_root)
-    for stream in (sys.stdout, sys.stderr):
-        if isinstance(stream, io.TextIOWrapper):
-            stream.reconfigure(line_buffering=True, write_through=True)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    logging.getLogger().addHandler(handler)
+    _forget_vendored(request["code_root_names"])
     logging.getLogger().setLevel(request["log_level"])
     inner: Clock
     if request["virtual"] and _clock is not None:
@@ -231,7 +271,8 @@ def run(sock_fd: int, status_fd: int, request: dict[str, Any]) -> int:
                 answer: Injection | None = channel.recv()[1]
                 return answer
 
-            start = instance.start(context, deadline, injection)
+            start = instance.start(context, deadline,
+                                   injection if payload["fault_queued"] else None)
             outcome, loaded = start.phase, start.loaded
         else:
             outcome = instance.handle(payload["event"], context, deadline, payload["injection"])

@@ -44,6 +44,19 @@ def top_level_names(code_root: Path) -> frozenset[str]:
     return frozenset(names)
 
 
+_listed: dict[Path, tuple[int, frozenset[str]]] = {}
+
+
+def code_root_names(code_root: Path) -> frozenset[str]:
+    """`top_level_names`, listed again only when the folder changed (a test may add a module
+    and recycle: a code update)."""
+    mtime = code_root.stat().st_mtime_ns
+    cached = _listed.get(code_root)
+    if cached is None or cached[0] != mtime:
+        cached = _listed[code_root] = (mtime, top_level_names(code_root))
+    return cached[1]
+
+
 class IsolatedNamespace:
     """The modules of one instance."""
 

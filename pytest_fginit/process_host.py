@@ -14,10 +14,10 @@ import contextlib
 import dataclasses
 import json
 import logging
+import math
 import os
 import pickle
 import signal
-import socket
 import sys
 from collections.abc import Callable, Mapping
 from types import ModuleType
@@ -29,6 +29,7 @@ from .clock import Clock
 from .clock import real_monotonic as _now
 from .forkserver import ForkServer, anonymous_file, measuring_coverage, shared_server
 from .host import Injection, InstanceSpec, PhaseOutcome, StartOutcome
+from .isolation import code_root_names
 from .redaction import Redactor, no_redaction
 from .wire import INSTANCE_STATUS, Channel, ChannelClosed
 
@@ -42,10 +43,7 @@ interpreter needs to run (and every ``COVERAGE_*`` variable, so that coverage me
 
 _POLL_S = 0.02
 """How often the host looks at a running phase's memory and real-time deadline."""
-_KILL_GRACE_S = 0.5
-"""Real time past a phase's deadline before its process is killed: the instance's own
-watchdog stops Python code at the deadline (a cleaner record); the kill is for what it
-cannot stop."""
+
 _EXIT_WAIT_S = 5.0
 _STOP_GRACE_S = 5.0
 """How long a stopped instance has to exit before the fork server kills it."""
@@ -116,6 +114,7 @@ class ProcessHost:
             "env": instance_environment(os.environ, self._function_env,
                                         inherit=self._inherit_env),
             "sys_path": [str(spec.code_root), *sys.path],
+            "code_root_names": code_root_names(spec.code_root),
             "cwd": os.getcwd(),
             "virtual": self.clock.virtual,
             "memory_limit": self.memory_limit,
@@ -123,22 +122,19 @@ class ProcessHost:
             # What the test's logging lets through (pytest's log_level), as in-process.
             "log_level": logging.getLogger().getEffectiveLevel(),
         }
-        ours, theirs = socket.socketpair()
         log_fd = status_fd = -1
         try:
             log_fd = anonymous_file("fginit-instance-log")
             status_fd = anonymous_file("fginit-instance-status")
-            os.pwrite(status_fd, INSTANCE_STATUS.pack(self.clock.now(), 0, 0), 0)
-            pid = server.spawn(request, [theirs.fileno(), log_fd, status_fd])
+            lead = self.clock.now() - _fz.real_time()  # (the instance's clock starts at ours)
+            os.pwrite(status_fd, INSTANCE_STATUS.pack(lead, 0, 0), 0)
+            pid, sock = server.spawn(request, [log_fd, status_fd])
         except BaseException:
-            ours.close()
             for fd in (log_fd, status_fd):
                 if fd >= 0:
                     os.close(fd)
             raise
-        finally:
-            theirs.close()
-        return ProcessInstance(self, server, pid, Channel(ours), log_fd, status_fd)
+        return ProcessInstance(self, server, pid, Channel(sock), log_fd, status_fd)
 
 
 class ProcessInstance:
@@ -169,7 +165,7 @@ class ProcessInstance:
         return self._alive
 
     def start(self, context: Any, deadline: float,
-              injection: Callable[[], Injection | None]) -> StartOutcome:
+              injection: Callable[[], Injection | None] | None) -> StartOutcome:
         outcome, loaded = self._phase("start", {"context": context._plain_fields},
                                       deadline, injection)
         return StartOutcome(outcome, loaded)
@@ -202,24 +198,26 @@ class ProcessInstance:
                injection: Callable[[], Injection | None] | None) -> tuple[PhaseOutcome, bool]:
         host, clock, channel = self._host, self._host.clock, self._channel
         if not self._alive:  # (an interrupted test may go on using the emulator)
-            return self._crashed(), False
+            return self._crashed(deadline), False
         self._phases += 1
         payload["deadline"] = deadline
         payload["offset"] = clock.now() - _fz.real_time()
-        real_budget = max(0.0, deadline - clock.now()) + _KILL_GRACE_S
-        if host.real_time_limit is not None and clock.virtual:
-            real_budget = min(real_budget, host.real_time_limit)
-        real_limit = _now() + real_budget
+        payload["fault_queued"] = injection is not None
+        hung_at = (_now() + host.real_time_limit
+                   if host.real_time_limit is not None and clock.virtual else math.inf)
         loaded = op == "handle"
         try:
             try:
                 channel.send((op, payload))
                 while True:
-                    left = real_limit - _now()
-                    if left <= 0:
+                    # Stopped at the deadline of the instance's own clock, which its sleeps
+                    # may have moved ahead of ours (the status file says by how much).
+                    offset, ended, _ = self._status()
+                    left = min(deadline - (_fz.real_time() + offset), hung_at - _now())
+                    if left <= 0 and ended < self._phases:
                         return self._killed("timeout", deadline), loaded
-                    if not channel.poll(min(_POLL_S, left)):
-                        if self._status()[1] < self._phases:  # (else: copying its result)
+                    if not channel.poll(min(_POLL_S, max(left, 0.0))):
+                        if ended < self._phases:  # (else: it is copying its result)
                             peak = _peak_rss_bytes(self.pid)
                             if peak > host.memory_limit:
                                 return self._killed("memory_exceeded", deadline, peak), loaded
@@ -232,7 +230,7 @@ class ProcessInstance:
                         continue
                     break
             except ChannelClosed:
-                return self._crashed(), loaded
+                return self._crashed(deadline), loaded
         except BaseException:  # KeyboardInterrupt, or a bug: leave no process running
             self._kill()
             raise
@@ -255,18 +253,19 @@ class ProcessInstance:
         if status == "timeout":
             self._follow(deadline)
             return PhaseOutcome("timeout", deadline, log=self._read_log())
-        self._follow(self._status()[0])  # the time it passed before it was stopped
+        self._follow_status(deadline)  # the time it passed before it was stopped
         detail = f"{peak >> 20} MB used of {self._host.memory_size} MB"
         return PhaseOutcome("memory_exceeded", clock.now(), log=self._read_log(), detail=detail)
 
-    def _crashed(self) -> PhaseOutcome:
+    def _crashed(self, deadline: float | None = None) -> PhaseOutcome:
         """The instance closed its connection: it died (or, alive, closed it: kill it)."""
         self._alive = False
         code = self._server.exit_code(self.pid, _EXIT_WAIT_S)
         if code is None:
             self._server.kill(self.pid)
             self._server.release(self.pid, _STOP_GRACE_S)
-        self._follow(self._status()[0])  # the time it passed before it died
+        if deadline is not None:
+            self._follow_status(deadline)  # the time it passed before it died
         return PhaseOutcome("crashed", self._host.clock.now(), log=self._read_log(),
                             detail=_describe_exit(code), exit_code=code)
 
@@ -285,10 +284,15 @@ class ProcessInstance:
         self._server.release(self.pid, _STOP_GRACE_S)
 
     def _status(self) -> tuple[float, int, int]:
-        """The instance's status file: (its clock, last phase ended, peak memory then)."""
+        """The instance's status file: (its clock's lead, last phase ended, peak then)."""
         status: tuple[float, int, int] = INSTANCE_STATUS.unpack(
             os.pread(self._status_fd, INSTANCE_STATUS.size, 0))
         return status
+
+    def _follow_status(self, deadline: float) -> None:
+        """Move the emulator's clock up to where the (ended) instance's was, at most to the
+        deadline of its phase."""
+        self._follow(min(_fz.real_time() + self._status()[0], deadline))
 
     def _follow(self, instance_now: float) -> None:
         """Move the emulator's clock up to the instance's (its code passed virtual time)."""

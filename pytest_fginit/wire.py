@@ -20,8 +20,9 @@ _MAX_FDS = 4
 
 INSTANCE_STATUS = struct.Struct("=dqq")
 """The status file an instance process keeps for the test process to read at any time, even
-after the instance died: (its clock's reading, the number of the last phase that ended, its
-peak memory in bytes when that phase ended). Written with one ``pwrite``."""
+after the instance died: (its clock's lead on real time in seconds, the number of the last
+phase that ended, its peak memory in bytes when that phase ended). Written with one
+``pwrite``, each time its clock jumps and each time a phase ends."""
 
 
 class ChannelClosed(EOFError):

@@ -17,6 +17,7 @@ be swapped for the fake one), but never the attributes of its own module.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import faulthandler
 import gc
@@ -26,12 +27,14 @@ import importlib.util
 import itertools
 import json
 import logging
+import math
 import multiprocessing
 import os
 import platform
 import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -45,7 +48,7 @@ from typing import Any
 
 import freezegun.api as _fz
 
-from pytest_fginit import FunctionConfig, FunctionEmulator, Invocation
+from pytest_fginit import FunctionConfig, FunctionEmulator, Invocation, forkserver
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -61,6 +64,7 @@ REAL_SCENARIO_S = INIT_ATTEMPTS * INIT_TIMEOUT_S
 
 Samples = list[int]  # nanoseconds, one per measured operation
 _PYCACHE = Path(tempfile.mkdtemp(prefix="fginit-bench-pycache-"))
+atexit.register(shutil.rmtree, _PYCACHE, True)  # (main() removes it; this is for importers)
 
 
 @contextlib.contextmanager
@@ -97,6 +101,8 @@ class LambdaLocal:
     call: Callable[..., Any]
     context: Callable[[int], Any]
     version: str
+    runner: Callable[..., Any]  # main._runner: what call() and the CLI's run() both go through
+    loader: Callable[..., Any]  # main.FunctionLoader
 
 
 def import_lambda_local() -> LambdaLocal:
@@ -126,8 +132,9 @@ def import_lambda_local() -> LambdaLocal:
     for handler in root.handlers:
         if handler not in before and isinstance(handler, logging.StreamHandler):
             handler.setStream(devnull)
-    return LambdaLocal(main.call, context.Context, importlib.metadata.version(
-        "python-lambda-local"))
+    return LambdaLocal(main.call, context.Context,
+                       importlib.metadata.version("python-lambda-local"),
+                       main._runner, main.FunctionLoader)
 
 
 # --- the function, loaded by hand -----------------------------------------------------------
@@ -162,13 +169,15 @@ def baseline_cold_start() -> Any:
         del sys.modules[name]
 
 
-def load_by_hand() -> Any:
-    """The function's module, loaded and initialized once (for python-lambda-local)."""
-    spec = importlib.util.spec_from_file_location("bench_lambda_local_fn", HANDLER_FILE)
+def load_by_hand(initialize: bool = True) -> Any:
+    """The function's module, loaded (and initialized) once (for python-lambda-local)."""
+    name = "bench_lambda_local_fn" if initialize else "bench_lambda_local_cold_fn"
+    spec = importlib.util.spec_from_file_location(name, HANDLER_FILE)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.init(TrivialContext("init"))
+    if initialize:
+        module.init(TrivialContext("init"))
     return module
 
 
@@ -248,9 +257,9 @@ def baseline_cold(n: int, warmup: int, cached: bool) -> Samples:
     return samples
 
 
-def ours_warm(n: int, warmup: int) -> Samples:
+def ours_warm(n: int, warmup: int, isolation: str = "inprocess") -> Samples:
     samples: Samples = []
-    with FunctionEmulator(config()) as fn:
+    with FunctionEmulator(config(isolation=isolation)) as fn:
         for _ in range(1 + warmup):  # the first one is the cold start
             fn.invoke(EVENT)
         first = len(fn.invocations)
@@ -321,6 +330,192 @@ def timeout_mode() -> str:
     return "sleep"
 
 
+# --- process isolation -----------------------------------------------------------------------
+
+MANY = 50  # instance processes alive at once in row 4d
+MB = 1 << 20
+
+
+@contextlib.contextmanager
+def child_interpreters_cached() -> Iterator[None]:
+    """New interpreters (the fork server, the fresh-interpreter baseline) read and write their
+    bytecode cache in a private folder, whatever this interpreter was started with.
+
+    Both are configured by environment variables only, read once at interpreter start (the fork
+    server passes ``PYTHONPYCACHEPREFIX`` and ``PYTHONDONTWRITEBYTECODE`` through); the fork
+    server starts here, so every instance it forks has this setting.
+    """
+    saved = {key: os.environ.get(key) for key in ("PYTHONPYCACHEPREFIX",
+                                                  "PYTHONDONTWRITEBYTECODE")}
+    os.environ["PYTHONPYCACHEPREFIX"] = str(_PYCACHE / "children")
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    try:
+        forkserver.shutdown()  # (none runs yet: the next one starts with this environment)
+        forkserver.shared_server()
+        yield
+    finally:
+        forkserver.shutdown()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def check_item(result: Any, who: str) -> None:
+    if (not isinstance(result, dict) or result.get("statusCode") != 200
+            or json.loads(result["body"])["item"] != EXPECTED_ITEM):
+        raise BenchError(f"{who}: unexpected result {result!r}")
+
+
+def ours_process_cold(n: int, warmup: int) -> Samples:
+    """Process isolation: recycle() then invoke(), n times; each a new instance process."""
+    samples: Samples = []
+    pids: set[int] = set()
+    with FunctionEmulator(config(isolation="process")) as fn:
+        for _ in range(warmup):
+            fn.recycle()
+            fn.invoke(EVENT)
+        first = len(fn.invocations)
+        for _ in range(n):
+            t0 = now_ns()
+            fn.recycle()
+            inv = fn.invoke(EVENT)
+            samples.append(now_ns() - t0)
+            if inv.instance is not None and inv.instance._hosted is not None:
+                pids.add(inv.instance._hosted.pid)
+        check_ok(fn.invocations[first:], cold=True)
+    if len(pids) != n:
+        raise BenchError(f"process isolation: {n} cold starts ran in {len(pids)} processes")
+    return samples
+
+
+def theirs_call_cold(ll: LambdaLocal, module: Any, n: int, warmup: int) -> Samples:
+    """python-lambda-local's call() on the handler of a module loaded, not initialized."""
+    samples: Samples = []
+    for i in range(warmup + n):
+        context = ll.context(3)
+        t0 = now_ns()
+        result, err_type = ll.call(module.handler, EVENT, context)
+        elapsed = now_ns() - t0
+        if err_type is not None:
+            raise BenchError(f"python-lambda-local: unexpected result {result!r}")
+        check_item(result, "python-lambda-local call()")
+        if i >= warmup:
+            samples.append(elapsed)
+    return samples
+
+
+def theirs_load_per_call(ll: LambdaLocal, n: int, warmup: int) -> Samples:
+    """python-lambda-local's own loading path (its command line's): the child loads the file."""
+    samples: Samples = []
+    with bytecode(cached=True):
+        for i in range(warmup + n):
+            context = ll.context(3)
+            loader = ll.loader(request_id=context.aws_request_id, source=str(HANDLER_FILE),
+                               function_name="handler")
+            t0 = now_ns()
+            result, err_type = ll.runner(loader, EVENT, context)
+            elapsed = now_ns() - t0
+            if err_type is not None:
+                raise BenchError(f"python-lambda-local: unexpected result {result!r}")
+            check_item(result, "python-lambda-local (loading the file)")
+            if i >= warmup:
+                samples.append(elapsed)
+    return samples
+
+
+FRESH_CODE = f"""\
+import json, sys
+sys.path.insert(0, {str(FUNCTION_DIR)!r})
+import index
+class Context:
+    def getRequestID(self):
+        return "fresh"
+context = Context()
+index.init(context)
+print(json.dumps(index.handler({EVENT!r}, context)))
+"""
+
+
+def fresh_interpreter(n: int, warmup: int, flags: tuple[str, ...] = ()) -> Samples:
+    """A new interpreter per cold start: import the module, init(), handler(), print, exit."""
+    samples: Samples = []
+    command = [sys.executable, *flags, "-c", FRESH_CODE]
+    for i in range(warmup + n):
+        t0 = now_ns()
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        elapsed = now_ns() - t0
+        if done.returncode != 0:
+            raise BenchError(f"fresh interpreter: exit code {done.returncode}: {done.stderr}")
+        check_item(json.loads(done.stdout), "fresh interpreter")
+        if i >= warmup:
+            samples.append(elapsed)
+    return samples
+
+
+def memory_of(pid: int) -> tuple[int, int]:
+    """``(PSS, RSS)`` of a live process, in bytes (``/proc/<pid>/smaps_rollup``)."""
+    fields: dict[str, int] = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
+            for line in rollup:
+                name, _, rest = line.partition(b":")
+                if name in (b"Pss", b"Rss"):
+                    fields[name.decode()] = int(rest.split()[0]) * 1024
+    except (OSError, ValueError, IndexError) as exc:
+        raise BenchError(f"cannot read the memory of process {pid}: {exc}") from None
+    if set(fields) != {"Pss", "Rss"}:
+        raise BenchError(f"/proc/{pid}/smaps_rollup has no Pss or Rss line")
+    return fields["Pss"], fields["Rss"]
+
+
+@dataclass
+class Many:
+    up_ns: list[int] = field(default_factory=list)  # all MANY up: starts and first invokes
+    invokes_ns: list[int] = field(default_factory=list)  # of which the invokes
+    pss: list[int] = field(default_factory=list)  # instances + fork server, all MANY alive
+    rss: list[int] = field(default_factory=list)
+    server_pss: list[int] = field(default_factory=list)
+    ok: int = 0
+    total: int = 0
+
+
+def ours_many(many: Many, count: int) -> Samples:
+    """``count`` process-isolated emulators open at once, each with one live instance."""
+    server = forkserver.shared_server()
+    invocations: list[Invocation] = []
+    invokes_ns = 0
+    # ExitStack closes them last-opened first: freezegun's freezes must stop in that order.
+    with contextlib.ExitStack() as stack:
+        t0 = now_ns()
+        for _ in range(count):
+            fn = stack.enter_context(FunctionEmulator(config(isolation="process")))
+            t1 = now_ns()
+            invocations.append(fn.invoke(EVENT))
+            invokes_ns += now_ns() - t1
+        up_ns = now_ns() - t0
+        ok = sum(1 for inv in invocations if inv.ok)
+        many.ok += ok
+        many.total += count
+        if ok != count:
+            failed = next(inv for inv in invocations if not inv.ok)
+            raise BenchError(f"{ok}/{count} invocations ok; the first failure: {failed.error!r}")
+        check_ok(invocations, cold=True)
+        pids = {inv.instance._hosted.pid for inv in invocations  # type: ignore[union-attr]
+                if inv.instance is not None and inv.instance._hosted is not None}
+        if len(pids) != count:
+            raise BenchError(f"{count} live instances in {len(pids)} processes")
+        server_pss, server_rss = memory_of(server.pid)
+        usage = [memory_of(pid) for pid in pids]
+        many.pss.append(server_pss + sum(pss for pss, _ in usage))
+        many.rss.append(server_rss + sum(rss for _, rss in usage))
+        many.server_pss.append(server_pss)
+    many.up_ns.append(up_ns)
+    many.invokes_ns.append(invokes_ns)
+    return [up_ns]
+
+
 # --- running, interleaved ---------------------------------------------------------------------
 
 
@@ -349,13 +544,19 @@ class Plan:
     warm_theirs: int
     timeouts: int
     warmup: int
+    proc_cold: int  # per round, each side of rows 4a (ours, call()) and lambda-local loading
+    fresh: int  # per round, each fresh-interpreter side of row 4b
+    proc_warm: int  # per round, process mode in row 4c (in-process mode: warm_ours)
+    many_rounds: int  # row 4d: this many times MANY instances
 
 
 PLANS = {
     "quick": Plan(time_limit_s=25, rounds=2, cold=15, cold_new=3, warm_ours=150,
-                  warm_theirs=5, timeouts=3, warmup=2),
+                  warm_theirs=5, timeouts=3, warmup=2, proc_cold=4, fresh=2, proc_warm=40,
+                  many_rounds=1),
     "full": Plan(time_limit_s=300, rounds=12, cold=100, cold_new=15, warm_ours=2000,
-                 warm_theirs=40, timeouts=25, warmup=5),
+                 warm_theirs=40, timeouts=25, warmup=5, proc_cold=30, fresh=10, proc_warm=500,
+                 many_rounds=4),
 }
 
 
@@ -367,9 +568,12 @@ class Row:
     theirs_label: str
     theirs: Samples | None = None  # measured, or:
     theirs_fixed_ns: int | None = None  # computed, not run
-    kind: str = "slowdown"  # "slowdown": ours/theirs <= target; "speedup": theirs/ours >= target
+    # "slowdown": ours/theirs <= target; "speedup": theirs/ours >= target; "report": no ratio,
+    # the theirs column shows theirs_label and the ratio column shows summary
+    kind: str = "slowdown"
     target: float | None = None
     notes: list[str] = field(default_factory=list)
+    summary: str = ""
 
     @property
     def ours_median(self) -> float:
@@ -377,6 +581,8 @@ class Row:
 
     @property
     def theirs_median(self) -> float:
+        if self.kind == "report":
+            return math.nan
         if self.theirs_fixed_ns is not None:
             return float(self.theirs_fixed_ns)
         assert self.theirs is not None
@@ -397,6 +603,8 @@ class Row:
         return self.ratio >= self.target
 
     def ratio_text(self) -> str:
+        if self.kind == "report":
+            return self.summary
         if self.kind == "slowdown":
             return f"{self.ratio:.2f}x the baseline"
         return f"{_big(self.ratio)}x faster"
@@ -412,7 +620,15 @@ class Row:
         return {None: "n/a", True: "yes", False: "NO (missed)"}[self.met]
 
 
-def measure(plan: Plan, ll: LambdaLocal) -> tuple[list[Row], str]:
+@dataclass
+class Results:
+    rows: list[Row]
+    timeout_mode: str
+    extras: dict[str, Samples]  # measured sides that are in the method text, not in a row
+    many: Many
+
+
+def measure(plan: Plan, ll: LambdaLocal) -> Results:
     p = plan
     cold = interleave(p.rounds, {
         "cached": lambda: ours_cold_recycle(p.cold, p.warmup, cached=True),
@@ -430,6 +646,23 @@ def measure(plan: Plan, ll: LambdaLocal) -> tuple[list[Row], str]:
     timeouts = interleave(p.rounds, {
         "ours": lambda: ours_timeouts(mode, p.timeouts, 1),
     }, "3. init timeouts     ")
+    cold_module = load_by_hand(initialize=False)
+    many = Many()
+    with child_interpreters_cached():
+        proc = interleave(p.rounds, {
+            "ours": lambda: ours_process_cold(p.proc_cold, p.warmup),
+            "call": lambda: theirs_call_cold(ll, cold_module, p.proc_cold, 2),
+            "load": lambda: theirs_load_per_call(ll, p.proc_cold, 2),
+            "fresh": lambda: fresh_interpreter(p.fresh, 1),
+            "fresh_S": lambda: fresh_interpreter(p.fresh, 1, ("-S",)),
+        }, "4a, 4b. process cold")
+        proc_warm = interleave(p.rounds, {
+            "process": lambda: ours_warm(p.proc_warm, p.warmup * 10, "process"),
+            "inprocess": lambda: ours_warm(p.warm_ours, p.warmup * 10),
+        }, "4c. warm, process    ")
+        many_up = interleave(p.many_rounds, {
+            "ours": lambda: ours_many(many, MANY),
+        }, f"4d. {MANY} instances     ")
     rows = [
         Row("cold", "1a. cold start, bytecode cached",
             cold["cached"], "by hand", cold["cached_base"], target=1.5),
@@ -443,8 +676,21 @@ def measure(plan: Plan, ll: LambdaLocal) -> tuple[list[Row], str]:
         Row("timeouts", f"3. {INIT_ATTEMPTS} init timeouts of {INIT_TIMEOUT_S} s",
             timeouts["ours"], "real time, computed",
             theirs_fixed_ns=REAL_SCENARIO_S * 10**9, kind="speedup", target=1000),
+        Row("proc_call", "4a. process cold start",
+            proc["ours"], f"lambda-local {ll.version} call()", proc["call"], target=1.0),
+        Row("proc_fresh", "4b. process cold start, as 4a",
+            proc["ours"], "fresh interpreter, by hand", proc["fresh"], target=0.3),
+        Row("proc_warm", "4c. warm invoke, process mode",
+            proc_warm["process"], "in-process mode", proc_warm["inprocess"]),
+        Row("many", f"4d. {MANY} process instances alive",
+            many_up["ours"],
+            f"peak PSS {max(many.pss) / MB:,.0f} MB, RSS {max(many.rss) / MB:,.0f} MB "
+            f"({MANY} instances + fork server)",
+            kind="report", summary=f"{MANY}/{MANY} ok" + (
+                f" (each of {len(many.up_ns)} rounds)" if len(many.up_ns) > 1 else "")),
     ]
-    return rows, mode
+    extras = {"load": proc["load"], "fresh_S": proc["fresh_S"]}
+    return Results(rows, mode, extras, many)
 
 
 # --- reporting --------------------------------------------------------------------------------
@@ -481,7 +727,8 @@ HEADERS = ("name", "ours", "theirs / baseline", "ratio", "target", "met?")
 def table_cells(rows: list[Row], micro: str) -> list[tuple[str, ...]]:
     return [
         (r.name, fmt_ns(r.ours_median, micro),
-         f"{fmt_ns(r.theirs_median, micro)} ({r.theirs_label})",
+         r.theirs_label if r.kind == "report"
+         else f"{fmt_ns(r.theirs_median, micro)} ({r.theirs_label})",
          r.ratio_text(), r.target_text(), r.met_text())
         for r in rows
     ]
@@ -536,13 +783,30 @@ def environment() -> dict[str, str]:
     }
 
 
-def method_text(plan: Plan, timeout_mode_used: str, rows: list[Row], modules: int) -> str:
-    by_key = {r.key: r for r in rows}
+def method_text(plan: Plan, results: Results, modules: int, ll_version: str) -> str:
+    by_key = {r.key: r for r in results.rows}
+    timeout_mode_used = results.timeout_mode
     p = plan
 
     def iqr(key: str, theirs: bool = False) -> str:
         row = by_key[key]
         return spread((row.theirs or []) if theirs else row.ours, "µs")
+
+    ours_proc = statistics.median(by_key["proc_call"].ours)
+
+    def extra(key: str) -> str:
+        samples = results.extras[key]
+        median = statistics.median(samples)
+        return (f"{fmt_ns(median, 'µs')} ({spread(samples, 'µs')}); ours / this "
+                f"{ours_proc / median:.2f}x")
+
+    many = results.many
+    mb = f"{MB:,}"
+    mp_start = multiprocessing.get_start_method()
+    mp_child = ("the start method is fork here: a fork of the test process" if mp_start == "fork"
+                else f"the start method is {mp_start} here")
+    server_mb = statistics.median(many.server_pss) / MB
+    per_instance_mb = (max(many.pss) - statistics.median(many.server_pss)) / MANY / MB
 
     scenario = (
         f"the initializer really calls `time.sleep({SLEEP_S})` (`bench/function/slow.py`); "
@@ -623,6 +887,79 @@ attempts of {INIT_TIMEOUT_S * 1000} ms each on the virtual clock). One sample is
 `invoke()`; {p.timeouts} samples per round; {iqr("timeouts")}. The reference is how long the
 same scenario lasts for real, {INIT_ATTEMPTS} x {INIT_TIMEOUT_S} s = {REAL_SCENARIO_S} s,
 computed, not run.
+
+### 4a, 4b: process cold start (targets: ours <= 1x call(), <= 0.3x a fresh interpreter)
+
+*Ours*: one `FunctionEmulator(FunctionConfig(..., isolation="process"))`, the same function
+and initializer as row 1. One sample is `fn.recycle()` + `fn.invoke(event)`: the test process
+tells the old instance process to stop and asks the fork server for a new one; the fork
+server (one per test process, started with the first process-isolated emulator; it has
+imported the instance runtime and freezegun, and started its clock, and never runs user code)
+forks; the new process sets itself up (its own session, the function's environment,
+`sys.path`, output to a log file), imports `index.py`, runs `init(context)`, then
+`handler(event, context)`, each phase a request and an answer over a socket. Every sample is
+checked, and every cold start of a block ran in a process of its own (distinct pids). The
+fork server and the fresh interpreters of 4b run with `PYTHONPYCACHEPREFIX` set to a private
+folder and without `PYTHONDONTWRITEBYTECODE`, so both read `index.py`'s bytecode from a cache
+(the warm-up fills it) whatever this interpreter was started with. {p.proc_cold} samples per
+round; {iqr("proc_call")}. The sides of 4a and 4b (and the two below) run interleaved in
+the same rounds; 4a and 4b share ours.
+
+*4a, theirs*: `lambda_local.main.call(handler, event, lambda_local.context.Context(3))`. What
+it does (python-lambda-local {ll_version}, `lambda_local/main.py`): `call()` loads nothing: it
+takes a function already imported in the calling process, wraps it in
+`FunctionLoader(func=handler)` and runs `_runner()`: two INFO log lines, a new
+`multiprocessing.Queue`, a `multiprocessing.Process` ({mp_child}) whose child finds the
+function already set, runs it under a `signal.alarm()` time limit and puts `(result, error
+type, duration)` on the queue; the parent `get()`s that, `join()`s the child and logs three
+more lines. It has no initializer.
+Here the handler's module is loaded in the test process but not initialized, so the child
+builds the configuration inside the handler (what `init` does): the child pays fork, the
+configuration and the handler, but no import. {p.proc_cold} samples per round;
+{iqr("proc_call", True)}. For information, python-lambda-local's own loading path, which its
+command line (`run()`) takes for every invocation: `FunctionLoader(source=path,
+function_name="handler")` through the same `_runner()`, whose forked child appends the file's
+folder to `sys.path`, loads the file under a new module name (`spec_from_file_location`,
+`exec_module`, bytecode cached) and calls the handler; the modules `index.py` imports
+(`hashlib`, `base64`, `json`, `re`) are already loaded in the forked test process:
+{extra("load")}.
+
+*4b, baseline*: `subprocess.run([sys.executable, "-c", code])`, where the code puts
+`bench/function` on `sys.path`, imports `index`, calls `init(context)` and
+`handler(event, context)` with a trivial context, and prints the result as JSON (checked).
+The interpreter starts as usual, with `site`: this virtual environment's `.pth` files run at
+every start (the editable install of pytest-fginit imports its finder, and `pathlib`).
+{p.fresh} samples per round; {iqr("proc_fresh", True)}. For information, the same with
+`python -S` (no `site`, no `.pth` files): {extra("fresh_S")}.
+
+### 4c: warm invoke, process mode vs in-process mode (information)
+
+Row 2's ours, with `isolation="process"` and with the default, `inprocess`: one `invoke()` on
+an initialized instance. In process mode that is a request and an answer over the instance's
+socket (pickled), the phase run in the instance process by the same in-process machinery, and
+the instance's output log read back. Process mode {p.proc_warm} samples per round,
+{iqr("proc_warm")}; in-process mode {p.warm_ours} samples per round,
+{iqr("proc_warm", True)}.
+
+### 4d: {MANY} process instances alive at once (information)
+
+{MANY} emulators with `isolation="process"` are opened one after another (nested: only the
+first `start()` of a nesting scans the loaded modules for freezegun) and each is invoked
+once, so each holds one live instance process; every invocation is checked
+({many.ok}/{many.total} ok over {p.many_rounds} rounds of {MANY}). "ours" is the time from
+opening the first emulator to the end of the last invoke, the median of the rounds
+({", ".join(fmt_ns(x, "µs") for x in many.up_ns)}); the {MANY} invokes alone take
+{fmt_ns(statistics.median(many.invokes_ns), "µs")} of it (median), about
+{fmt_ns(statistics.median(many.invokes_ns) / MANY, "µs")} per instance.
+While all are alive, the memory
+of the {MANY} instance processes and of the fork server is read from
+`/proc/<pid>/smaps_rollup`: the sum of `Pss` (proportional set size: a page shared by k
+processes counts 1/k in each, so the sum is what the group occupies), highest of the rounds,
+{max(many.pss) / MB:,.0f} MB: about {per_instance_mb:.1f} MB per instance, the fork server
+{server_mb:.1f} MB; and the sum of `Rss` for comparison, {max(many.rss) / MB:,.0f} MB, which
+counts every page an instance still shares with the fork server once in each process
+(1 MB = {mb} bytes). The emulators are closed outside the timing, last opened first
+(freezegun's freezes must stop in that order).
 """
 
 
@@ -662,7 +999,7 @@ Measured on {env["date"]}, on a machine with {env["cpus"]} CPU cores ({env["cpu 
 by a single command that runs ours and the reference side by side in one process:
 
 ```sh
-python -m pip install -e '.[test]'   # once: includes python-lambda-local, row 2's reference
+python -m pip install -e '.[test]'   # once: includes python-lambda-local, rows 2 and 4a's reference
 {command}
 ```
 {quick}
@@ -670,13 +1007,14 @@ python -m pip install -e '.[test]'   # once: includes python-lambda-local, row 2
 
 {verdict}
 
-Times are medians. "ratio" is ours / baseline in rows 1a-1c (lower is better) and reference /
-ours in rows 2 and 3 (higher is better). The whole run took {wall_s:.1f} s. `python
-bench/run.py --quick` is the smoke test (a few seconds; it prints the same table, and like the
-full run it reports targets without failing on them); `--write` rewrites this page. The exit
-status is 0 whether targets are met or not; it is 2 if the emulator answers wrongly (then no
-numbers are reported), and 1, with every thread's traceback, if a run hangs for more than
-{plan.time_limit_s} s.
+Times are medians. "ratio" is ours / baseline in rows 1a-1c and 4a-4c (lower is better) and
+reference / ours in rows 2 and 3 (higher is better); row 4d has no ratio: "ours" is the time to
+bring {MANY} process instances up, and the next column their memory. The whole run took
+{wall_s:.1f} s. `python bench/run.py --quick` is the smoke test (a few seconds; it prints the
+same table, and like the full run it reports targets without failing on them); `--write`
+rewrites this page. The exit status is 0 whether targets are met or not; it is 2 if the
+emulator answers wrongly (then no numbers are reported), and 1, with every thread's traceback,
+if a run hangs for more than {plan.time_limit_s} s.
 
 ## Where the emulator's time goes
 
@@ -686,6 +1024,25 @@ own builtins and import hook; each phase (start, handler) costs about 5 us of bo
 (deadline, watchdog, output capture); the JSON round trips of event and result about 8 us;
 contexts, records and state changes about 10 us. A warm invoke is about 12 us of bookkeeping
 around the handler.
+
+With process isolation (row 4a), timestamps taken on 2026-11-29 in the test process and the
+instance process, in a separate run of row 4a's scenario (bytecode cached; a cold start took
+about 5 ms there). The fork server forks instances ahead (spares), each connected to the test
+process, so neither a fork nor a message to the server is on the way of a cold start; the
+next spare is forked while this one starts. Handing the request (log and status files, the
+function's environment, `sys.path`) straight to a waiting spare, 0.2 ms; the instance's set-up
+from that request (environment, `sys.path`, the clock, the in-process host), 1.0 ms; the start
+phase, request to answer, about 1.8 ms, most of it importing `index.py` and copy-on-write page
+faults (2 to 3 us each on this virtual machine; the fork server has frozen its objects out of
+the collector's sight, and a spare rehearses the runtime's own steps while it waits, so that
+fewer of them fall here); the handler's phase 0.3 to 0.5 ms; the test process's bookkeeping,
+and the wake-ups of processes that slept, between them. Measured earlier the same day, before
+these changes: a `fork()` of the fork server (about 30 MB resident) cost 1.4 ms and a round
+trip through the server 1.8 ms on the way of each cold start, a watchdog thread per instance
+0.55 ms, and `import hashlib` (OpenSSL's set-up) 3.2 ms: the fork server now loads the
+standard-library modules a runtime has loaded (`hashlib`, `base64`, `json`, `ssl`, `logging`,
+...; a module of the same name in the code root still wins). python-lambda-local's `call()`
+(row 4a) forks the test process, where `index.py` and `hashlib` are already loaded.
 
 ## Environment
 
@@ -718,7 +1075,7 @@ def main(argv: list[str] | None = None) -> int:
     # A hang (e.g. a deadlock in the emulator) must not block CI: dump and exit instead.
     faulthandler.dump_traceback_later(plan.time_limit_s, exit=True)
     try:
-        rows, used = measure(plan, ll)
+        results = measure(plan, ll)
     except BenchError as exc:
         print(f"\nbench/run.py: the emulator misbehaved, no numbers reported: {exc}",
               file=sys.stderr)
@@ -735,6 +1092,7 @@ def main(argv: list[str] | None = None) -> int:
         faulthandler.cancel_dump_traceback_later()
         shutil.rmtree(_PYCACHE, ignore_errors=True)
     wall_s = (now_ns() - started) / 1e9
+    rows = results.rows
     print()
     print(text_table(rows))
     print()
@@ -749,7 +1107,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.write:
         command = "python bench/run.py --write" + (" --quick" if args.quick else "")
-        method = reflow(method_text(plan, used, rows, len(sys.modules)))
+        method = reflow(method_text(plan, results, len(sys.modules), ll.version))
         text = render_doc(rows, env, method, command, plan, mode_name, wall_s)
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text, encoding="utf-8")

@@ -28,6 +28,7 @@ import atexit
 import collections
 import contextlib
 import ctypes
+import functools
 import gc
 import importlib
 import os
@@ -56,6 +57,9 @@ def measuring_coverage() -> bool:
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
+SAVE_AND_EXIT = signal.SIGRTMIN + 3
+"""The signal an instance process's runtime answers by saving its coverage data and exiting: a
+real-time signal, which user code does not handle (it may well handle SIGTERM)."""
 _TERM_GRACE_S = 1.0
 """How long a killed instance that measures coverage has to save its data before SIGKILL."""
 _SHUTDOWN_WAIT_S = 10.0
@@ -72,6 +76,10 @@ _ANSWER_WAIT_S = 30.0
 
 class ForkServerError(RuntimeError):
     """The fork server could not be started, or stopped answering."""
+
+
+class ForkFailed(ForkServerError):
+    """The fork server is fine, but ``fork()`` failed there (EAGAIN, ENOMEM)."""
 
 
 # --- the test process's side -----------------------------------------------------------------
@@ -139,13 +147,14 @@ class ForkServer:
                         if not self._channel.poll(limit - _now()):
                             raise ForkServerError(
                                 f"the fork server did not answer within {_ANSWER_WAIT_S:g} s")
-                        self._read()
+                        self._read(waiting_for_spare=True)
                 pid, sock = self._spares.popleft()
                 self._ask_for_spare()  # the next one, forked while this one starts
             try:
                 Channel(sock).send(("request", request), fds)
             except ChannelClosed:  # it died while it waited: take the next
                 sock.close()
+                self.release(pid, 0)
                 continue
             return pid, sock
 
@@ -155,8 +164,8 @@ class ForkServer:
             self._spare_asked = True
 
     def kill(self, pid: int) -> None:
-        """Kill the instance and everything in its process group (SIGTERM first, with a grace,
-        while coverage measures it, so that it can save its data)."""
+        """Kill the instance and everything in its process group (while coverage measures it,
+        first with a signal its runtime handles by saving its data, then after a grace)."""
         self._post(("kill", pid))
 
     def release(self, pid: int, grace_s: float) -> None:
@@ -196,13 +205,18 @@ class ForkServer:
                 with self._talking():
                     self._channel.send(message)
 
-    def _read(self) -> tuple[Any, ...]:
-        """One message; exit notices are filed on the way (call with the lock held)."""
+    def _read(self, waiting_for_spare: bool = False) -> tuple[Any, ...]:
+        """One message; spares and exit notices are filed on the way (call with the lock
+        held). A failed fork raises `ForkFailed` for a caller that waits for a spare."""
         message: tuple[Any, ...]
         message, fds = self._channel.recv_with_fds()
         if message[0] == "spare":
             self._spares.append((message[1], socket.socket(fileno=fds[0])))
             self._spare_asked = False
+        elif message[0] == "fork_failed":
+            self._spare_asked = False  # (the next spawn asks again)
+            if waiting_for_spare:
+                raise ForkFailed(f"the fork server could not fork: {message[1]}")
         elif message[0] == "exited":
             _, pid, code = message
             if pid in self._forgotten:
@@ -220,6 +234,8 @@ class ForkServer:
             self._end()
             raise ForkServerError("the fork server stopped unexpectedly"
                                   + self._last_words()) from None
+        except ForkFailed:  # (said in a whole message: the conversation is intact)
+            raise
         except BaseException:  # cut off mid-conversation: the stream cannot be trusted
             self.closed = True
             self._end()
@@ -259,8 +275,13 @@ def shared_server() -> ForkServer:
     with _server_lock:
         if _server is None or _server.closed or _server.owner != os.getpid():
             _server = ForkServer()
-            atexit.register(shutdown)
+            _register_shutdown_at_exit()
         return _server
+
+
+@functools.cache
+def _register_shutdown_at_exit() -> None:
+    atexit.register(shutdown)
 
 
 def shutdown() -> None:
@@ -390,7 +411,7 @@ class _Server:
         if pid not in self.live:
             return
         if measuring_coverage():
-            _signal_group(pid, signal.SIGTERM)
+            _signal_group(pid, SAVE_AND_EXIT)
             self.kill_at[pid] = _now() + _TERM_GRACE_S
         else:
             _signal_group(pid, signal.SIGKILL)
@@ -433,7 +454,7 @@ class _Server:
         """Kill every instance (a grace first while coverage measures), reap everything."""
         if self.live and measuring_coverage():
             for pid in self.live:
-                _signal_group(pid, signal.SIGTERM)
+                _signal_group(pid, SAVE_AND_EXIT)
             limit = _now() + _TERM_GRACE_S
             while self.live and _now() < limit:
                 self.reap()

@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -340,6 +341,7 @@ class InProcessHost:
         self._open = True
         try:
             os.environ.update(environment)
+            time.tzset()  # (TZ may be the function's own)
             install_sleep()
             if not self._own_process:
                 _install_log_handler()
@@ -369,6 +371,7 @@ class InProcessHost:
         for key, value in saved.items():
             if os.environ.get(key) != value:
                 os.environ[key] = value
+        time.tzset()
 
     def start_instance(self, spec: InstanceSpec) -> InProcessInstance:
         if self._own_process:  # the only instance in this process: nothing to isolate from

@@ -21,6 +21,7 @@ import resource
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -29,6 +30,7 @@ import freezegun.api as _fz
 
 from .clock import Clock, RealClock, VirtualClock
 from .context import Context
+from .forkserver import SAVE_AND_EXIT
 from .host import Injection, InProcessHost, InstanceDied
 from .isolation import top_level_names
 from .redaction import redactor
@@ -66,8 +68,8 @@ def _restart_coverage() -> None:
         from coverage.control import _after_fork_in_child
 
         _after_fork_in_child()
-        # A kill while coverage measures comes as SIGTERM first: save, then go.
-        signal.signal(signal.SIGTERM, lambda *_: exit_process(128 + signal.SIGTERM))
+        # A kill while coverage measures comes as this signal first: save, then go.
+        signal.signal(SAVE_AND_EXIT, lambda *_: exit_process(128 + SAVE_AND_EXIT))
 
 
 _exiting = False
@@ -77,7 +79,7 @@ def exit_process(code: int) -> NoReturn:
     """End this instance process: flush output, save coverage data, exit at once (a negative
     ``code``: die of that signal)."""
     global _exiting
-    if _exiting:  # a SIGTERM that came while we were saving: let the save finish
+    if _exiting:  # a kill that came while we were saving: let the save finish
         return  # type: ignore[misc]
     _exiting = True
     for stream in (sys.stdout, sys.stderr):
@@ -235,6 +237,7 @@ def run(sock_fd: int, status_fd: int, request: dict[str, Any]) -> int:
     for key, value in env.items():
         if os.environ.get(key) != value:
             os.environ[key] = value
+    time.tzset()  # (TZ may be the function's own)
     sys.path[:] = request["sys_path"]
     _forget_vendored(request["code_root_names"])
     logging.getLogger().setLevel(request["log_level"])

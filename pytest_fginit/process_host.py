@@ -27,7 +27,13 @@ import freezegun.api as _fz
 
 from .clock import Clock
 from .clock import real_monotonic as _now
-from .forkserver import ForkServer, anonymous_file, measuring_coverage, shared_server
+from .forkserver import (
+    ForkServer,
+    ForkServerError,
+    anonymous_file,
+    measuring_coverage,
+    shared_server,
+)
 from .host import Injection, InstanceSpec, PhaseOutcome, StartOutcome
 from .isolation import code_root_names
 from .redaction import Redactor, no_redaction
@@ -216,7 +222,8 @@ class ProcessInstance:
                     left = min(deadline - (_fz.real_time() + offset), hung_at - _now())
                     if left <= 0 and ended < self._phases:
                         return self._killed("timeout", deadline), loaded
-                    if not channel.poll(min(_POLL_S, max(left, 0.0))):
+                    wait = _POLL_S if ended == self._phases else min(_POLL_S, max(left, 0.0))
+                    if not channel.poll(wait):  # (an ended phase: its answer is on the way)
                         if ended < self._phases:  # (else: it is copying its result)
                             peak = _peak_rss_bytes(self.pid)
                             if peak > host.memory_limit:
@@ -260,7 +267,10 @@ class ProcessInstance:
     def _crashed(self, deadline: float | None = None) -> PhaseOutcome:
         """The instance closed its connection: it died (or, alive, closed it: kill it)."""
         self._alive = False
-        code = self._server.exit_code(self.pid, _EXIT_WAIT_S)
+        try:
+            code = self._server.exit_code(self.pid, _EXIT_WAIT_S)
+        except ForkServerError:  # the server died: so did this instance (and its exit code)
+            code = None
         if code is None:
             self._server.kill(self.pid)
             self._server.release(self.pid, _STOP_GRACE_S)

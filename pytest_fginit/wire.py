@@ -63,6 +63,8 @@ class Channel:
             head, fds, _flags, _addr = socket.recv_fds(self.sock, _LENGTH.size, _MAX_FDS)
         except ConnectionResetError:
             raise ChannelClosed from None
+        for fd in fds:  # (received descriptors are inheritable: these are ours alone)
+            os.set_inheritable(fd, False)
         if not head:
             raise ChannelClosed
         try:

@@ -236,3 +236,14 @@ def test_secrets_stay_out_of_a_result_repr_and_config_comparisons(emulate, code)
     # two configurations never has a secret to show.
     config = fn.config
     assert config.replace(encrypted_user_data={"PW": "other-secret"}) == config
+
+
+def test_a_time_zone_in_user_data_is_the_instances_local_time(emulate):
+    fn = emulate(index="""
+import time
+def init(context):
+    pass
+def handler(event, context):
+    return [time.tzname[0], time.timezone]  # (freezegun fakes localtime(), not these)
+""", user_data={"TZ": "Asia/Tokyo"})
+    assert fn.invoke().result == ["JST", -9 * 3600]

@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import resource
+import signal
 import sys
 import threading
 import time
@@ -211,6 +212,7 @@ import logging
 import os
 import re
 import resource
+import signal
 def handler(event, context):
     return {k: os.environ.get(k) for k in ("CI_DEPLOY_TOKEN", "DB", "RUNTIME_FUNC_NAME")}
 """
@@ -244,6 +246,7 @@ import logging
 import os
 import re
 import resource
+import signal
 
 def install_fake_database():
     os.environ["DB_URL"] = "fake://in-setup"
@@ -269,6 +272,7 @@ import logging
 import os
 import re
 import resource
+import signal
 import fake_client
 CONNECTION = fake_client.CONNECT(os.environ["DB_URL"])  # at import time
 def handler(event, context):
@@ -508,3 +512,16 @@ def _wait_for(path, within: float = 10.0) -> bool:
     while not (path.exists() and path.read_text()) and time.monotonic() < limit:
         time.sleep(0.02)
     return path.exists()
+
+
+def test_a_fork_server_that_died_under_an_idle_instance_means_a_cold_start(run):
+    fn = run("""
+import os
+def handler(event, context):
+    return os.getpid()
+""")
+    first = fn.invoke()
+    os.kill(forkserver.shared_server().pid, signal.SIGKILL)  # the instance dies with it
+    assert _gone(first.result)
+    second = fn.invoke()
+    assert second.ok and second.cold_start and first.instance.state == "killed"

@@ -261,3 +261,40 @@ def test_after():
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
     assert result.stdout.str().count("passed") == 1  # one session summary, not two
+
+
+def test_coverage_keeps_the_lines_of_an_instance_killed_at_its_timeout(session):
+    """Even when the function handles SIGTERM itself: the runtime saves on a signal of its
+    own before the kill."""
+    pytest.importorskip("coverage", minversion="7.10")
+    session.makepyprojecttoml("""
+[tool.coverage.run]
+patch = ["subprocess"]
+source = ["fn"]
+""")
+    (session.path / "fn" / "busy.py").write_text("""
+import signal
+signal.signal(signal.SIGTERM, lambda *_: print("graceful"))
+LOADED = "busy module loaded"
+
+def handler(event, context):
+    before_the_loop = True
+    while True:
+        pass
+""")
+    session.makepyfile(test_fn="""
+import pytest
+
+@pytest.mark.fginit(code_root="fn", handler="busy.handler", real_time_limit=0.5)
+def test_it(fg_function):
+    assert fg_function.invoke().error.kind == "handler_timeout"
+""")
+    ran = session.run(sys.executable, "-m", "coverage", "run", "-m", "pytest",
+                      "-p", "no:cacheprovider")
+    assert ran.ret == 0, ran.stdout.str()
+    assert session.run(sys.executable, "-m", "coverage", "combine").ret == 0
+    assert session.run(sys.executable, "-m", "coverage", "json", "-o", "cov.json").ret == 0
+    measured = json.loads((session.path / "cov.json").read_text())["files"]["fn/busy.py"]
+    source = (session.path / "fn" / "busy.py").read_text().splitlines()
+    executed = {source[n - 1].strip() for n in measured["executed_lines"]}
+    assert {'LOADED = "busy module loaded"', "before_the_loop = True"} <= executed

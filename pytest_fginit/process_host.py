@@ -261,7 +261,8 @@ class ProcessInstance:
             self._follow(deadline)
             return PhaseOutcome("timeout", deadline, log=self._read_log())
         self._follow_status(deadline)  # the time it passed before it was stopped
-        detail = f"{peak >> 20} MB used of {self._host.memory_size} MB"
+        used_mb = -(-peak // (1 << 20))  # rounded up: 128.4 MB is over a 128 MB limit
+        detail = f"{used_mb} MB used of {self._host.memory_size} MB"
         return PhaseOutcome("memory_exceeded", clock.now(), log=self._read_log(), detail=detail)
 
     def _crashed(self, deadline: float | None = None) -> PhaseOutcome:

@@ -50,7 +50,9 @@ interpreter needs to run (and every ``COVERAGE_*`` variable, so that coverage me
 _POLL_S = 0.02
 """How often the host looks at a running phase's memory and real-time deadline."""
 
-_EXIT_WAIT_S = 5.0
+_EXIT_WAIT_S = 1.0
+"""How long an instance that closed its connection has to be reaped before it is killed
+(a crashed one is reaped within milliseconds; one that closed the connection but lives is not)."""
 _STOP_GRACE_S = 5.0
 """How long a stopped instance has to exit before the fork server kills it."""
 

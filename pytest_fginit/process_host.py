@@ -2,10 +2,11 @@
 
 The same interface as `host.InProcessHost`, so the emulator does not know which one it drives.
 Inside the instance process, `instance_runtime` runs the phases with the in-process machinery
-(virtual time, faults, timeouts of Python code); this side adds what only a process boundary
-gives: a phase that overruns its deadline in real time (a busy C call, a deadlock) is killed
-with its whole process group, a process that dies is reported as ``crashed`` with its exit code
-or signal, and memory above ``memory_size`` as ``memory_exceeded``.
+(virtual time, faults, a sleep past the deadline); this side adds what only a process boundary
+gives: a phase still running when the instance's clock passes its deadline (busy code, a C
+call, a deadlock) is killed with its whole process group, a process that dies is reported as
+``crashed`` with its exit code or signal, and memory above ``memory_size`` as
+``memory_exceeded``.
 """
 
 from __future__ import annotations
@@ -243,13 +244,13 @@ class ProcessInstance:
         except BaseException:  # KeyboardInterrupt, or a bug: leave no process running
             self._kill()
             raise
-        status, ended, exception, unserializable, loaded, value_json, peak = body
+        status, ended_at, exception, unserializable, loaded, value_json, peak = body
         if peak > host.memory_limit or status == "memory_exceeded":  # (injected: at the limit)
             return self._killed("memory_exceeded", deadline, peak), loaded
-        outcome = PhaseOutcome(status, ended, None, exception, unserializable=unserializable)
+        outcome = PhaseOutcome(status, ended_at, None, exception, unserializable=unserializable)
         if value_json is not None:
             outcome.value = json.loads(value_json)
-        self._follow(ended)
+        self._follow(ended_at)
         outcome.log = self._read_log()
         return outcome, loaded
 

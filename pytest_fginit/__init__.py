@@ -22,7 +22,8 @@ if TYPE_CHECKING:
         InvocationError,
     )
     from .faults import FaultRule, Faults, PhaseFaults
-    from .records import InitAttempt, Instance, InstanceState, Invocation
+    from .records import Billing, InitAttempt, Instance, InstanceState, Invocation
+    from .response import ApiResponse
 
 __version__ = "0.1.0"
 
@@ -41,10 +42,12 @@ _EXPORTS = {
     "Faults": "faults",
     "FaultRule": "faults",
     "PhaseFaults": "faults",
+    "Billing": "records",
     "InitAttempt": "records",
     "Instance": "records",
     "InstanceState": "records",
     "Invocation": "records",
+    "ApiResponse": "response",
 }
 
 __all__ = [  # noqa: RUF022 - grouped by module, like _EXPORTS
@@ -63,10 +66,12 @@ __all__ = [  # noqa: RUF022 - grouped by module, like _EXPORTS
     "Faults",
     "FaultRule",
     "PhaseFaults",
+    "Billing",
     "InitAttempt",
     "Instance",
     "InstanceState",
     "Invocation",
+    "ApiResponse",
 ]
 
 

@@ -21,10 +21,10 @@ from typing import Any, Protocol
 from .clock import Clock, RealClock, VirtualClock
 from .config import FunctionConfig
 from .context import Context, cpu_millicores
-from .errors import ERROR_CODES, ErrorKind, FunctionError, InstanceSetupError
+from .errors import ERROR_CODES, MAX_BODY_BYTES, ErrorKind, FunctionError, InstanceSetupError
 from .faults import Faults
 from .host import InProcessHost, InstanceHost, InstanceSpec, PhaseOutcome
-from .records import InitAttempt, Instance, InstanceState, Invocation
+from .records import Billing, InitAttempt, Instance, InstanceState, Invocation
 from .redaction import redactor
 
 JournalEntry = tuple[float, str, Any]
@@ -157,7 +157,8 @@ class FunctionEmulator:
 
     def _invoke(self, event: Any, request_id: str | None) -> Invocation:
         try:
-            payload = _json_loads(_json_dumps(event))
+            body = _json_dumps(event)
+            payload = _json_loads(body)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"invoke(): the event must be JSON-serialisable: {exc}") from None
         self._requests += 1
@@ -165,14 +166,22 @@ class FunctionEmulator:
             request_id=request_id or f"00000000-0000-4000-8000-{self._requests:012d}",
             event=payload,
             started_at=self._elapsed(),
+            memory_size=self.config.memory_size,
             _redact=self._redact,
         )
-        instance = self._warm_instance()
-        if instance is None:
-            invocation.cold_start = True
-            instance = self._start_instance(invocation)
-        if instance is not None:
-            self._serve(instance, invocation)
+        size = _utf8_size(body)
+        if size > MAX_BODY_BYTES:  # refused by the platform: no instance sees it
+            # [assumption] the platform's wording of this refusal is not published.
+            invocation.error = self._error(
+                "request_too_large", None,
+                f"Request body too large: {size} bytes, the limit is {MAX_BODY_BYTES}.")
+        else:
+            instance = self._warm_instance()
+            if instance is None:
+                invocation.cold_start = True
+                instance = self._start_instance(invocation)
+            if instance is not None:
+                self._serve(instance, invocation)
         self.invocations.append(invocation)
         self.journal.append((self._elapsed(), "invocation", invocation))
         for listener in self._listeners:
@@ -196,6 +205,21 @@ class FunctionEmulator:
         """Stop every live instance: the next request is a cold start."""
         for instance in list(self._ready):
             self._stop(instance, "recycled")
+
+    @property
+    def billing(self) -> Billing:
+        """What this function's requests so far are billed, and what it took to serve them."""
+        attempts = [a for i in self.invocations for a in i.init_attempts]
+        return Billing(
+            invocations=len(self.invocations),
+            instances=len(self.instances),
+            cold_starts=sum(1 for i in self.invocations if i.cold_start),
+            init_failures=sum(1 for a in attempts if not a.ok),
+            init_timeouts=sum(1 for a in attempts
+                              if a.error is not None and a.error.kind == "init_timeout"),
+            billed_duration_ms=sum(i.billed_duration_ms for i in self.invocations),
+            gb_s=sum(i.billed_gb_s for i in self.invocations),
+        )
 
     @property
     def now(self) -> float:
@@ -279,6 +303,8 @@ class FunctionEmulator:
         )
         invocation.instance = instance
         invocation.duration_ms = (outcome.ended - started) * 1000.0
+        if outcome.peak_bytes is not None:
+            invocation.memory_used_mb = math.ceil(outcome.peak_bytes / (1 << 20))
         invocation.handler_log = outcome.log
         instance.invocations.append(invocation)
         invocation.error = self._error_of(outcome, "handler_error", "handler_timeout", timeout)
@@ -292,8 +318,16 @@ class FunctionEmulator:
             # What the caller decodes: the result went through JSON on the wire. (json's functions
             # are bound at import so that a test mocking json for user code doesn't break this.)
             try:
-                invocation.result = _json_loads(_json_dumps(outcome.value))
-                invocation.ok = True
+                text = _json_dumps(outcome.value)
+                size = _utf8_size(text)
+                if size > MAX_BODY_BYTES:
+                    invocation.error = self._error(
+                        "response_too_large", None,
+                        f"the response body is {size} bytes, larger than the limit of "
+                        f"{MAX_BODY_BYTES} bytes (6 MB)")
+                else:
+                    invocation.result = _json_loads(text)
+                    invocation.ok = True
             except (TypeError, ValueError) as exc:
                 invocation.error = self._error(
                     "result_not_serializable", type(exc).__name__,
@@ -401,3 +435,8 @@ class FunctionEmulator:
                 f"or call start() first" if self._state == "new"
                 else f"{what}: this FunctionEmulator is closed"
             )
+
+
+def _utf8_size(text: str) -> int:
+    """Bytes of ``text`` in UTF-8 (JSON text is mostly ASCII: counted without a copy then)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))

@@ -21,9 +21,11 @@ ErrorKind = Literal[
     "init_timeout",
     "memory_exceeded",
     "crashed",
+    "response_too_large",
+    "request_too_large",
 ]
 
-ERROR_CODES: Final[dict[str, int]] = {
+ERROR_CODES: Final[dict[str, int | str]] = {
     "load_error": 4001,
     "handler_error": 4002,
     "result_not_serializable": 4007,
@@ -33,7 +35,15 @@ ERROR_CODES: Final[dict[str, int]] = {
     "memory_exceeded": 4205,
     # [assumption] the reference names no code for a runtime process that exits: 4209 is ours.
     "crashed": 4209,
+    "response_too_large": 4004,
+    # The platform's own refusals (no instance is involved) carry its API error codes.
+    "request_too_large": "FSS.0413",
 }
+PLATFORM_KINDS: Final = frozenset({"request_too_large"})
+"""Kinds the platform answers itself, with an API error (``error_code``/``error_msg``), before
+any function code runs."""
+MAX_BODY_BYTES: Final = 6291456
+"""Synchronous request and response bodies: at most 6 MB each (reference, section 2)."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -45,7 +55,7 @@ class FunctionError:
     """
 
     kind: ErrorKind
-    code: int
+    code: int | str
     type: str | None
     message: str
     stack_trace: tuple[str, ...] = ()
@@ -59,8 +69,15 @@ class FunctionError:
             return f"function invocation exception, error: {self.message}"
         return self.message
 
+    @property
+    def by_platform(self) -> bool:
+        """Whether the platform refused the request itself (no function code ran)."""
+        return self.kind in PLATFORM_KINDS
+
     def to_body(self) -> dict[str, Any]:
         """The error body a synchronous caller receives (reference, section 4)."""
+        if self.by_platform:
+            return {"error_code": self.code, "error_msg": self.message}
         return {
             "errorMessage": self.platform_message,
             "errorType": self.type or self.kind,

@@ -109,6 +109,8 @@ class PhaseOutcome:
     """The exit code a crash asked for (``sys.exit``, ``os._exit``, an injected crash)."""
     unserializable: tuple[str, str] | None = None
     """Set by a host that already found the value not JSON-serialisable: (type, message)."""
+    peak_bytes: int | None = None
+    """The instance's peak memory so far, where the host measures it (process isolation)."""
 
 
 @dataclass(slots=True)

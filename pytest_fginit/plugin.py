@@ -7,6 +7,7 @@ so that having the plugin installed costs other test suites nothing.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import sys
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -29,7 +30,7 @@ from .redaction import MASK
 if TYPE_CHECKING:
     from .context import Context
     from .emulator import FunctionEmulator
-    from .records import Instance, InstanceState, Invocation
+    from .records import Billing, Instance, InstanceState, Invocation
 
 MARKER = "fginit"
 SECTION = "fginit lifecycle"
@@ -45,6 +46,9 @@ _BASE_FIELDS = pytest.StashKey[dict[str, Any]]()
 _STRICT_FAULTS = pytest.StashKey[bool]()
 _EMULATORS = pytest.StashKey[list["FunctionEmulator"]]()
 _CALL_FAILED = pytest.StashKey[bool]()
+_USAGE = pytest.StashKey[dict[str, "Billing"]]()
+"""Per emulated function (by name): what the session's tests made the platform do."""
+_WORKER_USAGE = "fginit_usage"
 
 _NOTHING_CONFIGURED = """\
 fg_function: no function is configured for this test. Say where the function's code is, with a
@@ -181,6 +185,7 @@ def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
     item.stash.setdefault(_EMULATORS, []).append(emulator)
     with emulator:
         yield emulator
+    _add_usage(item.config, {config.func_name or "function": emulator.billing})
     if _strict_faults(item) and not item.stash.get(_CALL_FAILED, False):
         pending = emulator.faults.pending
         if pending:
@@ -192,6 +197,41 @@ def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
                 "assert_all_faults_used=false.",
                 pytrace=False,
             )
+
+
+def _add_usage(config: pytest.Config, usage: dict[str, Billing]) -> None:
+    from .records import Billing
+
+    totals = config.stash.setdefault(_USAGE, {})
+    for name, billing in usage.items():
+        totals[name] = totals.get(name, Billing()) + billing
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # An xdist worker hands its usage to the controller, which prints the summary.
+    config = session.config
+    if hasattr(config, "workeroutput") and _USAGE in config.stash:
+        config.workeroutput[_WORKER_USAGE] = {  # (plain values: they cross to the controller)
+            name: dataclasses.astuple(b) for name, b in config.stash[_USAGE].items()}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    from .records import Billing
+
+    usage = getattr(node, "workeroutput", {}).get(_WORKER_USAGE)
+    if usage:
+        _add_usage(node.config, {name: Billing(*values) for name, values in usage.items()})
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
+                            config: pytest.Config) -> None:
+    usage = config.stash.get(_USAGE, {})
+    if not usage:  # (the plugin was not used)
+        return
+    terminalreporter.write_sep("-", "fginit: what the platform would have done")
+    for name, billing in sorted(usage.items()):
+        terminalreporter.write_line(f"function {name!r}: {billing.summary()}")
 
 
 def _strict_faults(item: pytest.Item) -> bool:

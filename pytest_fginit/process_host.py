@@ -247,7 +247,8 @@ class ProcessInstance:
         status, ended_at, exception, unserializable, loaded, value_json, peak = body
         if peak > host.memory_limit or status == "memory_exceeded":  # (injected: at the limit)
             return self._killed("memory_exceeded", deadline, peak), loaded
-        outcome = PhaseOutcome(status, ended_at, None, exception, unserializable=unserializable)
+        outcome = PhaseOutcome(status, ended_at, None, exception, unserializable=unserializable,
+                               peak_bytes=peak)
         if value_json is not None:
             outcome.value = json.loads(value_json)
         self._follow(ended_at)

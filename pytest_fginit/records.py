@@ -7,7 +7,7 @@ milliseconds on the same clock, so a 300 s virtual timeout reads as 300000 ms.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -16,6 +16,7 @@ from .redaction import Redactor, no_redaction
 
 if TYPE_CHECKING:
     from .host import HostedInstance
+    from .response import ApiResponse
 
 InstanceState = Literal["initializing", "ready", "failed", "killed", "recycled"]
 """``initializing`` while code loads and the initializer runs; ``ready`` to serve requests;
@@ -82,6 +83,10 @@ class Invocation:
     duration_ms: float = 0.0
     """Time the handler ran (0 if no instance could be initialized)."""
     handler_log: str = field(default="", repr=False)
+    memory_size: int = field(default=128, repr=False)
+    """The function's ``memory_size`` (MB) when it ran: the billed memory."""
+    memory_used_mb: int | None = field(default=None, repr=False)
+    """The instance's peak memory (MB) in process isolation; ``None`` in-process (unmeasured)."""
     _redact: Redactor = field(default=no_redaction, repr=False)
 
     @property
@@ -95,9 +100,22 @@ class Invocation:
         return math.ceil(round(self.duration_ms + self.init_duration_ms, 6))
 
     @property
+    def billed_gb_s(self) -> float:
+        """What this request is billed: memory (GB) times billed duration (s), initializer time
+        included (R10)."""
+        return self.memory_size / 1024 * self.billed_duration_ms / 1000
+
+    @property
     def log(self) -> str:
         """What the function printed or logged while serving this request, attempts included."""
         return "".join(a.log for a in self.init_attempts) + self.handler_log
+
+    def to_api_response(self) -> ApiResponse:
+        """What FunctionGraph's synchronous invoke API would have answered (reference,
+        section 4): status, headers and the ``v1`` body."""
+        from .response import api_response
+
+        return api_response(self)
 
     def raise_for_error(self) -> Invocation:
         """Raise `InvocationError` if this invocation failed; return it otherwise."""
@@ -114,3 +132,29 @@ class Invocation:
             f"instance={where!r}, cold_start={self.cold_start}, "
             f"init_attempts={len(self.init_attempts)}, duration_ms={self.duration_ms:.3f})"
         )
+
+
+@dataclass(frozen=True)
+class Billing:
+    """Sums over a function's requests (`FunctionEmulator.billing`): what they are billed, and
+    what it took to serve them. Add two with ``+`` (the plugin's session summary does)."""
+
+    invocations: int = 0
+    instances: int = 0
+    """Instances created (each one initialized, or tried to)."""
+    cold_starts: int = 0
+    init_failures: int = 0
+    """Initialization attempts that failed, timeouts included."""
+    init_timeouts: int = 0
+    billed_duration_ms: int = 0
+    gb_s: float = 0.0
+    """Billed GB-seconds: memory (GB) times billed duration (s), initializer time included."""
+
+    def __add__(self, other: Billing) -> Billing:
+        return Billing(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+    def summary(self) -> str:
+        """One line: what the platform would have done and billed."""
+        return (f"{self.invocations} requests, {self.instances} instances created, "
+                f"{self.cold_starts} cold starts, {self.init_failures} init failures "
+                f"({self.init_timeouts} timeouts), billed {self.gb_s:.6f} GB-s")

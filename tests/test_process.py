@@ -475,13 +475,20 @@ def test_descriptors_numbered_past_1024_are_fine(run, code):
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-def test_a_big_result_is_not_counted_as_the_functions_memory(run):
+def test_copies_made_to_answer_are_not_counted_as_the_functions_memory(run):
     fn = run("""
+import resource
+BALLAST = []
+
 def handler(event, context):
-    return "x" * (40 << 20)  # 40 MB: the runtime copies it to answer, as the platform does
+    limit = context.getMemorySize() << 20
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    BALLAST.append(b"x" * (limit - peak - (8 << 20)))  # held: 3 MB under the limit, with ...
+    return "y" * (5 << 20)  # ... a 5 MB answer, which the runtime copies three times to send
 """, memory_size=128)
     inv = fn.invoke()
-    assert inv.ok and len(inv.result) == 40 << 20
+    assert inv.ok and len(inv.result) == 5 << 20
+    assert 110 < inv.memory_used_mb <= 128
 
 
 def test_helpers_of_a_live_instance_survive_another_instance_ending(run, tmp_path):

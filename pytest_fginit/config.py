@@ -218,6 +218,17 @@ class FunctionConfig:
         check_known(fields)
         return cls(**fields)
 
+    @classmethod
+    def from_file(cls, path: str | Path, resource: str | None = None,
+                  **overrides: Any) -> FunctionConfig:
+        """Read a deployment file: the FunctionGraph API's function JSON, a Terraform file
+        with a ``huaweicloud_fgs_function`` resource, or a Serverless Devs ``s.yaml``
+        (``resource`` picks one function when the file has several). ``overrides`` win over
+        what the file says; ``code_root`` defaults to the file's (or its folder)."""
+        from .deployment import read_deployment
+
+        return cls.from_fields({**read_deployment(path, resource), **overrides})
+
     def replace(self, **changes: Any) -> FunctionConfig:
         """A copy with ``changes`` applied, validated again.
 

@@ -11,6 +11,7 @@ import dataclasses
 import sys
 import time
 from collections.abc import Callable, Generator, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -38,11 +39,16 @@ _PLUGIN_OPTIONS = {
     "assert_all_faults_used": (
         "fail a passing test at teardown if a fault it registered was never used (default true)"
     ),
+    "config": (
+        "deployment file to read the function's configuration from: the API's function JSON, "
+        "Terraform .tf or Serverless Devs s.yaml (path#name picks one of several functions)"
+    ),
 }
 _CONTEXT_EXTRAS = ("package", "project_id", "version", "alias", "access_key", "secret_key",
                    "security_token", "token")
 """fg_context's keyword arguments beyond the named ones: the rest of Context's fields."""
 _BASE_FIELDS = pytest.StashKey[dict[str, Any]]()
+_DEPLOYMENT_FILE = pytest.StashKey["Path | None"]()
 _STRICT_FAULTS = pytest.StashKey[bool]()
 _EMULATORS = pytest.StashKey[list["FunctionEmulator"]]()
 _CALL_FAILED = pytest.StashKey[bool]()
@@ -105,6 +111,10 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"{source} = {shown}: {exc}") from None
         fields[name] = (base / value) if name == "code_root" and value is not None else value
     config.stash[_BASE_FIELDS] = fields
+    cli_file = config.getoption("fginit_config")
+    ini_file = config.getini("fginit_config")
+    config.stash[_DEPLOYMENT_FILE] = (cli_base / cli_file if cli_file
+                                      else ini_base / ini_file if ini_file else None)
     strict = config.getoption("fginit_assert_all_faults_used")
     strict = strict if strict is not None else config.getini("fginit_assert_all_faults_used")
     try:
@@ -124,9 +134,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def function_fields(item: pytest.Item) -> dict[str, Any]:
-    """The merged configuration of ``item``: ini and options, then markers, closest last."""
+    """The merged configuration of ``item``: a deployment file's keys (``config``), then ini
+    and options, then markers, closest last."""
     # A deep copy: a hook may change the dicts in place without touching the ini's values.
     fields: dict[str, Any] = copy.deepcopy(item.config.stash.get(_BASE_FIELDS, {}))
+    deployment_file = item.config.stash.get(_DEPLOYMENT_FILE, None)
     markers = list(item.iter_markers(MARKER))  # closest first
     for marker in reversed(markers):
         if marker.args:
@@ -134,6 +146,11 @@ def function_fields(item: pytest.Item) -> dict[str, Any]:
                 "fginit", f"takes keyword arguments only, got {marker.args!r}"
             )
         for name, value in marker.kwargs.items():
+            if name == "config":
+                if not isinstance(value, (str, Path)):
+                    raise FunctionConfigError(name, f"{value!r} is not a path")
+                deployment_file = item.path.parent / value
+                continue
             if name in _PLUGIN_OPTIONS:
                 if not isinstance(value, bool):
                     raise FunctionConfigError(name, f"{value!r} is not one of True, False")
@@ -143,6 +160,11 @@ def function_fields(item: pytest.Item) -> dict[str, Any]:
             if name == "code_root" and value is not None:
                 value = item.path.parent / value
             fields[name] = value
+    if deployment_file is not None:  # the lowest layer: every key given here wins over it
+        from .deployment import read_deployment
+
+        path, _, resource = str(deployment_file).partition("#")
+        fields = {**read_deployment(path, resource or None), **fields}
     return fields
 
 

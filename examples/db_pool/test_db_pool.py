@@ -18,13 +18,11 @@ from pytest_fginit import InvocationError
 PASSWORD = "s3cr3t-Pa55"
 CODE_ROOT = Path(__file__).parent / "function"
 
+# The configuration is the deployment's (main.tf, Terraform); the code is in function/, and the
+# password comes from CI's secret store in production: given here.
 pytestmark = pytest.mark.fginit(
+    config="main.tf",
     code_root="function",
-    handler="index.handler",
-    initializer_handler="index.init",
-    initializer_timeout=10,
-    timeout=3,
-    user_data={"POOL_SIZE": "3", "DB_USER": "app"},
     encrypted_user_data={"DB_PASSWORD": PASSWORD},
 )
 

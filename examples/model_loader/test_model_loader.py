@@ -8,14 +8,8 @@ fraction of a second of real time. No test here looks at wall-clock time.
 
 import pytest
 
-pytestmark = pytest.mark.fginit(
-    code_root="function",
-    handler="index.handler",
-    initializer_handler="index.init",
-    initializer_timeout=60,
-    timeout=3,
-    memory_size=1024,
-)
+# The configuration is the deployment's (s.yaml, Serverless Devs), code root included.
+pytestmark = pytest.mark.fginit(config="s.yaml")
 
 LOAD_MS = 45_000
 

@@ -1,0 +1,302 @@
+"""Reading a function's configuration from the files it is deployed with.
+
+Three formats, each mapped onto `FunctionConfig`'s keys (reference, section 5):
+
+* the FunctionGraph API's function JSON (a ShowFunctionConfig answer or a CreateFunction body);
+* Terraform: a ``huaweicloud_fgs_function`` resource (parsed with python-hcl2). Values may be
+  literals, ``var.x`` with a ``default`` in the folder's ``variable`` blocks, and
+  ``jsonencode({...})`` of those; anything else cannot be known without Terraform, and is an
+  error naming it;
+* Serverless Devs' ``s.yaml`` (component ``fgs``, under ``props.function``).
+
+Keys the emulator does not use are accepted and ignored. The code root is what the file says
+(``s.yaml``'s ``code.codeUri``), else the file's folder; the caller's keys override all.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from .config import normalize_field
+from .errors import FunctionConfigError
+
+_API_KEYS = {
+    "func_name": "func_name", "runtime": "runtime", "handler": "handler",
+    "timeout": "timeout", "memory_size": "memory_size", "user_data": "user_data",
+    "encrypted_user_data": "encrypted_user_data", "initializer_handler": "initializer_handler",
+    "initializer_timeout": "initializer_timeout", "package": "package",
+}
+_TERRAFORM_KEYS = {
+    "name": "func_name", "runtime": "runtime", "handler": "handler", "timeout": "timeout",
+    "memory_size": "memory_size", "user_data": "user_data",
+    "encrypted_user_data": "encrypted_user_data", "initializer_handler": "initializer_handler",
+    "initializer_timeout": "initializer_timeout", "app": "package",
+}
+_SERVERLESS_KEYS = {
+    "functionName": "func_name", "runtime": "runtime", "handler": "handler",
+    "timeout": "timeout", "memorySize": "memory_size", "initializerHandler":
+    "initializer_handler", "initializerTimeout": "initializer_timeout",
+    "environmentVariables": "user_data", "userData": "user_data",
+}
+TERRAFORM_TYPE = "huaweicloud_fgs_function"
+
+
+def read_deployment(path: str | Path, resource: str | None = None) -> dict[str, Any]:
+    """The configuration keys ``path`` gives, with ``code_root`` (``resource``: which function,
+    when the file deploys several)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FunctionConfigError("config", f"{str(path)!r} is not a file")
+    name = path.name.lower()
+    if name.endswith(".json"):
+        fields = _from_api_json(path)
+    elif name.endswith(".tf"):
+        fields = _from_terraform(path, resource)
+    elif name.endswith((".yaml", ".yml")):
+        fields = _from_serverless(path, resource)
+    else:
+        raise FunctionConfigError(
+            "config", f"{str(path)!r}: not a deployment file this reads; allowed: the API's "
+                      "function JSON (.json), Terraform (.tf), Serverless Devs (s.yaml)")
+    fields.setdefault("code_root", path.parent)
+    for key, value in fields.items():  # each checked here, so that an error names the file
+        try:
+            fields[key] = normalize_field(key, value)
+        except FunctionConfigError as exc:
+            message = str(exc).partition(": ")[2]  # (the key's name comes first)
+            raise FunctionConfigError(key, f"{message} (read from {str(path)!r})") from None
+    return fields
+
+
+def _map(source: Mapping[str, Any], keys: Mapping[str, str]) -> dict[str, Any]:
+    return {keys[k]: v for k, v in source.items() if k in keys and v is not None}
+
+
+# --- the API's function JSON -----------------------------------------------------------------
+
+def _from_api_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FunctionConfigError("config", f"{str(path)!r} is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise FunctionConfigError("config", f"{str(path)!r}: a function's JSON is an object")
+    fields = _map(data, _API_KEYS)
+    for key in ("user_data", "encrypted_user_data"):  # JSON strings in the API
+        if isinstance(fields.get(key), str) and not fields[key].strip():
+            del fields[key]
+    return fields
+
+
+# --- Serverless Devs -------------------------------------------------------------------------
+
+def _from_serverless(path: Path, resource: str | None) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise FunctionConfigError("config", f"{str(path)!r} is not valid YAML ({exc})") from None
+    # Serverless Devs 2 lists them under ``services``, 3 under ``resources``.
+    found = {name: service for section in ("services", "resources")
+             for name, service in ((data or {}).get(section) or {}).items()
+             if isinstance(service, dict)
+             and isinstance((service.get("props") or {}).get("function"), dict)}
+    name = _pick(path, "a service with props.function", found, resource)
+    function = found[name]["props"]["function"]
+    fields = _map(function, _SERVERLESS_KEYS)
+    code = function.get("code")
+    code_uri = code.get("codeUri") if isinstance(code, dict) else None
+    if code_uri is not None:
+        if not isinstance(code_uri, str):
+            raise FunctionConfigError("config", f"{str(path)!r}: code.codeUri must be a path")
+        fields["code_root"] = path.parent / code_uri
+    return fields
+
+
+def _pick(path: Path, what: str, found: Mapping[str, Any], resource: str | None) -> str:
+    if resource is not None:
+        if resource not in found:
+            raise FunctionConfigError(
+                "resource", f"{resource!r} is not in {str(path)!r}; it has: "
+                            + (", ".join(sorted(found)) or "none"))
+        return resource
+    if len(found) != 1:
+        raise FunctionConfigError(
+            "resource", f"{str(path)!r} has {len(found)} of {what}"
+                        + (f" ({', '.join(sorted(found))}): say which one with resource="
+                           if found else ""))
+    return next(iter(found))
+
+
+# --- Terraform -------------------------------------------------------------------------------
+
+def _from_terraform(path: Path, resource: str | None) -> dict[str, Any]:
+    resources: dict[str, dict[str, Any]] = {}
+    for block in _hcl(path).get("resource", []):
+        for kind, named in block.items():
+            if _unquote(kind) == TERRAFORM_TYPE:
+                for name, body in named.items():
+                    resources[_unquote(name)] = body
+    name = _pick(path, f"{TERRAFORM_TYPE} resources", resources, resource)
+    variables = _variables(path.parent)
+    fields: dict[str, Any] = {}
+    for attribute, value in resources[name].items():
+        key = _TERRAFORM_KEYS.get(attribute)
+        if key is None:
+            continue  # what the emulator does not use: accepted, ignored
+        where = f"{str(path)!r}, resource {TERRAFORM_TYPE}.{name}, {attribute}"
+        fields[key] = _Evaluator(variables, where).value(value)
+    return fields
+
+
+def _hcl(path: Path) -> dict[str, Any]:
+    import hcl2
+    from lark.exceptions import LarkError
+
+    try:
+        with path.open() as file:
+            data: dict[str, Any] = hcl2.load(file)
+    except (LarkError, UnicodeDecodeError, ValueError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FunctionConfigError("config",
+                                  f"{str(path)!r} is not valid HCL ({first_line})") from None
+    return data
+
+
+def _variables(folder: Path) -> dict[str, Any]:
+    """The ``default`` of every ``variable`` block in the folder's ``.tf`` files."""
+    defaults: dict[str, Any] = {}
+    for tf in sorted(folder.glob("*.tf")):
+        for block in _hcl(tf).get("variable", []):
+            for name, body in block.items():
+                if isinstance(body, dict) and "default" in body:
+                    where = f"{str(tf)!r}, variable {_unquote(name)}"
+                    defaults[_unquote(name)] = _Evaluator({}, where).value(body["default"])
+    return defaults
+
+
+def _unquote(text: str) -> str:
+    return json.loads(text) if text.startswith('"') and text.endswith('"') else text
+
+
+_TOKEN = re.compile(r"""\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<number>-?\d+(?:\.\d+)?)
+                    |(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)|(?P<punct>[{}()\[\]=:,]))""", re.X)
+
+
+class _Evaluator:
+    """Values python-hcl2 leaves as text: quoted literals, and ``${...}`` expressions made of
+    literals, ``var.x`` and ``jsonencode(...)``; anything else is an error naming it."""
+
+    def __init__(self, variables: Mapping[str, Any], where: str) -> None:
+        self.variables = variables
+        self.where = where
+        self.text = ""
+
+    def value(self, raw: Any) -> Any:
+        if isinstance(raw, list):
+            return [self.value(item) for item in raw]
+        if isinstance(raw, dict):
+            return {_unquote(k): self.value(v) for k, v in raw.items() if k != "__is_block__"}
+        if not isinstance(raw, str):
+            return raw
+        if raw.startswith("${") and raw.endswith("}"):
+            return self.expression(raw[2:-1])
+        try:
+            text = _unquote(raw)
+        except ValueError:  # a template with quotes inside: "${upper("x")}"
+            text = raw
+        if "${" in text:  # interpolation in a string: Terraform's to work out
+            self.text = text
+            self._cannot()
+        return text
+
+    def expression(self, text: str) -> Any:
+        self.text = text
+        self.tokens = list(self._tokens(text))
+        self.at = 0
+        value = self._term()
+        if self.at != len(self.tokens):
+            self._cannot()
+        return value
+
+    def _tokens(self, text: str) -> Iterator[tuple[str, str]]:
+        pos = 0
+        while pos < len(text.rstrip()):
+            match = _TOKEN.match(text, pos)
+            if match is None:
+                self._cannot()
+            assert match is not None and match.lastgroup is not None
+            yield match.lastgroup, match.group(match.lastgroup)
+            pos = match.end()
+
+    def _next(self) -> tuple[str, str]:
+        if self.at >= len(self.tokens):
+            self._cannot()
+        token = self.tokens[self.at]
+        self.at += 1
+        return token
+
+    def _expect(self, punct: str) -> None:
+        if self._next() != ("punct", punct):
+            self._cannot()
+
+    def _term(self) -> Any:
+        kind, text = self._next()
+        if kind == "string":
+            return json.loads(text)
+        if kind == "number":
+            return float(text) if "." in text else int(text)
+        if kind == "punct" and text == "{":
+            return self._object()
+        if kind == "punct" and text == "[":
+            return self._list()
+        if kind == "name":
+            if text in ("true", "false", "null"):
+                return {"true": True, "false": False, "null": None}[text]
+            if text.startswith("var.") and text.count(".") == 1:
+                if text[4:] not in self.variables:
+                    raise FunctionConfigError(
+                        "config", f"{self.where}: {text} has no default in the folder's "
+                                  "variable blocks, so its value is unknown here")
+                return self.variables[text[4:]]
+            if text == "jsonencode":
+                self._expect("(")
+                value = self._term()
+                self._expect(")")
+                return json.dumps(value, separators=(",", ":"))
+        self._cannot()
+
+    def _object(self) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        while self.tokens[self.at:self.at + 1] != [("punct", "}")]:
+            kind, key = self._next()
+            if kind not in ("string", "name"):
+                self._cannot()
+            key = json.loads(key) if kind == "string" else key
+            if self._next() not in (("punct", "="), ("punct", ":")):
+                self._cannot()
+            result[key] = self._term()
+            if self.tokens[self.at:self.at + 1] == [("punct", ",")]:
+                self.at += 1
+        self._expect("}")
+        return result
+
+    def _list(self) -> list[Any]:
+        result: list[Any] = []
+        while self.tokens[self.at:self.at + 1] != [("punct", "]")]:
+            result.append(self._term())
+            if self.tokens[self.at:self.at + 1] == [("punct", ",")]:
+                self.at += 1
+        self._expect("]")
+        return result
+
+    def _cannot(self) -> Any:
+        shown = self.text if "${" in self.text else f"${{{self.text}}}"
+        raise FunctionConfigError(
+            "config", f"{self.where}: cannot work out {shown} without Terraform; "
+                      "allowed: literals, var.<name> with a default, jsonencode({...}) of those")

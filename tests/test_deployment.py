@@ -1,0 +1,204 @@
+"""Configuration read from the files a function is deployed with: the FunctionGraph API's
+function JSON, Terraform, Serverless Devs' s.yaml; explicit keys win over what they say."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_fginit import FunctionConfig, FunctionConfigError
+from tests.conftest import COUNTING_FUNCTION, write_code
+
+
+@pytest.fixture
+def deploy(tmp_path: Path) -> Path:
+    """A deployment folder: the function's code in ``code/``."""
+    write_code(tmp_path / "code", {"index.py": COUNTING_FUNCTION})
+    return tmp_path
+
+
+def test_the_api_function_json(deploy):
+    (deploy / "code" / "function.json").write_text(json.dumps({
+        "func_urn": "urn:fss:cn-north-4:proj:function:default:orders:latest",
+        "func_name": "orders", "package": "default", "runtime": "Python3.9",
+        "handler": "index.handler", "timeout": 30, "memory_size": 256, "code_type": "zip",
+        "user_data": json.dumps({"DB_URL": "pg://db"}), "encrypted_user_data": "",
+        "initializer_handler": "index.init", "initializer_timeout": 45,
+        "strategy_config": {"concurrency": 400, "concurrent_num": 1},
+    }))
+    config = FunctionConfig.from_file(deploy / "code" / "function.json")
+    assert (config.func_name, config.runtime, config.timeout, config.memory_size) == (
+        "orders", "Python3.9", 30, 256)
+    assert (config.initializer_handler, config.initializer_timeout) == ("index.init", 45)
+    assert config.user_data == {"DB_URL": "pg://db"} and config.encrypted_user_data == {}
+    assert config.code_root == deploy / "code"  # the file's folder, as nothing says otherwise
+    overridden = FunctionConfig.from_file(deploy / "code" / "function.json", timeout=5)
+    assert overridden.timeout == 5  # explicit keys win
+
+
+TERRAFORM = """
+variable "db_url" {
+  type    = string
+  default = "pg://db/orders"
+}
+
+variable "region" {}
+
+resource "huaweicloud_fgs_function" "orders" {
+  name                = "orders"
+  app                 = "shop"
+  handler             = "index.handler"
+  runtime             = "Python3.10"
+  memory_size         = 512
+  timeout             = 15
+  initializer_handler = "index.init"
+  initializer_timeout = 120
+  max_instance_num    = 10
+  code_type           = "obs"
+  user_data = jsonencode({
+    "DB_URL" : var.db_url,
+    "POOL"   = "5"
+  })
+  reserved_instances {
+    count = 2
+  }
+}
+
+resource "huaweicloud_fgs_function" "reports" {
+  name    = "reports"
+  handler = "index.handler"
+  runtime = "Python3.10"
+  timeout = 60
+}
+
+resource "huaweicloud_obs_bucket" "code" {
+  bucket = "code"
+}
+"""
+
+
+def test_terraform_picks_a_resource_by_name_and_resolves_jsonencode_and_variables(deploy):
+    (deploy / "main.tf").write_text(TERRAFORM)
+    config = FunctionConfig.from_file(deploy / "main.tf", resource="orders",
+                                      code_root=deploy / "code")
+    assert (config.func_name, config.package, config.memory_size, config.timeout) == (
+        "orders", "shop", 512, 15)
+    assert config.initializer_timeout == 120
+    assert config.user_data == {"DB_URL": "pg://db/orders", "POOL": "5"}
+    reports = FunctionConfig.from_file(deploy / "main.tf", "reports", code_root=deploy / "code")
+    assert (reports.func_name, reports.timeout) == ("reports", 60)
+
+
+def test_terraform_with_several_functions_needs_a_name(deploy):
+    (deploy / "main.tf").write_text(TERRAFORM)
+    with pytest.raises(FunctionConfigError, match=r"resource: .*main.tf' has 2 of "
+                       r"huaweicloud_fgs_function resources \(orders, reports\): say which"):
+        FunctionConfig.from_file(deploy / "main.tf")
+    with pytest.raises(FunctionConfigError, match=r"'billing' is not in .*; it has: orders, "
+                                                  r"reports"):
+        FunctionConfig.from_file(deploy / "main.tf", resource="billing")
+
+
+@pytest.mark.parametrize(("value", "named"), [
+    ("jsonencode({A = local.a})", r"cannot work out \$\{jsonencode\(\{A = local.a\}\)\}"),
+    ("jsonencode({A = var.region})", "var.region has no default in the folder's variable"),
+    ('"${upper("x")}"', "cannot work out"),
+])
+def test_terraform_values_only_terraform_could_know_are_errors_naming_them(deploy, value,
+                                                                           named):
+    (deploy / "main.tf").write_text(TERRAFORM.split('resource "huaweicloud_fgs_function" "re')[0]
+                                    .replace('jsonencode({\n    "DB_URL" : var.db_url,\n'
+                                             '    "POOL"   = "5"\n  })', value))
+    with pytest.raises(FunctionConfigError) as raised:
+        FunctionConfig.from_file(deploy / "main.tf", code_root=deploy / "code")
+    message = str(raised.value)
+    assert "main.tf', resource huaweicloud_fgs_function.orders, user_data" in message
+    assert raised.match(named)
+
+
+def test_malformed_files_get_an_error_naming_the_file(deploy):
+    for name, text in [("main.tf", 'resource "x" {'), ("s.yaml", "services: [unclosed"),
+                       ("function.json", "{not json")]:
+        (deploy / name).write_text(text)
+        with pytest.raises(FunctionConfigError, match=f"config: .*{name}' is not valid"):
+            FunctionConfig.from_file(deploy / name)
+    with pytest.raises(FunctionConfigError, match="not a deployment file this reads"):
+        FunctionConfig.from_file(deploy / "code" / "index.py")
+
+
+def test_a_bad_value_in_a_file_names_the_key_and_the_file(deploy):
+    (deploy / "function.json").write_text(json.dumps({"handler": "index.handler",
+                                                       "memory_size": 100}))
+    with pytest.raises(FunctionConfigError, match=r"memory_size: 100 is not a FunctionGraph "
+                                                  r"memory size.*\(read from .*function.json'\)"):
+        FunctionConfig.from_file(deploy / "function.json")
+
+
+SERVERLESS = """
+edition: 1.0.0
+name: shop
+services:
+  orders:
+    component: fgs
+    props:
+      region: cn-north-4
+      function:
+        functionName: orders
+        runtime: Python3.9
+        handler: index.handler
+        initializerHandler: index.init
+        initializerTimeout: 30
+        timeout: 10
+        memorySize: 256
+        concurrency: 10
+        concurrentNum: 1
+        environmentVariables:
+          DB_URL: pg://db
+        code:
+          codeUri: ./code
+"""
+
+
+def test_a_serverless_devs_s_yaml(deploy):
+    (deploy / "s.yaml").write_text(SERVERLESS)
+    config = FunctionConfig.from_file(deploy / "s.yaml")
+    assert (config.func_name, config.runtime, config.timeout, config.memory_size) == (
+        "orders", "Python3.9", 10, 256)
+    assert (config.initializer_handler, config.initializer_timeout) == ("index.init", 30)
+    assert config.user_data == {"DB_URL": "pg://db"}
+    assert config.code_root == deploy / "code"  # code.codeUri, relative to the file
+    # Serverless Devs 3 lists them under "resources"
+    (deploy / "s.yaml").write_text(SERVERLESS.replace("services:", "resources:"))
+    assert FunctionConfig.from_file(deploy / "s.yaml").func_name == "orders"
+
+
+def test_the_plugin_reads_a_deployment_file_from_ini_or_marker(project):
+    (project.path / "deploy").mkdir()
+    (project.path / "deploy" / "main.tf").write_text(
+        TERRAFORM.replace('initializer_timeout = 120', 'initializer_timeout = 7'))
+    project.makeini("[pytest]\nfginit_config = deploy/main.tf#orders\nfginit_code_root = fn\n")
+    project.makepyfile(test_it="""
+import pytest
+
+def test_from_the_ini(fg_function):
+    c = fg_function.config
+    assert (c.func_name, c.memory_size, c.initializer_timeout) == ("orders", 512, 7)
+    assert c.user_data == {"DB_URL": "pg://db/orders", "POOL": "5"}
+
+@pytest.mark.fginit(config="deploy/main.tf#reports")
+def test_another_resource_by_marker(fg_function):
+    assert fg_function.config.func_name == "reports"
+
+@pytest.mark.fginit(timeout=3)
+def test_explicit_keys_win(fg_function):
+    assert fg_function.config.timeout == 3
+    assert fg_function.invoke().ok
+""")
+    project.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=3)
+    bad = project.runpytest_subprocess("-p", "no:cacheprovider",
+                                       "--fginit-config", "deploy/main.tf")
+    bad.assert_outcomes(passed=1, errors=2)  # (the marker's file wins for one of them)
+    bad.stdout.fnmatch_lines(["*invalid function configuration: resource: *main.tf' has 2 of "
+                              "huaweicloud_fgs_function resources (orders, reports)*"])

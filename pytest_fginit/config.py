@@ -67,6 +67,15 @@ class FunctionConfig:
         default=None,
         metadata=_spec("optional_int", "initializer timeout in seconds, 1-300 (default 3)"),
     )
+    pre_stop_handler: str | None = field(
+        default=None,
+        metadata=_spec("optional_str", "pre-stop entry, file.function in the handler's file: "
+                                       "runs when an instance is stopped"),
+    )
+    pre_stop_timeout: int | None = field(
+        default=None,
+        metadata=_spec("optional_int", "pre-stop timeout in seconds, 1-90 (default 3)"),
+    )
     timeout: int = field(
         default=3, metadata=_spec("int", "handler timeout in seconds, 3-900 (default 3)")
     )
@@ -125,6 +134,11 @@ class FunctionConfig:
         ),
     )
 
+    instance_idle_timeout: int = field(
+        default=60,
+        metadata=_spec("int", "seconds an idle instance lives before it is reclaimed "
+                              "(default 60)"),
+    )
     isolation: Isolation = field(
         default="inprocess",
         metadata=_spec("str", "where instances run: inprocess (default) or process (one OS "
@@ -164,6 +178,15 @@ class FunctionConfig:
                 )
             if self.initializer_timeout is None:
                 object.__setattr__(self, "initializer_timeout", 3)
+        if self.pre_stop_handler is not None:
+            if _entry_file(self.pre_stop_handler) != handler_file:
+                raise FunctionConfigError(
+                    "pre_stop_handler",
+                    f"{self.pre_stop_handler!r} must be in the handler's file {handler_file!r} "
+                    f"(handler {self.handler!r})",
+                )
+            if self.pre_stop_timeout is None:  # [assumption] as the initializer's default
+                object.__setattr__(self, "pre_stop_timeout", 3)
         if not self.code_root.is_dir():
             raise FunctionConfigError(
                 "code_root", f"{str(self.code_root)!r} is not a folder"
@@ -194,6 +217,11 @@ class FunctionConfig:
     def initializer_function(self) -> str | None:
         """The initializer's function name in the handler's file, if one is configured."""
         return self.initializer_handler.rpartition(".")[2] if self.initializer_handler else None
+
+    @property
+    def pre_stop_function(self) -> str | None:
+        """The pre-stop handler's function name in the handler's file, if one is configured."""
+        return self.pre_stop_handler.rpartition(".")[2] if self.pre_stop_handler else None
 
     @property
     def handler_path(self) -> Path | None:
@@ -330,9 +358,14 @@ def _check_path(name: str, value: Any) -> Path | None:
     return Path(value)
 
 
+_EXAMPLE_ENTRY = {"handler": "handler", "initializer_handler": "init",
+                  "pre_stop_handler": "stop"}
+
+
 def _check_entry(name: str, value: Any) -> str | None:
     code = {"handler": "FSS.1003 Invalid function handler.",
-            "initializer_handler": "FSS.1404 Invalid function initializer."}[name]
+            "initializer_handler": "FSS.1404 Invalid function initializer.",
+            "pre_stop_handler": ""}[name]
     if value is None and name != "handler":
         return None
     if not isinstance(value, str):
@@ -346,7 +379,7 @@ def _check_entry(name: str, value: Any) -> str | None:
         raise FunctionConfigError(
             name,
             f"{value!r} is not of the form file.function (at most {ENTRY_MAX_LENGTH} characters), "
-            f"e.g. 'index.{'handler' if name == 'handler' else 'init'}' [{code}]",
+            f"e.g. 'index.{_EXAMPLE_ENTRY[name]}'" + (f" [{code}]" if code else ""),
         )
     return value
 
@@ -465,6 +498,9 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "code_root": _check_path,
     "handler": _check_entry,
     "initializer_handler": _check_entry,
+    "pre_stop_handler": _check_entry,
+    "pre_stop_timeout": _int_in(1, 90, " (seconds)"),
+    "instance_idle_timeout": _int_in(1, 86400, " (seconds)"),
     "initializer_timeout": _int_in(
         1, 300, " (seconds)", "FSS.1405 Invalid initialization timeout."
     ),
@@ -488,7 +524,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "inherit_env": _check_bool,
 }
 
-_DERIVED = ("func_name", "initializer_timeout")
+_DERIVED = ("func_name", "initializer_timeout", "pre_stop_timeout")
 _FIELDS = {f.name: f for f in dataclasses.fields(FunctionConfig)}
 SECRET_FIELDS: Final = tuple(name for name, f in _FIELDS.items() if f.metadata["secret"])
 """Keys whose values are secrets (never printed)."""

@@ -24,7 +24,7 @@ from .context import Context, cpu_millicores
 from .errors import ERROR_CODES, MAX_BODY_BYTES, ErrorKind, FunctionError, InstanceSetupError
 from .faults import Faults
 from .host import InProcessHost, InstanceHost, InstanceSpec, PhaseOutcome
-from .records import Billing, InitAttempt, Instance, InstanceState, Invocation
+from .records import Billing, InitAttempt, Instance, InstanceState, Invocation, PreStop
 from .redaction import redactor
 
 JournalEntry = tuple[float, str, Any]
@@ -57,6 +57,7 @@ class FunctionEmulator:
         self.config = config
         self._redact = redactor(config.secrets)
         self.faults = Faults(has_initializer=config.initializer_handler is not None,
+                             has_pre_stop=config.pre_stop_handler is not None,
                              redact=self._redact)
         self.instances: list[Instance] = []
         """Every instance created, in creation order."""
@@ -88,6 +89,7 @@ class FunctionEmulator:
             handler_file=(str(handler_path) if "." not in config.handler_module
                           and handler_path and handler_path.suffix == ".py" else None),
             instance_setup=config.instance_setup,
+            pre_stop_function=config.pre_stop_function,
         )
         self._t0 = 0.0
         self._state: str = "new"
@@ -120,9 +122,14 @@ class FunctionEmulator:
             # (KeyboardInterrupt in user code), before a listener is told: a listener that
             # raises must not leave instances' modules behind.
             live = [i for i in self.instances if i.state in ("ready", "initializing")]
-            for instance in live:
-                if instance._hosted is not None:
-                    instance._hosted.stop()
+            try:
+                for instance in live:  # (the end of the test stops them: pre-stop first)
+                    if instance.state == "ready":
+                        self._run_pre_stop(instance)
+            finally:
+                for instance in live:
+                    if instance._hosted is not None:
+                        instance._hosted.stop()
             for instance in live:
                 self._set_state(instance, "recycled")
         finally:
@@ -169,6 +176,7 @@ class FunctionEmulator:
             memory_size=self.config.memory_size,
             _redact=self._redact,
         )
+        self._reclaim_idle()
         size = _utf8_size(body)
         if size > MAX_BODY_BYTES:  # refused by the platform: no instance sees it
             # [assumption] the platform's wording of this refusal is not published.
@@ -200,6 +208,7 @@ class FunctionEmulator:
                                "real time")
         self._clock.pass_time(seconds)
         self.journal.append((self._elapsed(), "advance", seconds))
+        self._reclaim_idle()
 
     def recycle(self) -> None:
         """Stop every live instance: the next request is a cold start."""
@@ -242,6 +251,31 @@ class FunctionEmulator:
                 f"{len(self.invocations)} invocations>")
 
     # --- the platform's rules --------------------------------------------------------------
+
+    def _reclaim_idle(self) -> None:
+        """Stop the instances idle for ``instance_idle_timeout`` (reference, section 2)."""
+        now = self._elapsed()
+        for instance in list(self._ready):
+            if now - instance.last_used_at >= self.config.instance_idle_timeout:
+                self._stop(instance, "reclaimed")
+
+    def _run_pre_stop(self, instance: Instance) -> None:
+        """Run the pre-stop handler of a ready instance that is being stopped, and record it.
+
+        (An instance whose handler timed out, crashed or ran out of memory gets none: the
+        platform killed it.)"""
+        if self.config.pre_stop_handler is None or instance._hosted is None:
+            return
+        timeout = self.config.pre_stop_timeout or 3
+        started = self._clock.now()
+        deadline = started + timeout
+        context = self._context(f"pre-stop-{instance.id}", timeout, deadline)
+        outcome = instance._hosted.pre_stop(context, deadline, self.faults.pre_stop.take())
+        error = self._error_of(outcome, "pre_stop_failed", "pre_stop_timeout", timeout)
+        instance.pre_stop = PreStop(ok=error is None, error=error,
+                                    duration_ms=(outcome.ended - started) * 1000.0,
+                                    started_at=started - self._t0, log=outcome.log)
+        self.journal.append((instance.pre_stop.started_at, "pre_stop", instance))
 
     def _warm_instance(self) -> Instance | None:
         # With one request at a time there is at most one ready instance.
@@ -307,6 +341,7 @@ class FunctionEmulator:
             invocation.memory_used_mb = math.ceil(outcome.peak_bytes / (1 << 20))
         invocation.handler_log = outcome.log
         instance.invocations.append(invocation)
+        instance.last_used_at = self._elapsed()  # (idle from now on)
         invocation.error = self._error_of(outcome, "handler_error", "handler_timeout", timeout)
         if invocation.error is None and outcome.unserializable is not None:
             type_name, message = outcome.unserializable
@@ -343,8 +378,9 @@ class FunctionEmulator:
         if outcome.status == "ok":
             return None
         if outcome.status == "timeout":
-            what = ("runtime initialization" if timeout_kind == "init_timeout"
-                    else "function invocation")
+            what = {"init_timeout": "runtime initialization",
+                    "pre_stop_timeout": "pre-stop handler"}.get(timeout_kind,
+                                                                "function invocation")
             return self._error(timeout_kind, None, f"{what} timed out after {timeout} s")
         if outcome.status == "crashed":
             return self._error("crashed", None, f"the runtime process exited ({outcome.detail})")
@@ -361,6 +397,8 @@ class FunctionEmulator:
                              tuple(self.redact(line) for line in stack_trace))
 
     def _stop(self, instance: Instance, state: InstanceState) -> None:
+        if instance.state == "ready" and state in ("recycled", "reclaimed"):
+            self._run_pre_stop(instance)
         if instance._hosted is not None:
             instance._hosted.stop()
         self._set_state(instance, state)
@@ -369,6 +407,7 @@ class FunctionEmulator:
         previous = instance.state if instance.state != state else None
         if state == "ready":
             self._ready.append(instance)
+            instance.last_used_at = self._elapsed()
         elif previous == "ready":
             self._ready.remove(instance)
         instance.state = state

@@ -23,6 +23,8 @@ ErrorKind = Literal[
     "crashed",
     "response_too_large",
     "request_too_large",
+    "pre_stop_failed",
+    "pre_stop_timeout",
 ]
 
 ERROR_CODES: Final[dict[str, int | str]] = {
@@ -36,6 +38,9 @@ ERROR_CODES: Final[dict[str, int | str]] = {
     # [assumption] the reference names no code for a runtime process that exits: 4209 is ours.
     "crashed": 4209,
     "response_too_large": 4004,
+    # [assumption] no codes are published for the pre-stop handler: ours, like 4201 and 4211.
+    "pre_stop_failed": 4301,
+    "pre_stop_timeout": 4311,
     # The platform's own refusals (no instance is involved) carry its API error codes.
     "request_too_large": "FSS.0413",
 }

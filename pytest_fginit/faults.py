@@ -16,7 +16,7 @@ from typing import Literal
 from .host import Injection
 from .redaction import Redactor, no_redaction
 
-Phase = Literal["initializer", "handler"]
+Phase = Literal["initializer", "handler", "pre_stop"]
 
 
 @dataclass
@@ -146,20 +146,26 @@ class PhaseFaults:
 class Faults:
     """``fg_function.faults``: one queue per phase."""
 
-    def __init__(self, *, has_initializer: bool, redact: Redactor = no_redaction) -> None:
+    def __init__(self, *, has_initializer: bool, has_pre_stop: bool = False,
+                 redact: Redactor = no_redaction) -> None:
         self.initializer = PhaseFaults(
             "initializer", available=has_initializer,
             why_not="this function has no initializer_handler configured", redact=redact,
         )
         self.handler = PhaseFaults("handler", redact=redact)
+        self.pre_stop = PhaseFaults(
+            "pre_stop", available=has_pre_stop,
+            why_not="this function has no pre_stop_handler configured", redact=redact,
+        )
 
     @property
     def pending(self) -> list[FaultRule]:
-        return self.initializer.pending + self.handler.pending
+        return self.initializer.pending + self.handler.pending + self.pre_stop.pending
 
     def clear(self) -> None:
         self.initializer.clear()
         self.handler.clear()
+        self.pre_stop.clear()
 
     def __repr__(self) -> str:
-        return f"<Faults {self.initializer!r} {self.handler!r}>"
+        return f"<Faults {self.initializer!r} {self.handler!r} {self.pre_stop!r}>"

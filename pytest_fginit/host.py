@@ -58,6 +58,7 @@ class InstanceSpec:
     """The handler module's source file when it is a top-level ``.py`` file (loads faster)."""
     instance_setup: str | None = None
     """``package.module:function`` to call inside the instance before its code loads."""
+    pre_stop_function: str | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,10 @@ class HostedInstance(Protocol):
 
     def handle(self, event: Any, context: Any, deadline: float,
                injection: Injection | None) -> PhaseOutcome: ...
+
+    def pre_stop(self, context: Any, deadline: float,
+                 injection: Injection | None) -> PhaseOutcome:
+        """Run the pre-stop handler (the instance is then stopped)."""
 
     def stop(self) -> None: ...
 
@@ -468,6 +473,7 @@ class InProcessInstance:
         self._namespace = namespace
         self._module: ModuleType | None = None
         self._handler: Callable[..., Any] | None = None
+        self._pre_stop: Callable[..., Any] | None = None
         self._loaded = False
 
     @property
@@ -488,7 +494,7 @@ class InProcessInstance:
             run_instance_setup(spec.instance_setup)
         module = self._module = self._namespace.import_module(spec.handler_module,
                                                               spec.handler_file)
-        names = (spec.handler_function, spec.initializer_function)
+        names = (spec.handler_function, spec.initializer_function, spec.pre_stop_function)
         entries = [getattr(module, name, None) if name else None for name in names]
         for name, entry in zip(names, entries, strict=True):
             if name and not callable(entry):
@@ -496,7 +502,7 @@ class InProcessInstance:
                     f"entry {spec.handler_module}.{name} not found: module "
                     f"'{spec.handler_module}' has no function '{name}'"
                 )
-        self._handler, initializer = entries
+        self._handler, initializer, self._pre_stop = entries
         self._loaded = True
         if initializer is not None:
             if injection is not None:
@@ -510,6 +516,13 @@ class InProcessInstance:
         return self._host.run_phase(
             self._namespace, lambda: handler(event, context), deadline, injection
         )
+
+    def pre_stop(self, context: Any, deadline: float,
+                 injection: Injection | None) -> PhaseOutcome:
+        function = self._pre_stop
+        assert function is not None, "pre_stop() without a pre-stop handler"
+        return self._host.run_phase(self._namespace, lambda: function(context), deadline,
+                                    injection)
 
     def stop(self) -> None:
         self._namespace.close()

@@ -277,6 +277,8 @@ def run(sock_fd: int, status_fd: int, request: dict[str, Any]) -> int:
             start = instance.start(context, deadline,
                                    injection if payload["fault_queued"] else None)
             outcome, loaded = start.phase, start.loaded
+        elif op == "pre_stop":
+            outcome = instance.pre_stop(context, deadline, payload["injection"])
         else:
             outcome = instance.handle(payload["event"], context, deadline, payload["injection"])
         status.phase_ended()  # (before the result is copied: that is not the function's memory)

@@ -186,6 +186,12 @@ class ProcessInstance:
         outcome, _ = self._phase("handle", payload, deadline, None)
         return outcome
 
+    def pre_stop(self, context: Any, deadline: float,
+                 injection: Injection | None) -> PhaseOutcome:
+        payload = {"context": context._plain_fields, "injection": _portable(injection)}
+        outcome, _ = self._phase("pre_stop", payload, deadline, None)
+        return outcome
+
     def stop(self) -> None:
         if self._stopped:
             return
@@ -214,7 +220,7 @@ class ProcessInstance:
         payload["fault_queued"] = injection is not None
         hung_at = (_now() + host.real_time_limit
                    if host.real_time_limit is not None and clock.virtual else math.inf)
-        loaded = op == "handle"
+        loaded = op != "start"
         try:
             try:
                 channel.send((op, payload))

@@ -18,11 +18,12 @@ if TYPE_CHECKING:
     from .host import HostedInstance
     from .response import ApiResponse
 
-InstanceState = Literal["initializing", "ready", "failed", "killed", "recycled"]
+InstanceState = Literal["initializing", "ready", "failed", "killed", "recycled", "reclaimed"]
 """``initializing`` while code loads and the initializer runs; ``ready`` to serve requests;
 ``failed`` after its initialization failed (abandoned, R3); ``killed`` after a handler timeout,
 crash or memory overrun (the platform discards the instance);
-``recycled`` once stopped by the emulator (``recycle()``, end of test)."""
+``recycled`` once stopped by the emulator (``recycle()``, end of test); ``reclaimed`` once
+stopped for being idle longer than ``instance_idle_timeout``."""
 
 
 @dataclass(eq=False)
@@ -34,6 +35,10 @@ class Instance:
     state: InstanceState = "initializing"
     initializer_calls: int = 0
     invocations: list[Invocation] = field(default_factory=list)
+    last_used_at: float = 0.0
+    """When it last finished initializing or serving (idle since then)."""
+    pre_stop: PreStop | None = None
+    """Its pre-stop handler's run, once it was stopped (``None``: none ran)."""
     _hosted: HostedInstance | None = field(default=None, init=False, repr=False)
 
     @property
@@ -49,6 +54,21 @@ class Instance:
             f"Instance(id={self.id!r}, state={self.state!r}, "
             f"initializer_calls={self.initializer_calls}, invocations={len(self.invocations)})"
         )
+
+
+@dataclass(eq=False)
+class PreStop:
+    """The run of an instance's pre-stop handler, as the instance was stopped."""
+
+    ok: bool
+    error: FunctionError | None
+    duration_ms: float
+    started_at: float
+    log: str = ""
+
+    def __repr__(self) -> str:
+        outcome = "ok" if self.ok else repr(self.error)
+        return f"PreStop({outcome}, {self.duration_ms:.3f} ms)"
 
 
 @dataclass(eq=False)

@@ -45,6 +45,8 @@ def format_timeline(emulator: FunctionEmulator) -> str:
             text = _attempt_line(record)
         elif what == "invocation":
             text = _invocation_line(record)
+        elif what == "pre_stop":
+            text = _pre_stop_line(record)
         else:
             text = f"clock advanced {record:g} s"
         lines.append(f"  {at:+10.3f}s  {text}")
@@ -65,6 +67,13 @@ def _attempt_line(attempt: InitAttempt) -> str:
     outcome = ("initialized, ready" if attempt.ok
                else f"init failed, abandoned: {describe_error(attempt.error)}")
     return f"{attempt.instance.id} {outcome} ({attempt.duration_ms:.1f} ms)"
+
+
+def _pre_stop_line(instance: Instance) -> str:
+    run = instance.pre_stop
+    assert run is not None
+    outcome = "ok" if run.ok else f"failed: {describe_error(run.error)}"
+    return f"{instance.id} pre-stop {outcome} ({run.duration_ms:.1f} ms)"
 
 
 def _invocation_line(inv: Invocation) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tempfile
 from collections.abc import Iterable
 from json import dumps as _json_dumps
@@ -21,15 +22,24 @@ from typing import Any, Protocol
 from .clock import Clock, RealClock, VirtualClock
 from .config import FunctionConfig
 from .context import Context, cpu_millicores
-from .errors import ERROR_CODES, MAX_BODY_BYTES, ErrorKind, FunctionError, InstanceSetupError
+from .errors import (
+    ERROR_CODES,
+    MAX_BODY_BYTES,
+    ErrorKind,
+    FunctionConfigError,
+    FunctionError,
+    InstanceSetupError,
+)
 from .faults import Faults
 from .host import InProcessHost, InstanceHost, InstanceSpec, PhaseOutcome
 from .records import Billing, InitAttempt, Instance, InstanceState, Invocation, PreStop
 from .redaction import redactor
 
+_VERSION = re.compile(r"^(?!latest$)[A-Za-z0-9][A-Za-z0-9._-]{0,41}$")
 JournalEntry = tuple[float, str, Any]
 """``(seconds since start, what, record)`` with ``what`` one of ``instance`` (a state change:
-record is ``(instance, state)``), ``attempt``, ``invocation``, ``advance`` (record: seconds)."""
+record is ``(instance, state)``), ``attempt``, ``invocation``, ``advance`` (record: seconds),
+``pre_stop`` (record: the instance), ``deploy`` (record: what changed)."""
 
 
 class EmulatorListener(Protocol):
@@ -54,11 +64,9 @@ class FunctionEmulator:
         *,
         listeners: Iterable[EmulatorListener] = (),
     ) -> None:
-        self.config = config
-        self._redact = redactor(config.secrets)
         self.faults = Faults(has_initializer=config.initializer_handler is not None,
                              has_pre_stop=config.pre_stop_handler is not None,
-                             redact=self._redact)
+                             redact=self.redact)
         self.instances: list[Instance] = []
         """Every instance created, in creation order."""
         self.invocations: list[Invocation] = []
@@ -67,6 +75,19 @@ class FunctionEmulator:
         self._ready: list[Instance] = []  # live instances able to serve, oldest first
         self._listeners = tuple(listeners)
         self._clock: Clock = VirtualClock() if config.virtual_time else RealClock()
+        self._version = "latest"
+        self._configure(config)
+        self._t0 = 0.0
+        self._state: str = "new"
+        self._requests = 0
+        self._invoking = False
+
+    def _configure(self, config: FunctionConfig) -> None:
+        """Take ``config`` on: what instances created from now on run, and how."""
+        self.config = config
+        self._redact = redactor(config.secrets)
+        self.faults.initializer.available = config.initializer_handler is not None
+        self.faults.pre_stop.available = config.pre_stop_handler is not None
         self._host: InstanceHost
         if config.isolation == "process":
             from .process_host import ProcessHost  # (imports the fork server's client)
@@ -91,10 +112,6 @@ class FunctionEmulator:
             instance_setup=config.instance_setup,
             pre_stop_function=config.pre_stop_function,
         )
-        self._t0 = 0.0
-        self._state: str = "new"
-        self._requests = 0
-        self._invoking = False
 
     # --- life ----------------------------------------------------------------------------
 
@@ -214,6 +231,41 @@ class FunctionEmulator:
         """Stop every live instance: the next request is a cold start."""
         for instance in list(self._ready):
             self._stop(instance, "recycled")
+
+    def update(self, **fields: Any) -> FunctionConfig:
+        """Deploy new code or configuration (R11): ``fields`` are `FunctionConfig` keys
+        (``code_root=`` for new code; the same folder changed on disk is new code too). The
+        live instances stop (pre-stop first, once their requests are done: here, one request
+        runs at a time); every request from now on goes to new instances, which run the new
+        initializer first. Returns the new configuration."""
+        self._require_running("update()")
+        for fixed in ("isolation", "virtual_time"):
+            if fixed in fields and fields[fixed] != getattr(self.config, fixed):
+                raise FunctionConfigError(
+                    fixed, f"cannot change on a running emulator (it is "
+                           f"{getattr(self.config, fixed)!r}): start a new FunctionEmulator")
+        config = self.config.replace(**fields)  # (checked before anything stops)
+        self._redeploy(config, f"updated ({', '.join(sorted(fields)) or 'same configuration'})")
+        return config
+
+    def publish_version(self, version: str) -> None:
+        """Publish the current code and configuration as ``version``: requests from now on
+        run on new instances of it, whose context says ``getVersion() == version``."""
+        self._require_running("publish_version()")
+        if not isinstance(version, str) or not _VERSION.match(version):
+            raise FunctionConfigError(
+                "version", f"{version!r}: allowed: 1-42 letters, digits, '.', '-' or '_', "
+                           "starting with a letter or digit, and not 'latest'")
+        self._version = version
+        self._redeploy(self.config, f"version {version} published")
+
+    def _redeploy(self, config: FunctionConfig, what: str) -> None:
+        for instance in list(self._ready):
+            self._stop(instance, "recycled")
+        self._host.close()  # (the environment of instances changes with the configuration)
+        self._configure(config)
+        self._host.open(self._environment())
+        self.journal.append((self._elapsed(), "deploy", what))
 
     @property
     def billing(self) -> Billing:
@@ -430,6 +482,7 @@ class FunctionEmulator:
             encrypted_user_data=config.encrypted_user_data,
             package=config.package,
             project_id=config.project_id,
+            version=self._version,
             access_key=config.access_key,
             secret_key=config.secret_key,
             security_token=config.security_token,
@@ -447,7 +500,7 @@ class FunctionEmulator:
         env = {
             "RUNTIME_PROJECT_ID": c.project_id,
             "RUNTIME_FUNC_NAME": c.func_name or "function",
-            "RUNTIME_FUNC_VERSION": "latest",
+            "RUNTIME_FUNC_VERSION": self._version,
             "RUNTIME_PACKAGE": c.package,
             "RUNTIME_HANDLER": c.handler,
             "RUNTIME_TIMEOUT": str(c.timeout),

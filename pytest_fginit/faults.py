@@ -52,7 +52,7 @@ class PhaseFaults:
                  redact: Redactor = no_redaction) -> None:
         self._phase = phase
         self._redact = redact
-        self._available = available
+        self.available = available
         self._why_not = why_not
         self._rules: deque[FaultRule] = deque()
 
@@ -130,7 +130,7 @@ class PhaseFaults:
         return rule.injection()
 
     def _add(self, rule: FaultRule, times: int) -> PhaseFaults:
-        if not self._available:
+        if not self.available:
             raise ValueError(f"faults.{self._phase}: {self._why_not}")
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
             raise ValueError(f"faults.{self._phase}: times must be a whole number >= 1, "

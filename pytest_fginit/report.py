@@ -47,6 +47,8 @@ def format_timeline(emulator: FunctionEmulator) -> str:
             text = _invocation_line(record)
         elif what == "pre_stop":
             text = _pre_stop_line(record)
+        elif what == "deploy":
+            text = str(record)
         else:
             text = f"clock advanced {record:g} s"
         lines.append(f"  {at:+10.3f}s  {text}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -29,19 +30,26 @@ _API_KEYS = {
     "timeout": "timeout", "memory_size": "memory_size", "user_data": "user_data",
     "encrypted_user_data": "encrypted_user_data", "initializer_handler": "initializer_handler",
     "initializer_timeout": "initializer_timeout", "package": "package",
+    "pre_stop_handler": "pre_stop_handler", "pre_stop_timeout": "pre_stop_timeout",
 }
 _TERRAFORM_KEYS = {
     "name": "func_name", "runtime": "runtime", "handler": "handler", "timeout": "timeout",
     "memory_size": "memory_size", "user_data": "user_data",
     "encrypted_user_data": "encrypted_user_data", "initializer_handler": "initializer_handler",
     "initializer_timeout": "initializer_timeout", "app": "package",
+    "pre_stop_handler": "pre_stop_handler", "pre_stop_timeout": "pre_stop_timeout",
 }
 _SERVERLESS_KEYS = {
     "functionName": "func_name", "runtime": "runtime", "handler": "handler",
     "timeout": "timeout", "memorySize": "memory_size", "initializerHandler":
     "initializer_handler", "initializerTimeout": "initializer_timeout",
     "environmentVariables": "user_data", "userData": "user_data",
+    "preStopHandler": "pre_stop_handler", "preStopTimeout": "pre_stop_timeout",
 }
+_UNSET = {"user_data": "", "encrypted_user_data": "", "initializer_handler": "",
+          "initializer_timeout": 0, "pre_stop_handler": "", "pre_stop_timeout": 0}
+"""What the API sends for a key that is not set (ShowFunctionConfig answers with these)."""
+_WHOLE_NUMBERS = ("timeout", "memory_size", "initializer_timeout", "pre_stop_timeout")
 TERRAFORM_TYPE = "huaweicloud_fgs_function"
 
 
@@ -86,8 +94,9 @@ def _from_api_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise FunctionConfigError("config", f"{str(path)!r}: a function's JSON is an object")
     fields = _map(data, _API_KEYS)
-    for key in ("user_data", "encrypted_user_data"):  # JSON strings in the API
-        if isinstance(fields.get(key), str) and not fields[key].strip():
+    for key, unset in _UNSET.items():
+        value = fields.get(key)
+        if key in fields and (value == unset or (isinstance(value, str) and not value.strip())):
             del fields[key]
     return fields
 
@@ -102,15 +111,27 @@ def _from_serverless(path: Path, resource: str | None) -> dict[str, Any]:
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise FunctionConfigError("config", f"{str(path)!r} is not valid YAML ({exc})") from None
     # Serverless Devs 2 lists them under ``services``, 3 under ``resources``.
-    found = {name: service for section in ("services", "resources")
-             for name, service in ((data or {}).get(section) or {}).items()
-             if isinstance(service, dict)
-             and isinstance((service.get("props") or {}).get("function"), dict)}
+    if not isinstance(data, dict):
+        raise FunctionConfigError("config", f"{str(path)!r}: an s.yaml is a mapping of "
+                                            "services (or resources)")
+    found: dict[str, Any] = {}
+    for section in ("services", "resources"):
+        services = data.get(section) or {}
+        if not isinstance(services, dict):
+            raise FunctionConfigError("config", f"{str(path)!r}: {section} must be a mapping "
+                                                "of names to services")
+        for name, service in services.items():
+            props = service.get("props") if isinstance(service, dict) else None
+            if isinstance(props, dict) and isinstance(props.get("function"), dict):
+                found[name] = service
     name = _pick(path, "a service with props.function", found, resource)
     function = found[name]["props"]["function"]
     fields = _map(function, _SERVERLESS_KEYS)
     code = function.get("code")
-    code_uri = code.get("codeUri") if isinstance(code, dict) else None
+    if code is not None and not isinstance(code, dict):
+        raise FunctionConfigError("config", f"{str(path)!r}: code must be a mapping with "
+                                            "codeUri")
+    code_uri = code.get("codeUri") if code is not None else None
     if code_uri is not None:
         if not isinstance(code_uri, str):
             raise FunctionConfigError("config", f"{str(path)!r}: code.codeUri must be a path")
@@ -151,6 +172,8 @@ def _from_terraform(path: Path, resource: str | None) -> dict[str, Any]:
             continue  # what the emulator does not use: accepted, ignored
         where = f"{str(path)!r}, resource {TERRAFORM_TYPE}.{name}, {attribute}"
         fields[key] = _Evaluator(variables, where).value(value)
+        if key in _WHOLE_NUMBERS and isinstance(fields[key], str) and fields[key].isdigit():
+            fields[key] = int(fields[key])  # (Terraform converts "30" to a number)
     return fields
 
 
@@ -168,22 +191,38 @@ def _hcl(path: Path) -> dict[str, Any]:
     return data
 
 
-def _variables(folder: Path) -> dict[str, Any]:
-    """The ``default`` of every ``variable`` block in the folder's ``.tf`` files."""
-    defaults: dict[str, Any] = {}
+class _Variables(dict[str, Any]):
+    """The ``default`` of every ``variable`` block in a folder's ``.tf`` files, each worked out
+    when used (a default nobody uses may be anything)."""
+
+    def __init__(self, raw: dict[str, tuple[str, Any]]) -> None:
+        super().__init__()
+        self._raw = raw
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._raw
+
+    def __getitem__(self, name: str) -> Any:
+        where, default = self._raw[name]
+        return _Evaluator({}, where).value(default)
+
+
+def _variables(folder: Path) -> _Variables:
+    raw: dict[str, tuple[str, Any]] = {}
     for tf in sorted(folder.glob("*.tf")):
         for block in _hcl(tf).get("variable", []):
             for name, body in block.items():
                 if isinstance(body, dict) and "default" in body:
-                    where = f"{str(tf)!r}, variable {_unquote(name)}"
-                    defaults[_unquote(name)] = _Evaluator({}, where).value(body["default"])
-    return defaults
+                    raw[_unquote(name)] = (f"{str(tf)!r}, variable {_unquote(name)}",
+                                           body["default"])
+    return _Variables(raw)
 
 
 def _unquote(text: str) -> str:
     return json.loads(text) if text.startswith('"') and text.endswith('"') else text
 
 
+_HEREDOC = re.compile(r'^"<<(?P<indent>-?)(?P<tag>\w+)\n(?P<body>.*)\n\s*(?P=tag)"$', re.S)
 _TOKEN = re.compile(r"""\s*(?:(?P<string>"(?:[^"\\]|\\.)*")|(?P<number>-?\d+(?:\.\d+)?)
                     |(?P<name>[A-Za-z_][A-Za-z0-9_.-]*)|(?P<punct>[{}()\[\]=:,]))""", re.X)
 
@@ -206,14 +245,26 @@ class _Evaluator:
             return raw
         if raw.startswith("${") and raw.endswith("}"):
             return self.expression(raw[2:-1])
-        try:
-            text = _unquote(raw)
-        except ValueError:  # a template with quotes inside: "${upper("x")}"
-            text = raw
-        if "${" in text:  # interpolation in a string: Terraform's to work out
+        heredoc = _HEREDOC.match(raw)
+        if heredoc:
+            text = textwrap.dedent(heredoc["body"]) if heredoc["indent"] else heredoc["body"]
+        else:
+            try:
+                text = _unquote(raw)
+            except ValueError:  # a template with quotes inside: "${upper("x")}"
+                text = raw
+        return self._template(text)
+
+    def _template(self, text: str) -> Any:
+        """A string: ``"${expression}"`` is the expression's value; ``$${`` is a literal
+        ``${``; any other interpolation is Terraform's to work out."""
+        template = text.replace("$${", "")
+        if template.startswith("${") and template.endswith("}") and template.count("${") == 1:
+            return _Evaluator(self.variables, self.where).expression(template[2:-1])
+        if "${" in template:
             self.text = text
             self._cannot()
-        return text
+        return text.replace("$${", "${")
 
     def expression(self, text: str) -> Any:
         self.text = text
@@ -248,7 +299,7 @@ class _Evaluator:
     def _term(self) -> Any:
         kind, text = self._next()
         if kind == "string":
-            return json.loads(text)
+            return self._template(json.loads(text))
         if kind == "number":
             return float(text) if "." in text else int(text)
         if kind == "punct" and text == "{":

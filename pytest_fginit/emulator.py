@@ -141,14 +141,15 @@ class FunctionEmulator:
             live = [i for i in self.instances if i.state in ("ready", "initializing")]
             try:
                 for instance in live:  # (the end of the test stops them: pre-stop first)
-                    if instance.state == "ready":
+                    if (instance.state == "ready" and instance.pre_stop is None
+                            and instance._hosted is not None and instance._hosted.alive()):
                         self._run_pre_stop(instance)
             finally:
                 for instance in live:
                     if instance._hosted is not None:
                         instance._hosted.stop()
-            for instance in live:
-                self._set_state(instance, "recycled")
+                for instance in live:
+                    self._set_state(instance, "recycled")
         finally:
             self._state = "closed"
             try:
@@ -185,6 +186,7 @@ class FunctionEmulator:
             payload = _json_loads(body)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"invoke(): the event must be JSON-serialisable: {exc}") from None
+        self._reclaim_idle()  # (before the request arrives: its time is its own)
         self._requests += 1
         invocation = Invocation(
             request_id=request_id or f"00000000-0000-4000-8000-{self._requests:012d}",
@@ -193,8 +195,7 @@ class FunctionEmulator:
             memory_size=self.config.memory_size,
             _redact=self._redact,
         )
-        self._reclaim_idle()
-        size = _utf8_size(body)
+        size = _body_size(event, body)
         if size > MAX_BODY_BYTES:  # refused by the platform: no instance sees it
             # [assumption] the platform's wording of this refusal is not published.
             invocation.error = self._error(
@@ -223,9 +224,15 @@ class FunctionEmulator:
         if not self._clock.virtual:
             raise RuntimeError("advance() needs virtual_time=True; this function runs on "
                                "real time")
-        self._clock.pass_time(seconds)
+        target = self._elapsed() + seconds
+        while self._ready:  # reclaim each instance at its idle deadline, on the way
+            due = min(i.last_used_at for i in self._ready) + self.config.instance_idle_timeout
+            if due >= target:
+                break
+            self._clock.pass_time(max(0.0, due - self._elapsed()) + 1e-6)
+            self._reclaim_idle()
+        self._clock.pass_time(max(0.0, target - self._elapsed()))
         self.journal.append((self._elapsed(), "advance", seconds))
-        self._reclaim_idle()
 
     def recycle(self) -> None:
         """Stop every live instance: the next request is a cold start."""
@@ -308,7 +315,7 @@ class FunctionEmulator:
         """Stop the instances idle for ``instance_idle_timeout`` (reference, section 2)."""
         now = self._elapsed()
         for instance in list(self._ready):
-            if now - instance.last_used_at >= self.config.instance_idle_timeout:
+            if now - instance.last_used_at > self.config.instance_idle_timeout:
                 self._stop(instance, "reclaimed")
 
     def _run_pre_stop(self, instance: Instance) -> None:
@@ -322,6 +329,9 @@ class FunctionEmulator:
         started = self._clock.now()
         deadline = started + timeout
         context = self._context(f"pre-stop-{instance.id}", timeout, deadline)
+        # Marked as run before it runs: an interrupt in it must not make close() run it again.
+        instance.pre_stop = PreStop(ok=False, error=None, duration_ms=0.0,
+                                    started_at=started - self._t0)
         outcome = instance._hosted.pre_stop(context, deadline, self.faults.pre_stop.take())
         error = self._error_of(outcome, "pre_stop_failed", "pre_stop_timeout", timeout)
         instance.pre_stop = PreStop(ok=error is None, error=error,
@@ -406,7 +416,7 @@ class FunctionEmulator:
             # are bound at import so that a test mocking json for user code doesn't break this.)
             try:
                 text = _json_dumps(outcome.value)
-                size = _utf8_size(text)
+                size = _body_size(outcome.value, text)
                 if size > MAX_BODY_BYTES:
                     invocation.error = self._error(
                         "response_too_large", None,
@@ -450,7 +460,10 @@ class FunctionEmulator:
 
     def _stop(self, instance: Instance, state: InstanceState) -> None:
         if instance.state == "ready" and state in ("recycled", "reclaimed"):
-            self._run_pre_stop(instance)
+            if instance._hosted is not None and not instance._hosted.alive():
+                state = "killed"  # its process died while idle: the platform's is gone too
+            else:
+                self._run_pre_stop(instance)
         if instance._hosted is not None:
             instance._hosted.stop()
         self._set_state(instance, state)
@@ -529,6 +542,11 @@ class FunctionEmulator:
             )
 
 
-def _utf8_size(text: str) -> int:
-    """Bytes of ``text`` in UTF-8 (JSON text is mostly ASCII: counted without a copy then)."""
-    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+def _body_size(value: Any, text: str) -> int:
+    """The size of ``value`` as a JSON body: compact, in UTF-8. ``text`` (``json.dumps``'s
+    default: ASCII escapes, spaced separators) is never smaller, so the exact size is worked
+    out only when ``text`` is over the limit."""
+    if len(text) <= MAX_BODY_BYTES:
+        return len(text)
+    return len(_json_dumps(value, ensure_ascii=False, separators=(",", ":"))
+               .encode("utf-8", "surrogatepass"))

@@ -202,3 +202,58 @@ def test_explicit_keys_win(fg_function):
     bad.assert_outcomes(passed=1, errors=2)  # (the marker's file wins for one of them)
     bad.stdout.fnmatch_lines(["*invalid function configuration: resource: *main.tf' has 2 of "
                               "huaweicloud_fgs_function resources (orders, reports)*"])
+
+
+def test_the_apis_empty_values_mean_unset_and_pre_stop_keys_are_read(deploy):
+    (deploy / "function.json").write_text(json.dumps({
+        "func_name": "orders", "handler": "index.handler", "initializer_handler": "",
+        "initializer_timeout": 0, "user_data": "", "pre_stop_handler": "index.stop",
+        "pre_stop_timeout": 30}))
+    config = FunctionConfig.from_file(deploy / "function.json", code_root=deploy / "code")
+    assert (config.initializer_handler, config.initializer_timeout) == (None, None)
+    assert (config.pre_stop_handler, config.pre_stop_timeout) == ("index.stop", 30)
+    (deploy / "s.yaml").write_text(SERVERLESS.replace(
+        "        timeout: 10", "        timeout: 10\n        preStopHandler: index.stop\n"
+                              "        preStopTimeout: 20"))
+    from_yaml = FunctionConfig.from_file(deploy / "s.yaml")
+    assert (from_yaml.pre_stop_handler, from_yaml.pre_stop_timeout) == ("index.stop", 20)
+
+
+def test_terraform_heredocs_interpolated_variables_escapes_and_numbers_in_strings(deploy):
+    (deploy / "variables.tf").write_text('''
+variable "db_url" {
+  default = "pg://db"
+}
+variable "never_used" {
+  default = "${local.whatever}"
+}
+''')
+    (deploy / "main.tf").write_text('''
+resource "huaweicloud_fgs_function" "f" {
+  name             = "f"
+  handler          = "index.handler"
+  timeout          = "30"
+  pre_stop_handler = "index.stop"
+  pre_stop_timeout = 20
+  user_data = <<EOT
+{"URL": "x", "PRICE": "$${price}"}
+EOT
+  encrypted_user_data = jsonencode({"DB" = "${var.db_url}", "RAW" = "a$${b}"})
+}
+''')
+    config = FunctionConfig.from_file(deploy / "main.tf", code_root=deploy / "code")
+    assert config.timeout == 30 and config.pre_stop_timeout == 20
+    assert config.user_data == {"URL": "x", "PRICE": "${price}"}
+    assert config.encrypted_user_data == {"DB": "pg://db", "RAW": "a${b}"}
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("- a list\n", "an s.yaml is a mapping"),
+    ("services: [1, 2]\n", "services must be a mapping"),
+    ("services:\n  f:\n    props:\n      function:\n        handler: index.handler\n"
+     "        code: ./src\n", "code must be a mapping with codeUri"),
+])
+def test_malformed_s_yaml_gets_an_error_naming_the_file(deploy, text, named):
+    (deploy / "s.yaml").write_text(text)
+    with pytest.raises(FunctionConfigError, match=f"config: .*s.yaml': {named}"):
+        FunctionConfig.from_file(deploy / "s.yaml")

@@ -171,3 +171,48 @@ def test_it(fg_function):
         "*instance-1 pre-stop failed: pre_stop_failed RuntimeError: cannot flush*",
         "*instance-1 recycled",
     ])
+
+
+def test_an_instance_is_reclaimed_at_its_idle_deadline_not_when_the_advance_ends(buffered):
+    fn, _ = buffered()
+    fn.invoke("a")
+    fn.advance(3600)
+    instance = fn.instances[0]
+    assert instance.state == "reclaimed"
+    assert 60 < instance.pre_stop.started_at < 61  # idle 60 s: then, not an hour later
+    assert fn.elapsed >= 3600
+
+
+def test_no_pre_stop_for_an_instance_whose_process_died_while_idle(buffered):
+    import os
+    import signal
+
+    fn, sink = buffered(isolation="process")
+    fn.invoke("a")
+    os.kill(fn.instances[0]._hosted.pid, signal.SIGKILL)
+    import time
+
+    deadline = time.monotonic() + 10
+    while fn.instances[0]._hosted.alive() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    fn.advance(61)
+    assert fn.instances[0].state == "killed" and fn.instances[0].pre_stop is None
+    assert flushed(sink) == []
+
+
+@pytest.mark.inprocess_only("a KeyboardInterrupt in another process is not the test's")
+def test_a_pre_stop_interrupted_by_ctrl_c_does_not_run_again(emulate, tmp_path):
+    fn = emulate(index="""
+def init(context):
+    pass
+def handler(event, context):
+    return 1
+def flush(context):
+    print("flushing")
+    raise KeyboardInterrupt
+""", pre_stop_handler="index.flush")
+    fn.invoke()
+    with pytest.raises(KeyboardInterrupt):
+        fn.recycle()
+    fn.close()  # runs no second pre-stop, and stops the instance
+    assert fn.instances[0].state == "recycled"

@@ -153,3 +153,10 @@ def test_no_summary_when_no_test_used_the_plugin(project):
     result = project.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert "what the platform would have done" not in result.stdout.str()
+
+
+def test_the_limits_count_utf8_bytes_of_compact_json(emulate):
+    fn = emulate(index=FUNCTION)
+    assert fn.invoke("中" * 1_500_000).ok  # 4.5 MB in UTF-8 (9 MB as ASCII escapes)
+    refused = fn.invoke("中" * 2_200_000)  # 6.6 MB
+    assert refused.error.kind == "request_too_large" and "6600002 bytes" in refused.error.message

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from pytest_fginit import FunctionConfig, FunctionConfigError
-from tests.conftest import COUNTING_FUNCTION, write_code
 
 
 @pytest.fixture
-def deploy(tmp_path: Path) -> Path:
+def deploy(code) -> Path:
     """A deployment folder: the function's code in ``code/``."""
-    write_code(tmp_path / "code", {"index.py": COUNTING_FUNCTION})
-    return tmp_path
+    root = code()
+    root.rename(root.parent / "code")
+    return root.parent
 
 
 def test_the_api_function_json(deploy):

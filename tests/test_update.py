@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from pytest_fginit import FunctionConfigError
-from tests.conftest import write_code
 
 VERSION_1 = """
 import os
@@ -28,7 +27,9 @@ def test_new_code_goes_to_new_instances_that_initialize_first(emulate, tmp_path)
     fn = emulate(index=VERSION_1, pre_stop_handler="index.stop", user_data={"STAGE": "a"})
     old = fn.invoke()
     assert old.result["code"] == 1
-    new_root = write_code(tmp_path / "v2", {"index.py": VERSION_2})
+    new_root = tmp_path / "v2"
+    new_root.mkdir()
+    (new_root / "index.py").write_text(VERSION_2)
     config = fn.update(code_root=new_root, user_data={"STAGE": "b"})
     assert config.code_root == new_root and fn.config is config
     assert old.instance.state == "recycled" and "stopping v1" in old.instance.pre_stop.log

@@ -233,9 +233,12 @@ class ProcessInstance:
                         return self._killed("timeout", deadline), loaded
                     wait = _POLL_S if ended == self._phases else min(_POLL_S, max(left, 0.0))
                     if not channel.poll(wait):  # (an ended phase: its answer is on the way)
-                        if ended < self._phases:  # (else: it is copying its result)
+                        if ended < self._phases:
+                            # The peak first, then whether the phase had ended by then: memory
+                            # it takes after, to copy its answer, is not the function's.
                             peak = _peak_rss_bytes(self.pid)
-                            if peak > host.memory_limit:
+                            if (peak > host.memory_limit
+                                    and self._status()[1] < self._phases):
                                 return self._killed("memory_exceeded", deadline, peak), loaded
                         continue
                     kind, body = channel.recv()

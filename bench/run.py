@@ -271,15 +271,17 @@ def ours_warm(n: int, warmup: int, isolation: str = "inprocess") -> Samples:
     return samples
 
 
-def theirs_warm(ll: LambdaLocal, module: Any, n: int, warmup: int) -> Samples:
+def theirs_call(ll: LambdaLocal, module: Any, n: int, warmup: int) -> Samples:
+    """python-lambda-local's call() on ``module``'s handler (loaded, initialized or not)."""
     samples: Samples = []
     for i in range(warmup + n):
         context = ll.context(3)
         t0 = now_ns()
         result, err_type = ll.call(module.handler, EVENT, context)
         elapsed = now_ns() - t0
-        if err_type is not None or result.get("statusCode") != 200:
+        if err_type is not None:
             raise BenchError(f"python-lambda-local: unexpected result {result!r}")
+        check_item(result, "python-lambda-local call()")
         if i >= warmup:
             samples.append(elapsed)
     return samples
@@ -387,22 +389,6 @@ def ours_process_cold(n: int, warmup: int) -> Samples:
         check_ok(fn.invocations[first:], cold=True)
     if len(pids) != n:
         raise BenchError(f"process isolation: {n} cold starts ran in {len(pids)} processes")
-    return samples
-
-
-def theirs_call_cold(ll: LambdaLocal, module: Any, n: int, warmup: int) -> Samples:
-    """python-lambda-local's call() on the handler of a module loaded, not initialized."""
-    samples: Samples = []
-    for i in range(warmup + n):
-        context = ll.context(3)
-        t0 = now_ns()
-        result, err_type = ll.call(module.handler, EVENT, context)
-        elapsed = now_ns() - t0
-        if err_type is not None:
-            raise BenchError(f"python-lambda-local: unexpected result {result!r}")
-        check_item(result, "python-lambda-local call()")
-        if i >= warmup:
-            samples.append(elapsed)
     return samples
 
 
@@ -640,7 +626,7 @@ def measure(plan: Plan, ll: LambdaLocal) -> Results:
     module = load_by_hand()
     warm = interleave(p.rounds, {
         "ours": lambda: ours_warm(p.warm_ours, p.warmup * 10),
-        "theirs": lambda: theirs_warm(ll, module, p.warm_theirs, 2),
+        "theirs": lambda: theirs_call(ll, module, p.warm_theirs, 2),
     }, "2. warm invokes      ")
     mode = timeout_mode()
     timeouts = interleave(p.rounds, {
@@ -651,7 +637,7 @@ def measure(plan: Plan, ll: LambdaLocal) -> Results:
     with child_interpreters_cached():
         proc = interleave(p.rounds, {
             "ours": lambda: ours_process_cold(p.proc_cold, p.warmup),
-            "call": lambda: theirs_call_cold(ll, cold_module, p.proc_cold, 2),
+            "call": lambda: theirs_call(ll, cold_module, p.proc_cold, 2),
             "load": lambda: theirs_load_per_call(ll, p.proc_cold, 2),
             "fresh": lambda: fresh_interpreter(p.fresh, 1),
             "fresh_S": lambda: fresh_interpreter(p.fresh, 1, ("-S",)),

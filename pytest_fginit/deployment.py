@@ -191,23 +191,10 @@ def _hcl(path: Path) -> dict[str, Any]:
     return data
 
 
-class _Variables(dict[str, Any]):
-    """The ``default`` of every ``variable`` block in a folder's ``.tf`` files, each worked out
-    when used (a default nobody uses may be anything)."""
-
-    def __init__(self, raw: dict[str, tuple[str, Any]]) -> None:
-        super().__init__()
-        self._raw = raw
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._raw
-
-    def __getitem__(self, name: str) -> Any:
-        where, default = self._raw[name]
-        return _Evaluator({}, where).value(default)
-
-
-def _variables(folder: Path) -> _Variables:
+def _variables(folder: Path) -> dict[str, tuple[str, Any]]:
+    """The ``default`` of every ``variable`` block in the folder's ``.tf`` files, as written
+    (with where it is written): each is worked out only when used, since a default nobody
+    uses may be anything."""
     raw: dict[str, tuple[str, Any]] = {}
     for tf in sorted(folder.glob("*.tf")):
         for block in _hcl(tf).get("variable", []):
@@ -215,7 +202,7 @@ def _variables(folder: Path) -> _Variables:
                 if isinstance(body, dict) and "default" in body:
                     raw[_unquote(name)] = (f"{str(tf)!r}, variable {_unquote(name)}",
                                            body["default"])
-    return _Variables(raw)
+    return raw
 
 
 def _unquote(text: str) -> str:
@@ -231,7 +218,7 @@ class _Evaluator:
     """Values python-hcl2 leaves as text: quoted literals, and ``${...}`` expressions made of
     literals, ``var.x`` and ``jsonencode(...)``; anything else is an error naming it."""
 
-    def __init__(self, variables: Mapping[str, Any], where: str) -> None:
+    def __init__(self, variables: Mapping[str, tuple[str, Any]], where: str) -> None:
         self.variables = variables
         self.where = where
         self.text = ""
@@ -314,7 +301,8 @@ class _Evaluator:
                     raise FunctionConfigError(
                         "config", f"{self.where}: {text} has no default in the folder's "
                                   "variable blocks, so its value is unknown here")
-                return self.variables[text[4:]]
+                where, default = self.variables[text[4:]]
+                return _Evaluator({}, where).value(default)
             if text == "jsonencode":
                 self._expect("(")
                 value = self._term()

@@ -141,8 +141,8 @@ class FunctionEmulator:
             live = [i for i in self.instances if i.state in ("ready", "initializing")]
             try:
                 for instance in live:  # (the end of the test stops them: pre-stop first)
-                    if (instance.state == "ready" and instance.pre_stop is None
-                            and instance._hosted is not None and instance._hosted.alive()):
+                    if (instance.state == "ready" and instance._hosted is not None
+                            and instance._hosted.alive()):
                         self._run_pre_stop(instance)
             finally:
                 for instance in live:
@@ -323,7 +323,8 @@ class FunctionEmulator:
 
         (An instance whose handler timed out, crashed or ran out of memory gets none: the
         platform killed it.)"""
-        if self.config.pre_stop_handler is None or instance._hosted is None:
+        if (self.config.pre_stop_handler is None or instance._hosted is None
+                or instance.pre_stop is not None):  # (once: also after an interrupted run)
             return
         timeout = self.config.pre_stop_timeout or 3
         started = self._clock.now()

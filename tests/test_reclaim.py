@@ -216,3 +216,22 @@ def flush(context):
         fn.recycle()
     fn.close()  # runs no second pre-stop, and stops the instance
     assert fn.instances[0].state == "recycled"
+
+
+@pytest.mark.inprocess_only("a KeyboardInterrupt in another process is not the test's")
+def test_a_pre_stop_cut_off_by_ctrl_c_does_not_run_again_on_the_next_recycle(emulate):
+    fn = emulate(index="""
+RUNS = []
+def init(context):
+    pass
+def handler(event, context):
+    return 1
+def flush(context):
+    RUNS.append(1)
+    raise KeyboardInterrupt
+""", pre_stop_handler="index.flush")
+    fn.invoke()
+    with pytest.raises(KeyboardInterrupt):
+        fn.recycle()
+    fn.recycle()  # (the instance is still there: stopped now, with no second pre-stop)
+    assert fn.instances[0].state == "recycled" and fn.instances[0].module.RUNS == [1]

@@ -5,6 +5,9 @@ The virtual clock runs at real speed and jumps forward, never back, when time is
 freezegun shows it to everything in the process that reads ``time.time``, ``time.monotonic``,
 ``time.perf_counter`` or ``datetime.now``: user code in instances, and the test itself.
 
+Requests sent at the same moment each run on a `Timeline` of their own, so that their sleeps
+overlap rather than add up; the shared clock then moves to the latest of them.
+
 The emulator measures durations and timeouts on its own reading of the clock, never through
 the faked ``time`` functions, so a freeze the user starts in a test on top of ours changes what
 user code reads but not how the emulator decides timeouts.
@@ -12,6 +15,7 @@ user code reads but not how the emulator decides timeouts.
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -35,15 +39,58 @@ def real_monotonic() -> float:
     return _fz.real_monotonic()
 
 
+class Timeline:
+    """The time of one request among simultaneous ones, as a lead on the shared virtual clock.
+
+    Requests sent at the same moment run side by side: the time one of them passes (a sleep,
+    an injected delay) must not add to the others', as it would on one shared clock. While a
+    thread has *entered* a timeline, the virtual clock reads ``lead`` seconds ahead for it (for
+    the emulator and, through freezegun, for user code) and moves only that lead. When the
+    requests are done, the shared clock moves to the latest of their timelines (`join`).
+    A real clock ignores timelines: real waits overlap by themselves.
+    """
+
+    __slots__ = ("lead",)
+
+    def __init__(self, lead: float = 0.0) -> None:
+        self.lead = lead
+
+    def __repr__(self) -> str:
+        return f"Timeline(lead={self.lead!r})"
+
+
+class _Entered(threading.local):
+    timeline: Timeline | None = None
+
+
+_entered = _Entered()
+
+
+def current_timeline() -> Timeline | None:
+    """The timeline the calling thread has entered, if any."""
+    return _entered.timeline
+
+
+def enter_timeline(timeline: Timeline | None) -> Timeline | None:
+    """Make the calling thread's time ``timeline``'s; returns the one it had (to restore)."""
+    previous, _entered.timeline = _entered.timeline, timeline
+    return previous
+
+
 class Clock(Protocol):
     virtual: bool
 
     def start(self) -> None: ...
     def stop(self) -> None: ...
     def now(self) -> float:
-        """Seconds since the epoch on this clock."""
+        """Seconds since the epoch on this clock (on the calling thread's timeline)."""
+    def now_on(self, timeline: Timeline | None) -> float:
+        """`now` as ``timeline`` reads it, from any thread (a watchdog's)."""
     def pass_time(self, seconds: float) -> None:
-        """Let ``seconds`` go by: a jump on a virtual clock, a real wait on a real one."""
+        """Let ``seconds`` go by: a jump on a virtual clock (of the calling thread's timeline,
+        if it entered one), a real wait on a real one."""
+    def join(self, timelines: list[Timeline]) -> None:
+        """Move the shared clock to the latest of ``timelines`` (their requests are done)."""
 
 
 class RealClock:
@@ -58,9 +105,15 @@ class RealClock:
     def now(self) -> float:
         return _fz.real_time()
 
+    def now_on(self, timeline: Timeline | None) -> float:
+        return _fz.real_time()
+
     def pass_time(self, seconds: float) -> None:
         if seconds > 0:
             real_sleep(seconds)
+
+    def join(self, timelines: list[Timeline]) -> None:
+        pass
 
 
 class VirtualClock:
@@ -82,6 +135,10 @@ class VirtualClock:
                               ignore=list(_IGNORED_BY_FREEZE), real_asyncio=True)
         factory = freezer.start()
         assert isinstance(factory, _fz.TickingDateTimeFactory)
+        # What freezegun shows user code goes through our factory: it adds the lead of the
+        # reading thread's timeline. (freezegun calls the last factory of its stack, and its
+        # stop() pops the last one, whichever object it is.)
+        _fz.freeze_factories[-1] = _TimelineFactory(factory)  # type: ignore[call-overload]
         self._freezer, self._factory = freezer, factory
         self._offset = 0.0
 
@@ -96,17 +153,63 @@ class VirtualClock:
     def now(self) -> float:
         if self._factory is None:
             return _fz.real_time() if self._stopped_at is None else self._stopped_at
-        return _fz.real_time() + self._offset
+        timeline = _entered.timeline
+        if timeline is None:
+            return _fz.real_time() + self._offset
+        return _fz.real_time() + self._offset + timeline.lead
+
+    def now_on(self, timeline: Timeline | None) -> float:
+        if self._factory is None or timeline is None:
+            return self._shared_now()
+        return _fz.real_time() + self._offset + timeline.lead
 
     def pass_time(self, seconds: float) -> None:
         factory = self._factory
         if factory is None or seconds <= 0:
             return
+        timeline = _entered.timeline
+        if timeline is not None:
+            _utc(self.now() + seconds)  # (fails here, as a shared jump would, out of range)
+            timeline.lead += seconds
+            return
+        self._move(seconds)
+
+    def join(self, timelines: list[Timeline]) -> None:
+        lead = max((t.lead for t in timelines), default=0.0)
+        if self._factory is not None and lead > 0:
+            self._move(lead)
+        for timeline in timelines:
+            timeline.lead = 0.0
+
+    def _shared_now(self) -> float:
+        if self._factory is None:
+            return _fz.real_time() if self._stopped_at is None else self._stopped_at
+        return _fz.real_time() + self._offset
+
+    def _move(self, seconds: float) -> None:
+        factory = self._factory
+        assert factory is not None
         # Move freezegun's clock first, then ours: a jump that fails (a date out of range)
         # leaves both where they were. (freezegun's own tick() restarts from the last frozen
         # point and drops the real time that went by since: the clock would go back.)
-        factory.move_to(_utc(self.now() + seconds))
+        factory.move_to(_utc(self._shared_now() + seconds))
         self._offset += seconds
+
+
+class _TimelineFactory:
+    """freezegun's ticking factory, read on the calling thread's timeline."""
+
+    def __init__(self, inner: _fz.TickingDateTimeFactory) -> None:
+        self.inner = inner
+
+    def __call__(self) -> datetime:
+        timeline = _entered.timeline
+        if timeline is None or not timeline.lead:
+            return self.inner()
+        return self.inner() + timedelta(seconds=timeline.lead)
+
+    def __getattr__(self, name: str) -> object:  # move_to, tick, time_to_freeze ...
+        return getattr(self.inner, name)
 
 
 def _utc(seconds: float) -> datetime:

@@ -334,6 +334,9 @@ class InProcessHost:
         self._saved_env: dict[str, str] = {}
         self._stdout = _Tee(sys.stdout)
         self._stderr = _Tee(sys.stderr)
+        self._streams: tuple[Any, Any] = (sys.stdout, sys.stderr)  # what the tees replaced
+        self._phases_lock = threading.Lock()
+        self._phases_running = 0
         self._open = False
 
     def open(self, environment: Mapping[str, str]) -> None:
@@ -397,20 +400,13 @@ class InProcessHost:
         clock = self._clock
         phase = PhaseDeadline(clock, deadline)
         log: list[str] = []
-        stdout, stderr = sys.stdout, sys.stderr
         capture = not self._own_process
-        if capture:
-            if stdout is not self._stdout:  # pytest's capture may have swapped streams since
-                self._stdout.inner = stdout
-            if stderr is not self._stderr:
-                self._stderr.inner = stderr
-        namespace.refresh_builtins()
         started = clock.now()
         status: PhaseStatus = "ok"
         value: Any = None
         exception: UserException | None = None
+        self._phase_starts(namespace, capture)
         if capture:
-            sys.stdout, sys.stderr = self._stdout, self._stderr
             _phase_output.sink, _phase_output.redact = log, self._redact
         set_current_phase(phase)
         failure: BaseException | None = None
@@ -432,7 +428,7 @@ class InProcessHost:
             set_current_phase(None)
             if capture:
                 _phase_output.sink = None
-                sys.stdout, sys.stderr = stdout, stderr
+            self._phase_ends(namespace, capture)
         # From here on no kill can arrive: disarm() has run to its end.
         if isinstance(failure, KeyboardInterrupt):
             raise failure
@@ -459,6 +455,33 @@ class InProcessHost:
         if phase.fired or ended > deadline:
             status, value, exception, ended = "timeout", None, None, max(deadline, started)
         return PhaseOutcome(status, ended, value, exception, "".join(log), detail, exit_code)
+
+    def _phase_starts(self, namespace: IsolatedNamespace | PlainNamespace,
+                      capture: bool) -> None:
+        """What the first phase to start sets up for the phases running side by side (the
+        requests of one send): the tees in ``sys.stdout``/``sys.stderr`` (the last phase out
+        puts the streams back), and the instance's builtins (refreshed only while none of its
+        phases runs: its code must never see the shared ``__import__``)."""
+        with self._phases_lock:
+            if capture and self._phases_running == 0:
+                stdout, stderr = self._streams = sys.stdout, sys.stderr
+                if stdout is not self._stdout:  # pytest's capture may have swapped streams
+                    self._stdout.inner = stdout
+                if stderr is not self._stderr:
+                    self._stderr.inner = stderr
+                sys.stdout, sys.stderr = self._stdout, self._stderr
+            self._phases_running += 1
+            if namespace.phases_running == 0:
+                namespace.refresh_builtins()
+            namespace.phases_running += 1
+
+    def _phase_ends(self, namespace: IsolatedNamespace | PlainNamespace,
+                    capture: bool) -> None:
+        with self._phases_lock:
+            namespace.phases_running -= 1
+            self._phases_running -= 1
+            if capture and self._phases_running == 0:
+                sys.stdout, sys.stderr = self._streams
 
 
 class EntryNotFound(Exception):

@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 
 import freezegun.api as _fz
 
-from .clock import Clock, RealClock, VirtualClock
+from .clock import Clock, RealClock, Timeline, VirtualClock
 from .context import Context
 from .forkserver import SAVE_AND_EXIT
 from .host import Injection, InProcessHost, InstanceDied
@@ -154,10 +154,16 @@ class _ReportingClock:
     def now(self) -> float:
         return self.inner.now()
 
+    def now_on(self, timeline: Timeline | None) -> float:
+        return self.inner.now_on(timeline)
+
     def pass_time(self, seconds: float) -> None:
         self.inner.pass_time(seconds)
         if self.status is not None:
             self.status.write()
+
+    def join(self, timelines: list[Timeline]) -> None:
+        self.inner.join(timelines)
 
 
 def _forget_vendored(provided: frozenset[str]) -> None:
@@ -196,6 +202,8 @@ def get_ready() -> None:
 
 
 class _NoModules:
+    phases_running = 0
+
     def refresh_builtins(self) -> None:
         pass
 

@@ -66,6 +66,7 @@ class IsolatedNamespace:
         self.module_names: list[str] = [self.prefix]
         """Every name this instance put in ``sys.modules`` (the finder adds to it)."""
         self.builtins: dict[str, Any] = {}  # filled by refresh_builtins() as each phase starts
+        self.phases_running = 0  # (counted by the host, under its lock)
         package = ModuleType(self.prefix)
         package.__path__ = [str(code_root)]
         package.__spec__ = ModuleSpec(self.prefix, None, is_package=True)
@@ -74,7 +75,10 @@ class IsolatedNamespace:
         _finder().register(self.prefix, self)
 
     def refresh_builtins(self) -> None:
-        """Follow the real builtins (a test may have patched one), keeping our ``__import__``."""
+        """Follow the real builtins (a test may have patched one), keeping our ``__import__``.
+
+        (Between the two steps the shared ``__import__`` is in: the host calls this only while
+        no other phase runs this instance's code.)"""
         self.builtins.update(builtins.__dict__)
         self.builtins["__import__"] = self._import
 
@@ -131,6 +135,7 @@ class PlainNamespace:
     own names, from the code root put first on ``sys.path``."""
 
     def __init__(self, code_root: Path) -> None:
+        self.phases_running = 0
         root = str(code_root)
         if root in sys.path:
             sys.path.remove(root)

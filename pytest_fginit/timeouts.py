@@ -33,7 +33,7 @@ import time
 
 import freezegun.api as _fz
 
-from .clock import Clock, real_sleep
+from .clock import Clock, current_timeline, real_sleep
 
 
 class PhaseKilled(BaseException):
@@ -63,12 +63,13 @@ class PhaseDeadline:
     """
 
     __slots__ = ("clock", "deadline", "done", "expired", "fired", "firing", "hung",
-                 "real_deadline", "shielded", "thread_id")
+                 "real_deadline", "shielded", "thread_id", "timeline")
 
     def __init__(self, clock: Clock, deadline: float) -> None:
         self.clock = clock
         self.deadline = deadline
         self.thread_id = threading.get_ident()
+        self.timeline = current_timeline()  # (the watchdog reads the phase's time, not its own)
         self.done = False
         self.shielded = False
         self.expired = False
@@ -78,7 +79,7 @@ class PhaseDeadline:
         self.real_deadline: float | None = None
 
     def remaining(self) -> float:
-        return self.deadline - self.clock.now()
+        return self.deadline - self.clock.now_on(self.timeline)
 
     def sleep(self, seconds: float) -> None:
         """``time.sleep`` for instance code: pass the time, or die at the deadline."""
@@ -172,11 +173,14 @@ real time; its recorded duration is its timeout all the same."""
 
 
 class Watchdog:
-    """One thread that stops the armed phase when it passes its deadline."""
+    """One thread that stops each armed phase when it passes its deadline (several phases run
+    at once when requests are sent together)."""
 
     def __init__(self, real_time_limit: float | None) -> None:
         self._real_time_limit = real_time_limit
-        self._armed: PhaseDeadline | None = None
+        # (Added to and removed from by phase threads; the watchdog iterates over a copy, which
+        # tuple() takes without letting another thread run.)
+        self._armed: set[PhaseDeadline] = set()
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -189,12 +193,11 @@ class Watchdog:
     def arm(self, phase: PhaseDeadline) -> None:
         if self._real_time_limit is not None and phase.clock.virtual:
             phase.real_deadline = _fz.real_monotonic() + self._real_time_limit
-        self._armed = phase
+        self._armed.add(phase)
 
     def disarm(self, phase: PhaseDeadline) -> None:
         end_phase(phase)
-        if self._armed is phase:
-            self._armed = None
+        self._armed.discard(phase)
 
     def close(self) -> None:
         self._closing.set()
@@ -204,17 +207,21 @@ class Watchdog:
 
     def _run(self) -> None:
         while not self._closing.wait(_POLL_S):
-            phase = self._armed
-            if phase is None or phase.done or phase.shielded:
-                continue
-            past_deadline = phase.remaining() <= 0
-            hung = (not past_deadline and phase.real_deadline is not None
-                    and phase.real_deadline <= _fz.real_monotonic())
-            if not (past_deadline or hung):
-                continue
-            phase.firing = True
-            if not (phase.done or phase.shielded):
-                phase.hung = phase.hung or hung  # its thread jumps to the deadline
-                phase.fired = True
-                _kill(phase.thread_id)  # again at every poll, while user code swallows it
-            phase.firing = False
+            for phase in tuple(self._armed):
+                self._check(phase)
+
+    @staticmethod
+    def _check(phase: PhaseDeadline) -> None:
+        if phase.done or phase.shielded:
+            return
+        past_deadline = phase.remaining() <= 0
+        hung = (not past_deadline and phase.real_deadline is not None
+                and phase.real_deadline <= _fz.real_monotonic())
+        if not (past_deadline or hung):
+            return
+        phase.firing = True
+        if not (phase.done or phase.shielded):
+            phase.hung = phase.hung or hung  # its thread jumps to the deadline
+            phase.fired = True
+            _kill(phase.thread_id)  # again at every poll, while user code swallows it
+        phase.firing = False

@@ -134,6 +134,20 @@ class FunctionConfig:
         ),
     )
 
+    concurrency_num: int = field(
+        default=1,
+        metadata=_spec("int", "requests one instance serves at once, 1-1000 (default 1)"),
+    )
+    max_instance_num: int = field(
+        default=400,
+        metadata=_spec("int", "most instances at once: -1 unlimited, 0 disables the function, "
+                              "up to 1000 (default 400); over it requests are throttled"),
+    )
+    reserved_instances: int = field(
+        default=0,
+        metadata=_spec("int", "instances initialized when the emulator starts, used first, "
+                              "never reclaimed (default 0)"),
+    )
     instance_idle_timeout: int = field(
         default=60,
         metadata=_spec("int", "seconds an idle instance lives before it is reclaimed "
@@ -197,6 +211,11 @@ class FunctionConfig:
                 f"{self.handler!r} needs {handler_file.replace('.', '/')}.py under code_root "
                 f"{str(self.code_root)!r}, which does not exist",
             )
+        if self.max_instance_num != -1 and self.reserved_instances > self.max_instance_num:
+            raise FunctionConfigError(
+                "reserved_instances",
+                f"{self.reserved_instances} is more than max_instance_num "
+                f"({self.max_instance_num}); allowed: at most max_instance_num")
         if self.func_name is None:
             name = self.code_root.name
             object.__setattr__(self, "func_name", name if _FUNC_NAME.match(name) else "function")
@@ -501,6 +520,9 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "pre_stop_handler": _check_entry,
     "pre_stop_timeout": _int_in(1, 90, " (seconds)"),
     "instance_idle_timeout": _int_in(1, 86400, " (seconds)"),
+    "concurrency_num": _int_in(1, 1000, " (requests per instance)"),
+    "max_instance_num": _int_in(-1, 1000, " (-1: unlimited, 0: disabled)"),
+    "reserved_instances": _int_in(0, 1000, " (instances)"),
     "initializer_timeout": _int_in(
         1, 300, " (seconds)", "FSS.1405 Invalid initialization timeout."
     ),

@@ -12,14 +12,15 @@ import json
 import math
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from json import dumps as _json_dumps
 from json import loads as _json_loads
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from .clock import Clock, RealClock, VirtualClock
+from .clock import Clock, RealClock, Timeline, VirtualClock, enter_timeline
 from .config import FunctionConfig
 from .context import Context, cpu_millicores
 from .errors import (
@@ -30,11 +31,13 @@ from .errors import (
     FunctionError,
     InstanceSetupError,
 )
-from .faults import Faults
-from .host import InProcessHost, InstanceHost, InstanceSpec, PhaseOutcome
+from .faults import FaultRule, Faults
+from .host import Injection, InProcessHost, InstanceHost, InstanceSpec, PhaseOutcome, StartOutcome
 from .records import Billing, InitAttempt, Instance, InstanceState, Invocation, PreStop
 from .redaction import redactor
+from .scheduler import Request, Start, pick_instance, side_by_side
 
+_T = TypeVar("_T")
 _VERSION = re.compile(r"^(?!latest$)[A-Za-z0-9][A-Za-z0-9._-]{0,41}$")
 JournalEntry = tuple[float, str, Any]
 """``(seconds since start, what, record)`` with ``what`` one of ``instance`` (a state change:
@@ -72,7 +75,10 @@ class FunctionEmulator:
         self.invocations: list[Invocation] = []
         """Every invocation, in order."""
         self.journal: list[JournalEntry] = []
-        self._ready: list[Instance] = []  # live instances able to serve, oldest first
+        self.reserved_init_attempts: list[InitAttempt] = []
+        """The attempts to bring up reserved instances (``reserved_instances``): no request
+        waited for them."""
+        self._ready: list[Instance] = []  # live instances able to serve, in order of readiness
         self._listeners = tuple(listeners)
         self._clock: Clock = VirtualClock() if config.virtual_time else RealClock()
         self._version = "latest"
@@ -80,6 +86,7 @@ class FunctionEmulator:
         self._t0 = 0.0
         self._state: str = "new"
         self._requests = 0
+        self._sends = 0
         self._invoking = False
 
     def _configure(self, config: FunctionConfig) -> None:
@@ -125,6 +132,11 @@ class FunctionEmulator:
                 self._clock.stop()  # leave no freeze behind
                 raise
             self._state = "running"
+            try:
+                self._top_up_reserved()
+            except BaseException:
+                self.close()
+                raise
         elif self._state == "closed":
             raise RuntimeError("this FunctionEmulator is closed; create a new one")
         return self
@@ -168,51 +180,110 @@ class FunctionEmulator:
 
     def invoke(self, event: Any = None, *, request_id: str | None = None) -> Invocation:
         """Send one synchronous request; the answer is recorded and returned, never raised."""
-        self._require_running("invoke()")
+        return self._send("invoke()", [event], [request_id])[0]
+
+    def invoke_concurrently(self, events: Iterable[Any], *,
+                            request_ids: Iterable[str | None] | None = None
+                            ) -> list[Invocation]:
+        """Send ``events`` at the same moment; return their invocations in the same order.
+
+        They all arrive at the same instant of the emulator's clock, and each is given an
+        instance before any user code runs: an idle ready instance, a place on a busy one
+        (``concurrency_num`` > 1), or a new one, which runs its initializer first; over
+        ``max_instance_num`` a request is ``throttled``. Then initializers and handlers run
+        at the same time on real threads (in-process) or in the instances' processes, each
+        request on its own timeline: one request's ``time.sleep`` does not delay another's.
+        The emulator's clock then stands where the last of them ended.
+        """
+        events = list(events)
+        ids: list[str | None] = ([None] * len(events) if request_ids is None
+                                 else list(request_ids))
+        if len(ids) != len(events):
+            raise ValueError(f"invoke_concurrently(): {len(events)} events but {len(ids)} "
+                             "request_ids")
+        if not events:
+            return []
+        return self._send("invoke_concurrently()", events, ids)
+
+    def _send(self, what: str, events: list[Any], ids: list[str | None]) -> list[Invocation]:
+        self._require_running(what)
         if self._invoking:
             raise RuntimeError(
-                "invoke() is already running: an emulator serves one request at a time "
-                "(call it from one thread; concurrent requests are not emulated yet)"
+                f"{what}: a request is already running on this emulator: send requests that "
+                "arrive together with invoke_concurrently(), one call at a time"
             )
         self._invoking = True
         try:
-            return self._invoke(event, request_id)
+            return self._serve_all(what, events, ids)
         finally:
             self._invoking = False
 
-    def _invoke(self, event: Any, request_id: str | None) -> Invocation:
-        try:
-            body = _json_dumps(event)
-            payload = _json_loads(body)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"invoke(): the event must be JSON-serialisable: {exc}") from None
-        self._reclaim_idle()  # (before the request arrives: its time is its own)
-        self._requests += 1
-        invocation = Invocation(
-            request_id=request_id or f"00000000-0000-4000-8000-{self._requests:012d}",
-            event=payload,
-            started_at=self._elapsed(),
-            memory_size=self.config.memory_size,
-            _redact=self._redact,
-        )
-        size = _body_size(event, body)
-        if size > MAX_BODY_BYTES:  # refused by the platform: no instance sees it
-            # [assumption] the platform's wording of this refusal is not published.
-            invocation.error = self._error(
-                "request_too_large", None,
-                f"Request body too large: {size} bytes, the limit is {MAX_BODY_BYTES}.")
-        else:
-            instance = self._warm_instance()
-            if instance is None:
-                invocation.cold_start = True
-                instance = self._start_instance(invocation)
-            if instance is not None:
-                self._serve(instance, invocation)
-        self.invocations.append(invocation)
-        self.journal.append((self._elapsed(), "invocation", invocation))
-        for listener in self._listeners:
-            listener.invocation_finished(invocation)
-        return invocation
+    def _serve_all(self, what: str, events: list[Any], ids: list[str | None]
+                   ) -> list[Invocation]:
+        bodies = []
+        for n, event in enumerate(events):
+            try:
+                body = _json_dumps(event)
+                bodies.append((event, body, _json_loads(body)))
+            except (TypeError, ValueError) as exc:
+                which = "the event" if len(events) == 1 else f"event {n}"
+                raise TypeError(f"{what}: {which} must be JSON-serialisable: {exc}") from None
+        self._reclaim_idle()  # (before the requests arrive: their time is their own)
+        self._sends += 1
+        mark = len(self.journal)
+        now = self._elapsed()
+        together = len(events) > 1
+        requests: list[Request] = []
+        load: dict[Instance, int] = {}
+        starts: list[Start] = []
+        for (event, body, payload), request_id in zip(bodies, ids, strict=True):
+            self._requests += 1
+            invocation = Invocation(
+                request_id=request_id or f"00000000-0000-4000-8000-{self._requests:012d}",
+                event=payload,
+                started_at=now,
+                memory_size=self.config.memory_size,
+                _redact=self._redact,
+            )
+            request = Request(invocation, Timeline() if together else None)
+            requests.append(request)
+            size = _body_size(event, body)
+            if size > MAX_BODY_BYTES:  # refused by the platform: no instance sees it
+                # [assumption] the platform's wording of this refusal is not published.
+                invocation.error = self._error(
+                    "request_too_large", None,
+                    f"Request body too large: {size} bytes, the limit is {MAX_BODY_BYTES}.")
+            else:
+                self._assign(request, load, starts)
+        if starts:
+            self._bring_up(starts)
+        handled: list[Request] = []
+        tasks: list[tuple[Timeline | None, Callable[[], tuple[float, PhaseOutcome]]]] = []
+        for request in requests:
+            start = request.start
+            if start is not None:
+                request.invocation.cold_start = True
+                request.instance = start.instance
+                if start.instance is None:  # every attempt failed: the last error stands
+                    request.invocation.error = start.error
+                elif request.timeline is not start.timeline:  # it waited for the instance
+                    assert request.timeline is not None and start.timeline is not None
+                    request.timeline.lead = start.timeline.lead
+            if request.instance is not None:  # (its handler's fault: in request order)
+                handled.append(request)
+                tasks.append((request.timeline,
+                              partial(self._handle, request, self.faults.handler.take())))
+        for request, (started, outcome) in zip(handled, side_by_side(tasks), strict=True):
+            self._at(request.timeline, self._record_handling, request, started, outcome)
+        for request in requests:
+            self._at(request.timeline, self._file, request.invocation)
+        if together:
+            self._clock.join([r.timeline for r in requests if r.timeline is not None])
+            self.journal[mark:] = sorted(self.journal[mark:], key=lambda entry: entry[0])
+        for request in requests:
+            for listener in self._listeners:
+                listener.invocation_finished(request.invocation)
+        return [r.invocation for r in requests]
 
     def advance(self, seconds: float) -> None:
         """Move the clock user code sees forward by ``seconds`` (virtual time only)."""
@@ -225,8 +296,11 @@ class FunctionEmulator:
             raise RuntimeError("advance() needs virtual_time=True; this function runs on "
                                "real time")
         target = self._elapsed() + seconds
-        while self._ready:  # reclaim each instance at its idle deadline, on the way
-            due = min(i.last_used_at for i in self._ready) + self.config.instance_idle_timeout
+        while True:  # reclaim each instance at its idle deadline, on the way
+            idle_since = [i.last_used_at for i in self._ready if not i.reserved]
+            if not idle_since:
+                break
+            due = min(idle_since) + self.config.instance_idle_timeout
             if due >= target:
                 break
             self._clock.pass_time(max(0.0, due - self._elapsed()) + 1e-6)
@@ -235,9 +309,12 @@ class FunctionEmulator:
         self.journal.append((self._elapsed(), "advance", seconds))
 
     def recycle(self) -> None:
-        """Stop every live instance: the next request is a cold start."""
+        """Stop every live instance: the next request is a cold start (unless the function
+        has ``reserved_instances``: new ones are brought up at once, as the platform does)."""
+        self._require_running("recycle()")
         for instance in list(self._ready):
             self._stop(instance, "recycled")
+        self._top_up_reserved()
 
     def update(self, **fields: Any) -> FunctionConfig:
         """Deploy new code or configuration (R11): ``fields`` are `FunctionConfig` keys
@@ -273,11 +350,17 @@ class FunctionEmulator:
         self._configure(config)
         self._host.open(self._environment())
         self.journal.append((self._elapsed(), "deploy", what))
+        self._top_up_reserved()
 
     @property
     def billing(self) -> Billing:
         """What this function's requests so far are billed, and what it took to serve them."""
         attempts = [a for i in self.invocations for a in i.init_attempts]
+        attempts += self.reserved_init_attempts
+        # [assumption] reserved instances' initialization is billed like on-demand (R10);
+        # their idle time, billed at the reserved rate, is not emulated.
+        reserved_ms = math.ceil(round(sum(a.duration_ms for a in self.reserved_init_attempts),
+                                      6))
         return Billing(
             invocations=len(self.invocations),
             instances=len(self.instances),
@@ -285,8 +368,9 @@ class FunctionEmulator:
             init_failures=sum(1 for a in attempts if not a.ok),
             init_timeouts=sum(1 for a in attempts
                               if a.error is not None and a.error.kind == "init_timeout"),
-            billed_duration_ms=sum(i.billed_duration_ms for i in self.invocations),
-            gb_s=sum(i.billed_gb_s for i in self.invocations),
+            billed_duration_ms=sum(i.billed_duration_ms for i in self.invocations) + reserved_ms,
+            gb_s=(sum(i.billed_gb_s for i in self.invocations)
+                  + self.config.memory_size / 1024 * reserved_ms / 1000),
         )
 
     @property
@@ -312,10 +396,12 @@ class FunctionEmulator:
     # --- the platform's rules --------------------------------------------------------------
 
     def _reclaim_idle(self) -> None:
-        """Stop the instances idle for ``instance_idle_timeout`` (reference, section 2)."""
+        """Stop the instances idle for ``instance_idle_timeout`` (reference, section 2);
+        reserved instances stay."""
         now = self._elapsed()
         for instance in list(self._ready):
-            if now - instance.last_used_at > self.config.instance_idle_timeout:
+            if (not instance.reserved
+                    and now - instance.last_used_at > self.config.instance_idle_timeout):
                 self._stop(instance, "reclaimed")
 
     def _run_pre_stop(self, instance: Instance) -> None:
@@ -340,71 +426,166 @@ class FunctionEmulator:
                                     started_at=started - self._t0, log=outcome.log)
         self.journal.append((instance.pre_stop.started_at, "pre_stop", instance))
 
-    def _warm_instance(self) -> Instance | None:
-        # With one request at a time there is at most one ready instance.
-        while self._ready:
-            instance = self._ready[-1]
-            if instance._hosted is not None and instance._hosted.alive():
-                return instance
+    def _assign(self, request: Request, load: dict[Instance, int],
+                starts: list[Start]) -> None:
+        """Give ``request`` an instance, before any user code of this send runs: a ready
+        one, a place on one coming up for this send, or a new one; else it is throttled."""
+        capacity = self.config.concurrency_num
+        while (instance := pick_instance(self._ready, load, capacity)) is not None:
+            hosted = instance._hosted
+            if hosted is not None and hosted.alive():
+                load[instance] = load.get(instance, 0) + 1
+                instance._last_send = self._sends
+                request.instance = instance
+                return
             self._stop(instance, "killed")  # its process died while idle: the platform's
-        return None                         # instance would be gone too
+        for start in starts:                # instance would be gone too
+            if len(start.waiting) < capacity:  # (coming up for this send: it has room)
+                start.waiting.append(request)
+                request.start = start
+                return
+        limit = self.config.max_instance_num
+        if limit == -1 or len(self._ready) + len(starts) < limit:
+            start = Start(request.timeline, request.invocation.init_attempts,
+                          request.invocation.request_id, waiting=[request])
+            starts.append(start)
+            request.start = start
+            return
+        # [assumption] with max_instance_num 0 (the function disabled) the refusal is the same.
+        request.invocation.error = self._error("throttled", None, "Too many requests.")
 
-    def _start_instance(self, invocation: Invocation) -> Instance | None:
-        """Bring up new instances until one initializes: 1 + init_retries attempts (R1-R3)."""
+    def _top_up_reserved(self) -> None:
+        """Bring the reserved instances up to ``reserved_instances`` (at start, and after a
+        recycle or a code update); their attempts go to `reserved_init_attempts`."""
+        wanted = self.config.reserved_instances
+        if not wanted:  # (on every recycle(): no cost without reserved instances)
+            return
+        missing = wanted - sum(1 for i in self._ready if i.reserved)
+        if missing <= 0:
+            return
+        mark = len(self.journal)
+        together = missing > 1
+        starts = [Start(Timeline() if together else None, self.reserved_init_attempts, None,
+                        reserved=True) for _ in range(missing)]
+        self._bring_up(starts)
+        if together:
+            self._clock.join([s.timeline for s in starts if s.timeline is not None])
+            self.journal[mark:] = sorted(self.journal[mark:], key=lambda entry: entry[0])
+
+    def _bring_up(self, starts: list[Start]) -> None:
+        """Bring up an instance for each of ``starts``, side by side: up to 1 + init_retries
+        attempts each, every attempt on a new instance (R1-R3).
+
+        The attempts of one round are created in order and get the initializer's faults in
+        that order; a fault held for an instance whose code did not load is given back."""
         config = self.config
-        phase_timeout = config.initializer_timeout or config.timeout
+        timeout = config.initializer_timeout or config.timeout
+        faults = self.faults.initializer
+        pending = list(starts)
         for _ in range(1 + config.init_retries):
-            instance = Instance(id=f"instance-{len(self.instances) + 1}",
-                                created_at=self._elapsed())
-            self.instances.append(instance)
-            self._set_state(instance, "initializing")
-            hosted = self._host.start_instance(self._spec)
-            instance._hosted = hosted
-            started = self._clock.now()
-            deadline = started + phase_timeout
-            context = self._context(invocation.request_id, phase_timeout, deadline)
-            faults = self.faults.initializer
-            start = hosted.start(context, deadline, faults.take if faults.pending else None)
-            outcome = start.phase
-            if outcome.status == "setup_error":
-                self._stop(instance, "failed")
-                assert outcome.exception is not None
-                raise InstanceSetupError(f"{instance.id}: {outcome.exception.message}")
-            if start.loaded and self._spec.initializer_function is not None:
-                instance.initializer_calls += 1
-            error = self._error_of(outcome, "init_failed" if start.loaded else "load_error",
-                                   "init_timeout", phase_timeout)
-            attempt = InitAttempt(
-                instance=instance,
-                ok=error is None,
-                error=error,
-                duration_ms=(outcome.ended - started) * 1000.0,
-                started_at=started - self._t0,
-                log=outcome.log,
-            )
-            invocation.init_attempts.append(attempt)
-            self.journal.append((attempt.started_at, "attempt", attempt))
-            if error is None:
-                self._set_state(instance, "ready")
-                return instance
-            invocation.error = error  # the last attempt's error stands if all fail
-            self._stop(instance, "failed")
-        return None
+            if not pending:
+                return
+            tasks: list[tuple[Timeline | None, Callable[[], tuple[float, StartOutcome]]]] = []
+            held: list[_HeldFault | None] = []
+            for start in pending:
+                instance = self._at(start.timeline, self._new_instance, start.reserved)
+                instance._hosted = self._host.start_instance(self._spec)
+                start.instance = instance
+                rule = faults.take_rule()
+                held.append(_HeldFault(rule) if rule is not None else None)
+                tasks.append((start.timeline, partial(
+                    self._start_phase, instance, start.request_id, timeout, held[-1])))
+            outcomes = side_by_side(tasks)
+            for fault in reversed(held):
+                if fault is not None and not fault.used:
+                    faults.give_back(fault.rule)
+            setup_error: str | None = None
+            retrying = []
+            for start, (started, outcome) in zip(pending, outcomes, strict=True):
+                failure = self._at(start.timeline, self._record_attempt, start, started,
+                                   outcome, timeout)
+                if failure is not None and outcome.phase.status == "setup_error":
+                    setup_error = setup_error or failure
+                elif failure is not None:
+                    retrying.append(start)
+            if setup_error is not None:
+                raise InstanceSetupError(setup_error)
+            pending = retrying
 
-    def _serve(self, instance: Instance, invocation: Invocation) -> None:
+    def _new_instance(self, reserved: bool) -> Instance:
+        instance = Instance(id=f"instance-{len(self.instances) + 1}",
+                            created_at=self._elapsed(), reserved=reserved)
+        self.instances.append(instance)
+        self._set_state(instance, "initializing")
+        return instance
+
+    def _start_phase(self, instance: Instance, request_id: str | None, timeout: int,
+                     fault: _HeldFault | None) -> tuple[float, StartOutcome]:
+        """Load the instance's code and run its initializer (on the request's thread)."""
+        started = self._clock.now()
+        deadline = started + timeout
+        context = self._context(request_id or f"init-{instance.id}", timeout, deadline)
+        assert instance._hosted is not None
+        return started, instance._hosted.start(context, deadline, fault)
+
+    def _record_attempt(self, start: Start, started: float, outcome: StartOutcome,
+                        timeout: int) -> str | None:
+        """Record one attempt; the instance is ready, or failed and abandoned (R3). Returns
+        what went wrong, if anything."""
+        instance = start.instance
+        assert instance is not None
+        phase = outcome.phase
+        if phase.status == "setup_error":
+            self._stop(instance, "failed")
+            start.instance = None
+            assert phase.exception is not None
+            return f"{instance.id}: {phase.exception.message}"
+        if outcome.loaded and self._spec.initializer_function is not None:
+            instance.initializer_calls += 1
+        error = self._error_of(phase, "init_failed" if outcome.loaded else "load_error",
+                               "init_timeout", timeout)
+        attempt = InitAttempt(instance=instance, ok=error is None, error=error,
+                              duration_ms=(phase.ended - started) * 1000.0,
+                              started_at=started - self._t0, log=phase.log)
+        start.attempts.append(attempt)
+        self.journal.append((attempt.started_at, "attempt", attempt))
+        if error is None:
+            instance._last_send = self._sends
+            self._set_state(instance, "ready")
+            return None
+        start.error = error
+        start.instance = None
+        self._stop(instance, "failed")
+        return str(error)
+
+    def _handle(self, request: Request, injection: Injection | None
+                ) -> tuple[float, PhaseOutcome]:
+        """Run the handler for ``request`` on its instance (on the request's thread)."""
         timeout = self.config.timeout
         started = self._clock.now()
+        invocation = request.invocation
         context = self._context(invocation.request_id, timeout, started + timeout)
-        outcome = instance._hosted.handle(  # type: ignore[union-attr]
-            invocation.event, context, started + timeout, self.faults.handler.take()
-        )
+        assert request.instance is not None and request.instance._hosted is not None
+        return started, request.instance._hosted.handle(invocation.event, context,
+                                                        started + timeout, injection)
+
+    def _file(self, invocation: Invocation) -> None:
+        self.invocations.append(invocation)
+        self.journal.append((self._elapsed(), "invocation", invocation))
+
+    def _record_handling(self, request: Request, started: float,
+                         outcome: PhaseOutcome) -> None:
+        invocation, instance = request.invocation, request.instance
+        assert instance is not None
+        timeout = self.config.timeout
         invocation.instance = instance
         invocation.duration_ms = (outcome.ended - started) * 1000.0
         if outcome.peak_bytes is not None:
             invocation.memory_used_mb = math.ceil(outcome.peak_bytes / (1 << 20))
         invocation.handler_log = outcome.log
         instance.invocations.append(invocation)
-        instance.last_used_at = self._elapsed()  # (idle from now on)
+        # (idle from now on; with concurrency_num > 1, from when its last request ended)
+        instance.last_used_at = max(instance.last_used_at, self._elapsed())
         invocation.error = self._error_of(outcome, "handler_error", "handler_timeout", timeout)
         if invocation.error is None and outcome.unserializable is not None:
             type_name, message = outcome.unserializable
@@ -431,9 +612,12 @@ class FunctionEmulator:
                     "result_not_serializable", type(exc).__name__,
                     f"the handler's return value is not JSON-serialisable: {exc}",
                 )
-        elif outcome.status in ("timeout", "crashed", "memory_exceeded"):
+        elif (outcome.status in ("timeout", "crashed", "memory_exceeded")
+              and instance.state == "ready"):
             # [assumption] a timed-out instance is discarded (reference, section 2); one whose
-            # process ended or passed its memory is gone.
+            # process ended or passed its memory is gone. Other requests it was serving at the
+            # same time (concurrency_num > 1) have ended by now: in-process they ran to their
+            # end; in a process, they were cut off with it.
             self._stop(instance, "killed")
 
     def _error_of(self, outcome: PhaseOutcome, error_kind: ErrorKind,
@@ -482,6 +666,18 @@ class FunctionEmulator:
             listener.instance_state_changed(instance, previous)
 
     # --- helpers -------------------------------------------------------------------------
+
+    @staticmethod
+    def _at(timeline: Timeline | None, function: Callable[..., _T], *args: Any) -> _T:
+        """``function(*args)`` reading the clock on ``timeline`` (what a request's records
+        say is made on the calling thread, once the request's own thread has ended)."""
+        if timeline is None:
+            return function(*args)
+        previous = enter_timeline(timeline)
+        try:
+            return function(*args)
+        finally:
+            enter_timeline(previous)
 
     def _context(self, request_id: str, timeout: int, deadline: float) -> Context:
         config, clock = self.config, self._clock
@@ -551,3 +747,19 @@ def _body_size(value: Any, text: str) -> int:
         return len(text)
     return len(_json_dumps(value, ensure_ascii=False, separators=(",", ":"))
                .encode("utf-8", "surrogatepass"))
+
+
+class _HeldFault:
+    """An initializer fault held for one instance: handed over once its code has loaded (the
+    host asks for it then), or given back to the queue if it never was."""
+
+    __slots__ = ("rule", "used")
+
+    def __init__(self, rule: FaultRule) -> None:
+        self.rule = rule
+        self.used = False
+
+    def __call__(self) -> Injection:
+        self.used = True
+        return self.rule.injection()
+

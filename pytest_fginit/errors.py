@@ -23,6 +23,7 @@ ErrorKind = Literal[
     "crashed",
     "response_too_large",
     "request_too_large",
+    "throttled",
     "pre_stop_failed",
     "pre_stop_timeout",
 ]
@@ -43,8 +44,9 @@ ERROR_CODES: Final[dict[str, int | str]] = {
     "pre_stop_timeout": 4311,
     # The platform's own refusals (no instance is involved) carry its API error codes.
     "request_too_large": "FSS.0413",
+    "throttled": "FSS.0429",
 }
-PLATFORM_KINDS: Final = frozenset({"request_too_large"})
+PLATFORM_KINDS: Final = frozenset({"request_too_large", "throttled"})
 """Kinds the platform answers itself, with an API error (``error_code``/``error_msg``), before
 any function code runs."""
 MAX_BODY_BYTES: Final = 6291456

@@ -121,13 +121,30 @@ class PhaseFaults:
 
     def take(self) -> Injection | None:
         """The injection for the next run of this phase (and use it up)."""
+        if not self._rules:  # (the common case, on every request: no call further)
+            return None
+        rule = self.take_rule()
+        return rule.injection() if rule is not None else None
+
+    def take_rule(self) -> FaultRule | None:
+        """Use up one run of the next rule, whose injection is made later (or the run given
+        back): instances started side by side get their faults in creation order."""
         if not self._rules:
             return None
         rule = self._rules[0]
         rule.remaining -= 1
         if rule.remaining == 0:
             self._rules.popleft()
-        return rule.injection()
+        return rule
+
+    def give_back(self, rule: FaultRule) -> None:
+        """Put one unused run of ``rule`` back at the front of the queue (give back in the
+        reverse order of taking)."""
+        if self._rules and self._rules[0] is rule:
+            rule.remaining += 1
+        else:
+            rule.remaining = 1
+            self._rules.appendleft(rule)
 
     def _add(self, rule: FaultRule, times: int) -> PhaseFaults:
         if not self.available:

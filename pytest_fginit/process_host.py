@@ -20,6 +20,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
@@ -159,6 +160,7 @@ class ProcessInstance:
         self._log_read = 0  # how much of the log file has been read
         self._status_fd = status_fd
         self._phases = 0  # phases sent
+        self._turn = threading.Lock()
         self._alive = True
         self._stopped = False
 
@@ -211,6 +213,14 @@ class ProcessInstance:
 
     def _phase(self, op: str, payload: dict[str, Any], deadline: float,
                injection: Callable[[], Injection | None] | None) -> tuple[PhaseOutcome, bool]:
+        # One phase at a time on the connection: requests given to one instance at the same
+        # moment (concurrency_num > 1) take turns. [assumption] documented as a limit.
+        with self._turn:
+            return self._run_phase(op, payload, deadline, injection)
+
+    def _run_phase(self, op: str, payload: dict[str, Any], deadline: float,
+                   injection: Callable[[], Injection | None] | None
+                   ) -> tuple[PhaseOutcome, bool]:
         host, clock, channel = self._host, self._host.clock, self._channel
         if not self._alive:  # (an interrupted test may go on using the emulator)
             return self._crashed(deadline), False

@@ -39,7 +39,12 @@ class Instance:
     """When it last finished initializing or serving (idle since then)."""
     pre_stop: PreStop | None = None
     """Its pre-stop handler's run, once it was stopped (``None``: none ran)."""
+    reserved: bool = False
+    """A reserved instance (``reserved_instances``): initialized ahead of requests, served
+    first, never reclaimed for being idle."""
     _hosted: HostedInstance | None = field(default=None, init=False, repr=False)
+    _last_send: int = field(default=0, init=False, repr=False)
+    """The emulator's count of sends when it was last given a request, or became ready."""
 
     @property
     def module(self) -> ModuleType | None:
@@ -52,7 +57,8 @@ class Instance:
     def __repr__(self) -> str:
         return (
             f"Instance(id={self.id!r}, state={self.state!r}, "
-            f"initializer_calls={self.initializer_calls}, invocations={len(self.invocations)})"
+            f"initializer_calls={self.initializer_calls}, invocations={len(self.invocations)}"
+            + (", reserved=True)" if self.reserved else ")")
         )
 
 

@@ -18,6 +18,10 @@ def test_defaults_follow_functiongraph(code):
     assert config.virtual_time is True and config.real_time_limit is None
     assert config.func_name == "fn"  # the code root's folder name
     assert config.user_data == {} and config.encrypted_user_data == {}
+    assert (config.concurrency_num, config.max_instance_num, config.reserved_instances) == (
+        1, 400, 0)
+    unlimited = FunctionConfig(code_root=code(), max_instance_num=-1, reserved_instances=1000)
+    assert unlimited.reserved_instances == 1000  # (no cap to stay under)
 
 
 def test_initializer_timeout_defaults_to_3_when_an_initializer_is_set(code):
@@ -64,6 +68,14 @@ def test_code_root_accepts_str_and_path(code):
         ({"init_retries": -1}, "init_retries", "from 0 to 10"),
         ({"virtual_time": "yes"}, "virtual_time", "not one of True, False"),
         ({"real_time_limit": 0}, "real_time_limit", "None or a number of seconds > 0"),
+        ({"concurrency_num": 0}, "concurrency_num", "from 1 to 1000 (requests per instance)"),
+        ({"concurrency_num": 1001}, "concurrency_num", "from 1 to 1000"),
+        ({"max_instance_num": -2}, "max_instance_num",
+         "from -1 to 1000 (-1: unlimited, 0: disabled)"),
+        ({"max_instance_num": 1001}, "max_instance_num", "from -1 to 1000"),
+        ({"reserved_instances": -1}, "reserved_instances", "from 0 to 1000"),
+        ({"reserved_instances": 3, "max_instance_num": 2}, "reserved_instances",
+         "3 is more than max_instance_num (2); allowed: at most max_instance_num"),
     ],
 )
 def test_each_error_names_the_field_and_what_is_allowed(code, fields, field, allowed):

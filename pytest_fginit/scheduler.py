@@ -1,0 +1,120 @@
+"""Requests sent at the same moment: which instance serves each, and running them side by side.
+
+All requests of one send arrive at the same instant of the emulator's clock. The emulator
+assigns every one of them before any user code runs (`pick_instance`, `Start`), so who serves
+whom does not depend on how threads happen to be scheduled; then the phases run on real
+threads (`side_by_side`), each request on a `Timeline` of its own so that their virtual time
+overlaps instead of adding up.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from .clock import Timeline, enter_timeline, real_monotonic
+from .errors import FunctionError
+from .records import InitAttempt, Instance, Invocation
+
+T = TypeVar("T")
+
+_ABANDON_S = 5.0
+"""After an interrupt, how long (real seconds) to wait for the other requests' threads: their
+phases end at their deadlines, but a block in C code would never end."""
+
+
+@dataclass(eq=False)
+class Start:
+    """Bringing up one instance (R1-R3): attempt after attempt, each on a new instance, for
+    the requests waiting on it (``reserved``: for none; it is a reserved instance)."""
+
+    timeline: Timeline | None
+    attempts: list[InitAttempt]
+    """Where its attempts are recorded: the first waiting request's (it is billed for them,
+    R10), or the emulator's list of reserved instances' attempts."""
+    request_id: str | None
+    reserved: bool = False
+    waiting: list[Request] = field(default_factory=list)
+    instance: Instance | None = None
+    """The instance of the current attempt; once done, the ready one (``None``: all failed)."""
+    error: FunctionError | None = None
+    """The last failed attempt's error."""
+
+
+@dataclass(eq=False)
+class Request:
+    """One request of a send, as the emulator serves it."""
+
+    invocation: Invocation
+    timeline: Timeline | None
+    instance: Instance | None = None
+    start: Start | None = None
+
+
+def pick_instance(ready: Sequence[Instance], load: Mapping[Instance, int],
+                  capacity: int) -> Instance | None:
+    """The ready instance a request goes to, ``None`` if all are full (``load``: requests
+    already given to each in this send; ``capacity``: ``concurrency_num``).
+
+    [assumption] idle instances first, reserved ones first among them (the reference:
+    "requests go to reserved instances first"), then the one used by the latest send (the
+    others stay idle and can be reclaimed); then, with ``concurrency_num`` > 1, the least
+    busy instance that has room. Ties go to the instance that became ready first. (Sends are
+    counted rather than timed: instances that came up side by side became ready at moments
+    that differ by thread timing.)
+    """
+    best: Instance | None = None
+    best_key: tuple[int, bool, int] | None = None
+    for instance in ready:
+        busy = load.get(instance, 0)
+        if busy >= capacity:
+            continue
+        key = (busy, not instance.reserved, -instance._last_send)
+        if best_key is None or key < best_key:
+            best, best_key = instance, key
+    return best
+
+
+def side_by_side(tasks: Sequence[tuple[Timeline | None, Callable[[], T]]]) -> list[T]:
+    """Run each task on its timeline, at the same time, on threads of their own; return their
+    results in order. One task runs on the calling thread. An exception a task raised (a
+    KeyboardInterrupt in user code, a bug) is raised here once all have ended."""
+    if len(tasks) == 1:
+        timeline, task = tasks[0]
+        if timeline is None:
+            return [task()]
+        previous = enter_timeline(timeline)
+        try:
+            return [task()]
+        finally:
+            enter_timeline(previous)
+    results: list[T | None] = [None] * len(tasks)
+    failures: list[BaseException | None] = [None] * len(tasks)
+
+    def run(index: int) -> None:
+        timeline, task = tasks[index]
+        enter_timeline(timeline)
+        try:
+            results[index] = task()
+        except BaseException as exc:  # re-raised on the calling thread
+            failures[index] = exc
+
+    threads = [threading.Thread(target=run, args=(n,), name=f"fginit-request-{n}", daemon=True)
+               for n in range(len(tasks))]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    except BaseException:  # interrupted: let the others end (at their deadlines), bounded
+        until = real_monotonic() + _ABANDON_S
+        for thread in threads:
+            if thread.ident is not None:
+                thread.join(max(0.0, until - real_monotonic()))
+        raise
+    for failure in failures:
+        if failure is not None:
+            raise failure
+    return results  # type: ignore[return-value]  # (every task returned)

@@ -32,12 +32,16 @@ _API_KEYS = {
     "initializer_timeout": "initializer_timeout", "package": "package",
     "pre_stop_handler": "pre_stop_handler", "pre_stop_timeout": "pre_stop_timeout",
 }
+_API_STRATEGY_KEYS = {"concurrency": "max_instance_num", "concurrent_num": "concurrency_num"}
+"""The keys of the API's ``strategy_config``."""
 _TERRAFORM_KEYS = {
     "name": "func_name", "runtime": "runtime", "handler": "handler", "timeout": "timeout",
     "memory_size": "memory_size", "user_data": "user_data",
     "encrypted_user_data": "encrypted_user_data", "initializer_handler": "initializer_handler",
     "initializer_timeout": "initializer_timeout", "app": "package",
     "pre_stop_handler": "pre_stop_handler", "pre_stop_timeout": "pre_stop_timeout",
+    "max_instance_num": "max_instance_num", "concurrency_num": "concurrency_num",
+    "reserved_instances": "reserved_instances",
 }
 _SERVERLESS_KEYS = {
     "functionName": "func_name", "runtime": "runtime", "handler": "handler",
@@ -45,11 +49,14 @@ _SERVERLESS_KEYS = {
     "initializer_handler", "initializerTimeout": "initializer_timeout",
     "environmentVariables": "user_data", "userData": "user_data",
     "preStopHandler": "pre_stop_handler", "preStopTimeout": "pre_stop_timeout",
+    "concurrency": "max_instance_num", "concurrentNum": "concurrency_num",
 }
 _UNSET = {"user_data": "", "encrypted_user_data": "", "initializer_handler": "",
           "initializer_timeout": 0, "pre_stop_handler": "", "pre_stop_timeout": 0}
 """What the API sends for a key that is not set (ShowFunctionConfig answers with these)."""
-_WHOLE_NUMBERS = ("timeout", "memory_size", "initializer_timeout", "pre_stop_timeout")
+_WHOLE_NUMBERS = ("timeout", "memory_size", "initializer_timeout", "pre_stop_timeout",
+                  "max_instance_num", "concurrency_num")
+_WHOLE_NUMBER_TEXT = re.compile(r"^-?[0-9]+$")
 TERRAFORM_TYPE = "huaweicloud_fgs_function"
 
 
@@ -94,6 +101,12 @@ def _from_api_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise FunctionConfigError("config", f"{str(path)!r}: a function's JSON is an object")
     fields = _map(data, _API_KEYS)
+    strategy = data.get("strategy_config")
+    if strategy is not None:
+        if not isinstance(strategy, dict):
+            raise FunctionConfigError("config", f"{str(path)!r}: strategy_config must be an "
+                                                "object (concurrency, concurrent_num)")
+        fields.update(_map(strategy, _API_STRATEGY_KEYS))
     for key, unset in _UNSET.items():
         value = fields.get(key)
         if key in fields and (value == unset or (isinstance(value, str) and not value.strip())):
@@ -171,10 +184,33 @@ def _from_terraform(path: Path, resource: str | None) -> dict[str, Any]:
         if key is None:
             continue  # what the emulator does not use: accepted, ignored
         where = f"{str(path)!r}, resource {TERRAFORM_TYPE}.{name}, {attribute}"
+        if key == "reserved_instances":  # blocks, one per version or alias: their counts add up
+            fields[key] = _reserved_count(value, variables, where)
+            continue
         fields[key] = _Evaluator(variables, where).value(value)
-        if key in _WHOLE_NUMBERS and isinstance(fields[key], str) and fields[key].isdigit():
-            fields[key] = int(fields[key])  # (Terraform converts "30" to a number)
-    return fields
+        if (key in _WHOLE_NUMBERS and isinstance(fields[key], str)
+                and _WHOLE_NUMBER_TEXT.match(fields[key])):
+            fields[key] = int(fields[key])  # (Terraform converts "30" to a number; the
+    return fields                           # provider even types max_instance_num a string)
+
+
+def _reserved_count(blocks: Any, variables: Mapping[str, tuple[str, Any]], where: str) -> int:
+    """The instances ``reserved_instances { count = N ... }`` blocks reserve, in all."""
+    if isinstance(blocks, dict):
+        blocks = [blocks]
+    if not isinstance(blocks, list) or not all(isinstance(b, dict) for b in blocks):
+        raise FunctionConfigError("config", f"{where}: expected reserved_instances blocks "
+                                            "with a count")
+    total = 0
+    for block in blocks:
+        count = _Evaluator(variables, where).value(block.get("count", 0))
+        if isinstance(count, str) and _WHOLE_NUMBER_TEXT.match(count):
+            count = int(count)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise FunctionConfigError("config", f"{where}: count {count!r} is not a whole "
+                                                "number >= 0")
+        total += count
+    return total
 
 
 def _hcl(path: Path) -> dict[str, Any]:

@@ -28,11 +28,19 @@ def test_the_api_function_json(deploy):
         "initializer_handler": "index.init", "initializer_timeout": 45,
         "strategy_config": {"concurrency": 400, "concurrent_num": 1},
     }))
+    (deploy / "code" / "scaled.json").write_text(json.dumps({
+        "handler": "index.handler", "strategy_config": {"concurrency": 5, "concurrent_num": 8}}))
+    scaled = FunctionConfig.from_file(deploy / "code" / "scaled.json")
+    assert (scaled.max_instance_num, scaled.concurrency_num) == (5, 8)
+    (deploy / "code" / "bad.json").write_text(json.dumps({"strategy_config": 5}))
+    with pytest.raises(FunctionConfigError, match="strategy_config must be an object"):
+        FunctionConfig.from_file(deploy / "code" / "bad.json")
     config = FunctionConfig.from_file(deploy / "code" / "function.json")
     assert (config.func_name, config.runtime, config.timeout, config.memory_size) == (
         "orders", "Python3.9", 30, 256)
     assert (config.initializer_handler, config.initializer_timeout) == ("index.init", 45)
     assert config.user_data == {"DB_URL": "pg://db"} and config.encrypted_user_data == {}
+    assert (config.max_instance_num, config.concurrency_num) == (400, 1)  # strategy_config
     assert config.code_root == deploy / "code"  # the file's folder, as nothing says otherwise
     overridden = FunctionConfig.from_file(deploy / "code" / "function.json", timeout=5)
     assert overridden.timeout == 5  # explicit keys win
@@ -55,15 +63,27 @@ resource "huaweicloud_fgs_function" "orders" {
   timeout             = 15
   initializer_handler = "index.init"
   initializer_timeout = 120
-  max_instance_num    = 10
+  max_instance_num    = "10"
+  concurrency_num     = 4
   code_type           = "obs"
   user_data = jsonencode({
     "DB_URL" : var.db_url,
     "POOL"   = "5"
   })
   reserved_instances {
-    count = 2
+    qualifier_type = "version"
+    qualifier_name = "latest"
+    count          = 2
   }
+  reserved_instances {
+    qualifier_type = "alias"
+    qualifier_name = "prod"
+    count          = var.prod_reserved
+  }
+}
+
+variable "prod_reserved" {
+  default = 1
 }
 
 resource "huaweicloud_fgs_function" "reports" {
@@ -87,8 +107,28 @@ def test_terraform_picks_a_resource_by_name_and_resolves_jsonencode_and_variable
         "orders", "shop", 512, 15)
     assert config.initializer_timeout == 120
     assert config.user_data == {"DB_URL": "pg://db/orders", "POOL": "5"}
+    # (the provider types max_instance_num a string; reserved_instances blocks add up)
+    assert (config.max_instance_num, config.concurrency_num, config.reserved_instances) == (
+        10, 4, 3)
     reports = FunctionConfig.from_file(deploy / "main.tf", "reports", code_root=deploy / "code")
     assert (reports.func_name, reports.timeout) == ("reports", 60)
+    assert (reports.max_instance_num, reports.reserved_instances) == (400, 0)  # the defaults
+
+
+def test_terraform_unlimited_instances_and_a_bad_reserved_count(deploy):
+    (deploy / "main.tf").write_text('resource "huaweicloud_fgs_function" "f" {\n'
+                                    '  handler = "index.handler"\n'
+                                    '  max_instance_num = "-1"\n'
+                                    '  reserved_instances {\n    count = "x"\n  }\n}\n')
+    with pytest.raises(FunctionConfigError, match=r"config: .*main.tf', resource "
+                       r"huaweicloud_fgs_function.f, reserved_instances: count 'x' is not a "
+                       r"whole number >= 0"):
+        FunctionConfig.from_file(deploy / "main.tf", code_root=deploy / "code")
+    (deploy / "main.tf").write_text('resource "huaweicloud_fgs_function" "f" {\n'
+                                    '  handler = "index.handler"\n'
+                                    '  max_instance_num = "-1"\n}\n')
+    assert FunctionConfig.from_file(deploy / "main.tf",
+                                    code_root=deploy / "code").max_instance_num == -1
 
 
 def test_terraform_with_several_functions_needs_a_name(deploy):
@@ -168,6 +208,7 @@ def test_a_serverless_devs_s_yaml(deploy):
         "orders", "Python3.9", 10, 256)
     assert (config.initializer_handler, config.initializer_timeout) == ("index.init", 30)
     assert config.user_data == {"DB_URL": "pg://db"}
+    assert (config.max_instance_num, config.concurrency_num) == (10, 1)
     assert config.code_root == deploy / "code"  # code.codeUri, relative to the file
     # Serverless Devs 3 lists them under "resources"
     (deploy / "s.yaml").write_text(SERVERLESS.replace("services:", "resources:"))

@@ -229,6 +229,45 @@ def test_recycle_makes_the_next_request_cold(fg_function):
     assert cold.result["hits"] == 3
 
 
+# --- traffic arriving at once: scale-out, the instance cap, reserved instances -----------------
+
+
+def test_a_burst_initializes_an_instance_per_request_up_to_max_instance_num(fg_function):
+    # main.tf caps the function at max_instance_num = 10: twelve requests at once get ten
+    # instances, each opening its own pool against the one database; two are turned away.
+    invs = fg_function.invoke_concurrently([{"action": "hit"}] * 12)
+
+    served = [inv for inv in invs if inv.ok]
+    assert len(served) == 10
+    assert all(inv.cold_start for inv in served)
+    assert len({inv.instance.id for inv in served}) == 10
+    assert all(inv.instance.module.POOL is not None for inv in served)
+    assert [inv.error.code for inv in invs[10:]] == ["FSS.0429", "FSS.0429"]
+    assert invs[10].to_api_response().status == 429
+    # Every served request counted its hit: concurrent writers, one database. (Two requests
+    # may read the same count back: the handler reads after its own transaction, and the
+    # requests really run at the same time.)
+    assert max(inv.result["hits"] for inv in served) == 10
+
+    again = fg_function.invoke_concurrently([{"action": "get"}] * 10)
+    assert not any(inv.cold_start for inv in again)  # the ten are warm now
+    assert {inv.result["hits"] for inv in again} == {10}
+
+
+@pytest.mark.fginit(reserved_instances=2)
+def test_reserved_instances_keep_their_pool_through_an_idle_hour(fg_function):
+    # Reserved instances initialized when the function started, before any request...
+    assert [(i.reserved, i.state) for i in fg_function.instances] == [(True, "ready")] * 2
+    assert all(a.ok for a in fg_function.reserved_init_attempts)
+
+    fg_function.advance(3600)  # ...and are not reclaimed for being idle
+    invs = fg_function.invoke_concurrently([{"action": "hit"}] * 3)
+
+    assert [inv.cold_start for inv in invs] == [False, False, True]
+    assert [inv.instance.reserved for inv in invs] == [True, True, False]
+    assert all(inv.ok for inv in invs)
+
+
 def test_get_does_not_write(fg_function):
     hit(fg_function, "about")
     hit(fg_function, "about")

@@ -38,7 +38,9 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import traceback
+import tracemalloc
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -502,6 +504,199 @@ def ours_many(many: Many, count: int) -> Samples:
     return [up_ns]
 
 
+# --- many requests at once, in-process ---------------------------------------------------------
+
+BURST = 100  # simultaneous cold requests in row 5a, and idle instances in row 5b
+KB = 1 << 10
+MEMORY_TARGET = 100 * KB  # row 5b: what an idle instance may cost above the module's own
+
+
+def check_burst(invocations: list[Invocation]) -> None:
+    """BURST cold requests, each served by an instance of its own, initialized once."""
+    if len(invocations) != BURST:
+        raise BenchError(f"{BURST} requests sent, {len(invocations)} invocations back")
+    check_ok(invocations, cold=True)
+    instances = {id(inv.instance): inv.instance for inv in invocations}
+    if len(instances) != BURST:
+        raise BenchError(f"{BURST} simultaneous cold requests were served by "
+                         f"{len(instances)} instances, not {BURST}")
+    for inv in invocations:
+        attempts = inv.init_attempts
+        if (inv.instance is None or inv.instance.initializer_calls != 1
+                or len(attempts) != 1 or not attempts[0].ok
+                or attempts[0].instance is not inv.instance):
+            raise BenchError(f"request {inv.request_id}: expected one initializer run on its "
+                             f"own instance, got {inv.instance!r}, {attempts!r}")
+
+
+def ours_burst(n: int, warmup: int) -> Samples:
+    """Each sample: recycle() (the previous sample's BURST instances stop), then BURST
+    requests sent at once with invoke_concurrently(): BURST new instances, side by side."""
+    events = [EVENT] * BURST
+    samples: Samples = []
+    with bytecode(cached=True), FunctionEmulator(config()) as fn:
+        for i in range(warmup + n):
+            t0 = now_ns()
+            fn.recycle()
+            invocations = fn.invoke_concurrently(events)
+            elapsed = now_ns() - t0
+            check_burst(invocations)
+            if i >= warmup:
+                samples.append(elapsed)
+    return samples
+
+
+def ours_one_by_one(n: int, warmup: int) -> Samples:
+    """Each sample: the same BURST requests one after another, each recycle() + invoke(): a
+    cold start on one new instance, as in row 1a."""
+    samples: Samples = []
+    with bytecode(cached=True), FunctionEmulator(config()) as fn:
+        for i in range(warmup + n):
+            first = len(fn.invocations)
+            t0 = now_ns()
+            for _ in range(BURST):
+                fn.recycle()
+                fn.invoke(EVENT)
+            elapsed = now_ns() - t0
+            check_burst(fn.invocations[first:])
+            if i >= warmup:
+                samples.append(elapsed)
+    return samples
+
+
+def _nothing() -> None:
+    pass
+
+
+def empty_threads(n: int, warmup: int) -> Samples:
+    """Each sample: twice (initializers, then handlers), BURST threads that do nothing,
+    started and joined: the threads a send of BURST cold requests needs, without their work."""
+    samples: Samples = []
+    for i in range(warmup + n):
+        t0 = now_ns()
+        for _ in range(2):
+            threads = [threading.Thread(target=_nothing) for _ in range(BURST)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        elapsed = now_ns() - t0
+        if i >= warmup:
+            samples.append(elapsed)
+    return samples
+
+
+@dataclass
+class Memory:
+    """Row 5b, one entry per round (bytes per instance, or per copy of the module)."""
+
+    ours: Samples = field(default_factory=list)  # an idle instance, everything included
+    stopped: Samples = field(default_factory=list)  # what stays of it after recycle()
+    base: Samples = field(default_factory=list)  # the module loaded by hand
+    ours_files: list[dict[str, float]] = field(default_factory=list)  # ours, by file
+    base_files: list[dict[str, float]] = field(default_factory=list)
+
+
+def _where(filename: str) -> str:
+    """A traced file, short: relative to the repository, or to the standard library."""
+    path = Path(filename)
+    with contextlib.suppress(ValueError):
+        return path.relative_to(REPO).as_posix()
+    parts = path.parts
+    for i, part in enumerate(parts):
+        if re.fullmatch(r"python3\.[0-9]+", part) and i + 1 < len(parts):
+            return "/".join(parts[i + 1:])
+    return filename
+
+
+def _growth(after: tracemalloc.Snapshot, before: tracemalloc.Snapshot,
+            count: int) -> tuple[float, dict[str, float]]:
+    """Bytes allocated between the snapshots and still alive, per ``count``, and by file."""
+    by_file: dict[str, float] = {}
+    for stat in after.compare_to(before, "filename"):
+        where = _where(stat.traceback[0].filename)
+        by_file[where] = by_file.get(where, 0.0) + stat.size_diff / count
+    return sum(by_file.values()), by_file
+
+
+@contextlib.contextmanager
+def tracing() -> Iterator[None]:
+    tracemalloc.start()
+    try:
+        yield
+    finally:
+        tracemalloc.stop()
+
+
+def snapshot() -> tracemalloc.Snapshot:
+    gc.collect()
+    return tracemalloc.take_snapshot()
+
+
+def ours_memory(memory: Memory) -> Samples:
+    """BURST idle instances brought up by one send; traced allocations per instance."""
+    events = [EVENT] * BURST
+    with bytecode(cached=True), FunctionEmulator(config()) as fn, tracing():
+        check_burst(fn.invoke_concurrently(events))  # warm-up: caches, lists grown
+        fn.recycle()
+        before = snapshot()
+        invocations = fn.invoke_concurrently(events)
+        idle = snapshot()  # BURST idle instances, and the records of their requests
+        check_burst(invocations)  # (after the snapshot: its garbage is not counted)
+        del invocations
+        fn.recycle()
+        stopped = snapshot()
+    per_instance, by_file = _growth(idle, before, BURST)
+    memory.ours.append(round(per_instance))
+    memory.ours_files.append(by_file)
+    memory.stopped.append(round(_growth(stopped, before, BURST)[0]))
+    return [round(per_instance)]
+
+
+_memory_copies = itertools.count(1)
+
+
+def load_copy(name: str) -> Any:
+    """One more copy of the function's module, as a plain import leaves it (in
+    ``sys.modules``), initialized and after one request: what an idle instance holds of it.
+    Returns the request's result."""
+    spec = importlib.util.spec_from_file_location(name, HANDLER_FILE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    context = TrivialContext(name)
+    module.init(context)
+    return module.handler(EVENT, context)
+
+
+def baseline_memory(memory: Memory) -> Samples:
+    """BURST copies of the module loaded by hand; traced allocations per copy."""
+    def load_all() -> list[str]:
+        names.extend(f"bench_memory_{next(_memory_copies)}" for _ in range(BURST))
+        return [load_copy(name) for name in names]
+
+    names: list[str] = []  # (this list and the results': 17 bytes a copy, counted)
+    with bytecode(cached=True), tracing():
+        try:
+            load_all()  # warm-up
+            for name in names:
+                del sys.modules[name]
+            names.clear()
+            before = snapshot()
+            results = load_all()
+            after = snapshot()
+        finally:
+            for name in names:
+                sys.modules.pop(name, None)
+    for result in results:  # (after the snapshot: the check's garbage is not counted)
+        check_item(result, "the module loaded by hand")
+    per_copy, by_file = _growth(after, before, BURST)
+    memory.base.append(round(per_copy))
+    memory.base_files.append(by_file)
+    return [round(per_copy)]
+
+
 # --- running, interleaved ---------------------------------------------------------------------
 
 
@@ -534,15 +729,17 @@ class Plan:
     fresh: int  # per round, each fresh-interpreter side of row 4b
     proc_warm: int  # per round, process mode in row 4c (in-process mode: warm_ours)
     many_rounds: int  # row 4d: this many times MANY instances
+    burst: int  # per round, each side of row 5a (a sample: BURST requests)
+    memory_rounds: int  # row 5b: this many times BURST idle instances, and BURST copies
 
 
 PLANS = {
     "quick": Plan(time_limit_s=25, rounds=2, cold=15, cold_new=3, warm_ours=150,
                   warm_theirs=5, timeouts=3, warmup=2, proc_cold=4, fresh=2, proc_warm=40,
-                  many_rounds=1),
+                  many_rounds=1, burst=1, memory_rounds=1),
     "full": Plan(time_limit_s=300, rounds=12, cold=100, cold_new=15, warm_ours=2000,
                  warm_theirs=40, timeouts=25, warmup=5, proc_cold=30, fresh=10, proc_warm=500,
-                 many_rounds=4),
+                 many_rounds=4, burst=5, memory_rounds=4),
 }
 
 
@@ -555,7 +752,8 @@ class Row:
     theirs: Samples | None = None  # measured, or:
     theirs_fixed_ns: int | None = None  # computed, not run
     # "slowdown": ours/theirs <= target; "speedup": theirs/ours >= target; "report": no ratio,
-    # the theirs column shows theirs_label and the ratio column shows summary
+    # the theirs column shows theirs_label and the ratio column shows summary; "memory": bytes,
+    # not nanoseconds, and the ratio is the difference ours - theirs (<= target, in bytes)
     kind: str = "slowdown"
     target: float | None = None
     notes: list[str] = field(default_factory=list)
@@ -576,6 +774,8 @@ class Row:
 
     @property
     def ratio(self) -> float:
+        if self.kind == "memory":
+            return self.ours_median - self.theirs_median
         if self.kind == "slowdown":
             return self.ours_median / self.theirs_median
         return self.theirs_median / self.ours_median
@@ -584,6 +784,8 @@ class Row:
     def met(self) -> bool | None:
         if self.target is None:
             return None
+        if self.kind == "memory":
+            return self.ratio < self.target
         if self.kind == "slowdown":
             return self.ratio <= self.target
         return self.ratio >= self.target
@@ -591,6 +793,8 @@ class Row:
     def ratio_text(self) -> str:
         if self.kind == "report":
             return self.summary
+        if self.kind == "memory":
+            return f"{'+' if self.ratio >= 0 else '-'}{fmt_bytes(abs(self.ratio))} above the module"
         if self.kind == "slowdown":
             return f"{self.ratio:.2f}x the baseline"
         return f"{_big(self.ratio)}x faster"
@@ -598,9 +802,14 @@ class Row:
     def target_text(self) -> str:
         if self.target is None:
             return "none (information)"
+        if self.kind == "memory":
+            return f"< {self.target / KB:g} KB above"
         if self.kind == "slowdown":
             return f"<= {self.target:g}x"
         return f">= {_big(self.target)}x faster"
+
+    def fmt(self, value: float, micro: str) -> str:
+        return fmt_bytes(value) if self.kind == "memory" else fmt_ns(value, micro)
 
     def met_text(self) -> str:
         return {None: "n/a", True: "yes", False: "NO (missed)"}[self.met]
@@ -612,6 +821,7 @@ class Results:
     timeout_mode: str
     extras: dict[str, Samples]  # measured sides that are in the method text, not in a row
     many: Many
+    memory: Memory
 
 
 def measure(plan: Plan, ll: LambdaLocal) -> Results:
@@ -649,6 +859,16 @@ def measure(plan: Plan, ll: LambdaLocal) -> Results:
         many_up = interleave(p.many_rounds, {
             "ours": lambda: ours_many(many, MANY),
         }, f"4d. {MANY} instances     ")
+    burst = interleave(p.rounds, {
+        "ours": lambda: ours_burst(p.burst, 1),
+        "one_by_one": lambda: ours_one_by_one(p.burst, 1),
+        "threads": lambda: empty_threads(p.burst, 1),
+    }, f"5a. {BURST} at once        ")
+    memory = Memory()
+    per_instance = interleave(p.memory_rounds, {
+        "ours": lambda: ours_memory(memory),
+        "base": lambda: baseline_memory(memory),
+    }, "5b. idle memory      ")
     rows = [
         Row("cold", "1a. cold start, bytecode cached",
             cold["cached"], "by hand", cold["cached_base"], target=1.5),
@@ -674,9 +894,14 @@ def measure(plan: Plan, ll: LambdaLocal) -> Results:
             f"({MANY} instances + fork server)",
             kind="report", summary=f"{MANY}/{MANY} ok" + (
                 f" (each of {len(many.up_ns)} rounds)" if len(many.up_ns) > 1 else "")),
+        Row("burst", f"5a. {BURST} simultaneous cold requests",
+            burst["ours"], f"the same {BURST}, one by one", burst["one_by_one"]),
+        Row("memory", "5b. memory per idle instance, in-process",
+            per_instance["ours"], "the module loaded by hand", per_instance["base"],
+            kind="memory", target=MEMORY_TARGET),
     ]
-    extras = {"load": proc["load"], "fresh_S": proc["fresh_S"]}
-    return Results(rows, mode, extras, many)
+    extras = {"load": proc["load"], "fresh_S": proc["fresh_S"], "threads": burst["threads"]}
+    return Results(rows, mode, extras, many, memory)
 
 
 # --- reporting --------------------------------------------------------------------------------
@@ -700,6 +925,14 @@ def fmt_ns(ns: float, micro: str = "us") -> str:
     return f"{ns:.0f} ns"
 
 
+def fmt_bytes(n: float) -> str:
+    if abs(n) >= MB:
+        return f"{n / MB:.1f} MB"
+    if abs(n) >= KB:
+        return f"{n / KB:.1f} KB"
+    return f"{n:.0f} B"
+
+
 def spread(samples: Samples, micro: str) -> str:
     if len(samples) < 4:
         return f"n={len(samples)}"
@@ -712,9 +945,9 @@ HEADERS = ("name", "ours", "theirs / baseline", "ratio", "target", "met?")
 
 def table_cells(rows: list[Row], micro: str) -> list[tuple[str, ...]]:
     return [
-        (r.name, fmt_ns(r.ours_median, micro),
+        (r.name, r.fmt(r.ours_median, micro),
          r.theirs_label if r.kind == "report"
-         else f"{fmt_ns(r.theirs_median, micro)} ({r.theirs_label})",
+         else f"{r.fmt(r.theirs_median, micro)} ({r.theirs_label})",
          r.ratio_text(), r.target_text(), r.met_text())
         for r in rows
     ]
@@ -793,6 +1026,19 @@ def method_text(plan: Plan, results: Results, modules: int, ll_version: str) -> 
                 else f"the start method is {mp_start} here")
     server_mb = statistics.median(many.server_pss) / MB
     per_instance_mb = (max(many.pss) - statistics.median(many.server_pss)) / MANY / MB
+
+    burst = by_key["burst"]
+    threads = results.extras["threads"]
+    slower = burst.ratio > 1
+    memory = results.memory
+    mem_row = by_key["memory"]
+    ours_files, base_files = files_median(memory.ours_files), files_median(memory.base_files)
+    own_lines = ours_files.get(HANDLER_FILE.relative_to(REPO).as_posix(), 0.0)
+    code_objects = base_files.get("<frozen importlib._bootstrap_external>", 0.0)
+    kb = f"{KB:,}"
+
+    def rounds(samples: Samples) -> str:
+        return ", ".join(fmt_bytes(x) for x in samples)
 
     scenario = (
         f"the initializer really calls `time.sleep({SLEEP_S})` (`bench/function/slow.py`); "
@@ -946,7 +1192,96 @@ processes counts 1/k in each, so the sum is what the group occupies), highest of
 counts every page an instance still shares with the fork server once in each process
 (1 MB = {mb} bytes). The emulators are closed outside the timing, last opened first
 (freezegun's freezes must stop in that order).
+
+### 5a: {BURST} simultaneous cold requests, in-process (information)
+
+*Ours*: one emulator as in row 1a (in-process, the default; bytecode cached). One sample is
+`fn.recycle()` (the previous sample's {BURST} instances stop) + `fn.invoke_concurrently([event]
+* {BURST})`: the {BURST} requests arrive at the same instant; with `concurrency_num` 1 (the
+default) each is given a new instance before any user code runs (`max_instance_num` is 400 by
+default), then the {BURST} new instances load `index.py` and run `init(context)` side by side,
+on a thread each, then the {BURST} handlers, again on a thread each; the call returns when all
+have ended. Every sample is checked: {BURST} invocations, all ok and cold, on {BURST} distinct
+instances, each initialized once. {p.burst} samples per round; {iqr("burst")}.
+
+*Baseline*: the same {BURST} requests one by one, on an emulator of its own: {BURST} times
+`fn.recycle()` + `fn.invoke(event)`, row 1a's sample, so each request is a cold start of one
+new instance; checked the same way. {p.burst} samples per round; {iqr("burst", True)}. Both
+sides stop {BURST} instances and bring up {BURST} per sample, and do the same user work.
+
+{"Sending them together is slower, and no faster can be expected in-process" if slower else
+"Sending them together is not slower here, but no faster can be expected in-process"}: the
+instances are threads of one interpreter, and CPython's global interpreter lock lets one thread
+run Python at a time, so {BURST} initializers side by side take at least the processor time of
+{BURST} one after another. The threads come on top: starting and joining 2 x {BURST} threads
+that do nothing (a send of {BURST} cold requests needs one per request for the initializers,
+then one per request for the handlers) took {fmt_ns(statistics.median(threads), "µs")} here
+({spread(threads, "µs")}), and then the threads take turns on the lock, which costs more when
+other processes compete for the machine's cores. In a separate run on 2026-11-29 (one
+emulator, no interleaving), with the emulator's threads replaced by a plain loop (the same tasks
+one after another on the calling thread), a send of {BURST} took about 16 ms, against 15 ms for
+the {BURST} requests one by one and 43 ms for the same send with its threads: without the
+threads, sending them together costs what sending them one by one does; the difference is the
+threads. What the threads buy
+is behaviour, not speed: the requests overlap in virtual time (each on a timeline of its own,
+so one request's `time.sleep` does not delay another's; a sleep costs no real time on either
+side), user code meets itself on real threads as on the platform, and who serves whom is
+decided before any user code runs.
+
+### 5b: memory per idle instance, in-process (target: under 100 KB above the module's own)
+
+*Ours*: one emulator as in row 1a, under `tracemalloc` (Python's allocation tracer: every block
+Python's allocators hand out, with the file and line that allocated it; not memory that C
+libraries allocate on their own). After a warm-up (a send of {BURST} cold requests, then
+`fn.recycle()`, so that caches and lists have grown), `gc.collect()` and a snapshot; then
+`fn.invoke_concurrently([event] * {BURST})`, checked as in 5a: {BURST} new instances, each
+initialized and done with one request, all idle; `gc.collect()` and a second snapshot. Per
+instance: what was allocated between the snapshots and is still alive, divided by {BURST}:
+everything the emulator holds for an idle instance, its module (with `CONFIG`), its private
+package and builtins, its names in `sys.modules`, and the records of its start and of its
+request (`fn.instances`, `fn.invocations`, the journal). Median of {p.memory_rounds} rounds
+({rounds(memory.ours)}).
+
+*Baseline*: the module's own footprint: {BURST} copies of `index.py` loaded by hand as in row
+1a's baseline (`spec_from_file_location`, `module_from_spec`, `exec_module`, under new names
+left in `sys.modules`, as an import leaves a module), each initialized with `init(ctx)` and
+done with one request (`handler(event, ctx)`), traced the same way after a warm-up of {BURST}
+copies loaded and dropped; per copy. Median of {p.memory_rounds} rounds
+({rounds(memory.base)}).
+
+"ratio" is the difference, ours - baseline: what an idle instance costs above a plain import of
+the same code, {fmt_bytes(mem_row.ratio)} (target: under 100 KB; 1 KB = {kb} bytes). Where it
+goes, by the file that allocated it (median of the rounds), per instance: {files_text(ours_files)};
+per copy of the baseline: {files_text(base_files)}. The baseline's
+`<frozen importlib._bootstrap_external>` share ({fmt_bytes(code_objects)}) is mostly `index.py`'s
+code objects, read from the bytecode cache for every copy; the emulator keeps one code object
+per version of the file and runs it in every instance (row 1a), so an instance does not pay
+it. Counting everything but what `index.py`'s own lines allocated, an idle instance costs
+{fmt_bytes(mem_row.ours_median - own_lines)}: the emulator's own part, whatever the module.
+After `fn.recycle()` (a third snapshot), {fmt_bytes(statistics.median(memory.stopped))} per
+instance is still allocated: a stopped instance keeps its module, so that `Instance.module`
+stays usable, until the emulator is dropped (docs/reference.md: "Instances keep their modules
+until the test ends").
+
+Resident memory (RSS) is not reported for this row: tried on 2026-11-29 the same way (without
+`tracemalloc`, whose own records take memory), it grew by 0 to 3 KB per instance from round to
+round, because Python reuses the memory freed by earlier rounds and rows; at this size it says
+nothing. The threads a send starts are gone when it returns, and their stacks with them.
 """
+
+
+def files_median(rounds: list[dict[str, float]]) -> dict[str, float]:
+    """Row 5b's bytes by file, the median of the rounds (0 in a round that lacks the file)."""
+    files = {name for by_file in rounds for name in by_file}
+    return {name: statistics.median(by_file.get(name, 0.0) for by_file in rounds)
+            for name in files}
+
+
+def files_text(by_file: dict[str, float], top: int = 4) -> str:
+    ranked = sorted(by_file.items(), key=lambda item: -item[1])
+    shown = [f"`{name}` {fmt_bytes(size)}" for name, size in ranked[:top] if size >= 1]
+    rest = sum(size for _, size in ranked[top:])
+    return ", ".join(shown) + (f", other files {fmt_bytes(rest)}" if ranked[top:] else "")
 
 
 def reflow(markdown: str, width: int = 96) -> str:
@@ -993,14 +1328,16 @@ python -m pip install -e '.[test]'   # once: includes python-lambda-local, rows 
 
 {verdict}
 
-Times are medians. "ratio" is ours / baseline in rows 1a-1c and 4a-4c (lower is better) and
-reference / ours in rows 2 and 3 (higher is better); row 4d has no ratio: "ours" is the time to
-bring {MANY} process instances up, and the next column their memory. The whole run took
-{wall_s:.1f} s. `python bench/run.py --quick` is the smoke test (a few seconds; it prints the
-same table, and like the full run it reports targets without failing on them); `--write`
-rewrites this page. The exit status is 0 whether targets are met or not; it is 2 if the
-emulator answers wrongly (then no numbers are reported), and 1, with every thread's traceback,
-if a run hangs for more than {plan.time_limit_s} s.
+Times are medians. "ratio" is ours / baseline in rows 1a-1c, 4a-4c and 5a (lower is better)
+and reference / ours in rows 2 and 3 (higher is better); row 4d has no ratio: "ours" is the time
+to bring {MANY} process instances up, and the next column their memory. Row 5b is memory, not
+time: bytes per idle instance and per copy of the module loaded by hand (medians of the rounds),
+and "ratio" is their difference. The whole run took {wall_s:.1f} s. `python bench/run.py
+--quick` is the smoke test (a few seconds; it prints the same table, and like the full run it
+reports targets without failing on them); `--write` rewrites this page. The exit status is 0
+whether targets are met or not; it is 2 if the emulator answers wrongly (then no numbers
+are reported), and 1, with every thread's traceback, if a run hangs for more than
+{plan.time_limit_s} s.
 
 ## Where the emulator's time goes
 

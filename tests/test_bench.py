@@ -13,7 +13,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = ("1a. cold start, bytecode cached", "1b. cold start, source compiled",
         "1c. cold start, new emulator each time", "2. warm invoke",
-        "3. 4 init timeouts of 300 s")
+        "3. 4 init timeouts of 300 s", "4a. process cold start",
+        "4b. process cold start, as 4a", "4c. warm invoke, process mode",
+        "4d. 50 process instances alive", "5a. 100 simultaneous cold requests",
+        "5b. memory per idle instance, in-process")
 
 
 def test_bench_quick_mode_runs_every_row(tmp_path):

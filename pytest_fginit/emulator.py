@@ -12,6 +12,7 @@ import json
 import math
 import re
 import tempfile
+import threading
 from collections.abc import Callable, Iterable
 from functools import partial
 from json import dumps as _json_dumps
@@ -87,7 +88,8 @@ class FunctionEmulator:
         self._state: str = "new"
         self._requests = 0
         self._sends = 0
-        self._invoking = False
+        self._sending = threading.Lock()  # (held while a send runs: one at a time)
+        self._reserved_billed = (0, 0.0)  # reserved instances' initialization: ms, GB-s
 
     def _configure(self, config: FunctionConfig) -> None:
         """Take ``config`` on: what instances created from now on run, and how."""
@@ -207,16 +209,15 @@ class FunctionEmulator:
 
     def _send(self, what: str, events: list[Any], ids: list[str | None]) -> list[Invocation]:
         self._require_running(what)
-        if self._invoking:
+        if not self._sending.acquire(blocking=False):
             raise RuntimeError(
                 f"{what}: a request is already running on this emulator: send requests that "
                 "arrive together with invoke_concurrently(), one call at a time"
             )
-        self._invoking = True
         try:
             return self._serve_all(what, events, ids)
         finally:
-            self._invoking = False
+            self._sending.release()
 
     def _serve_all(self, what: str, events: list[Any], ids: list[str | None]
                    ) -> list[Invocation]:
@@ -253,37 +254,74 @@ class FunctionEmulator:
                 invocation.error = self._error(
                     "request_too_large", None,
                     f"Request body too large: {size} bytes, the limit is {MAX_BODY_BYTES}.")
+                request.done = True
             else:
                 self._assign(request, load, starts)
-        if starts:
-            self._bring_up(starts)
-        handled: list[Request] = []
-        tasks: list[tuple[Timeline | None, Callable[[], tuple[float, PhaseOutcome]]]] = []
-        for request in requests:
-            start = request.start
-            if start is not None:
-                request.invocation.cold_start = True
-                request.instance = start.instance
-                if start.instance is None:  # every attempt failed: the last error stands
-                    request.invocation.error = start.error
-                elif request.timeline is not start.timeline:  # it waited for the instance
-                    assert request.timeline is not None and start.timeline is not None
-                    request.timeline.lead = start.timeline.lead
-            if request.instance is not None:  # (its handler's fault: in request order)
-                handled.append(request)
-                tasks.append((request.timeline,
-                              partial(self._handle, request, self.faults.handler.take())))
-        for request, (started, outcome) in zip(handled, side_by_side(tasks), strict=True):
-            self._at(request.timeline, self._record_handling, request, started, outcome)
-        for request in requests:
-            self._at(request.timeline, self._file, request.invocation)
-        if together:
-            self._clock.join([r.timeline for r in requests if r.timeline is not None])
-            self.journal[mark:] = sorted(self.journal[mark:], key=lambda entry: entry[0])
+        try:
+            # What raises here (an interrupt in user code, a failed instance_setup) is raised
+            # once what did end is recorded, and the clock has moved past all of it.
+            failure = self._bring_up(starts) if starts else None
+            if failure is None:
+                failure = self._run_handlers(requests)
+            for request in requests:
+                if request.done:
+                    self._at(request.timeline, self._file, request.invocation)
+        finally:
+            if together:
+                self._clock.join([r.timeline for r in requests if r.timeline is not None])
+                self.journal[mark:] = sorted(self.journal[mark:], key=lambda entry: entry[0])
+        if failure is not None:
+            raise failure
         for request in requests:
             for listener in self._listeners:
                 listener.invocation_finished(request.invocation)
         return [r.invocation for r in requests]
+
+    def _run_handlers(self, requests: list[Request]) -> BaseException | None:
+        """Run the handlers of the requests that have an instance, side by side; record
+        them. Returns what one of them raised, if anything."""
+        handled: list[Request] = []
+        for request in requests:
+            start = request.start
+            if start is not None:  # it waited for a new instance: from when that ended
+                request.invocation.cold_start = True
+                request.instance = start.instance
+                if request.timeline is not start.timeline:
+                    assert request.timeline is not None and start.timeline is not None
+                    request.timeline.lead = start.timeline.lead
+                if start.instance is None:  # every attempt failed: the last error stands
+                    request.invocation.error = start.error
+                    request.done = True
+            if request.instance is not None:
+                handled.append(request)
+        if not handled:
+            return None
+        pairs = [(r, self.faults.handler.take()) for r in handled]  # (faults in order)
+        queues: list[list[tuple[Request, Injection | None]]]
+        if len(pairs) == 1 or self._host.serves_side_by_side:
+            queues = [[pair] for pair in pairs]
+        else:  # a host that serves one request at a time per instance: in request order
+            by_instance: dict[Instance, list[tuple[Request, Injection | None]]] = {}
+            for pair in pairs:
+                assert pair[0].instance is not None
+                by_instance.setdefault(pair[0].instance, []).append(pair)
+            queues = list(by_instance.values())
+        ran = side_by_side([(q[0][0].timeline if len(q) == 1 else None,
+                             partial(self._handle_each, q)) for q in queues],
+                           self._host.abort)
+        for queue, results in zip(queues, ran.results, strict=True):
+            for (request, _), (started, outcome) in zip(queue, results or (), strict=False):
+                self._at(request.timeline, self._record_handling, request, started, outcome)
+        return ran.failure
+
+    def _handle_each(self, queue: list[tuple[Request, Injection | None]]
+                     ) -> list[tuple[float, PhaseOutcome]]:
+        """Run the handlers of ``queue`` one after the other (one request: on the timeline
+        the thread is on; several: each on its own)."""
+        if len(queue) == 1:
+            return [self._handle(*queue[0])]
+        return [self._at(request.timeline, self._handle, request, injection)
+                for request, injection in queue]
 
     def advance(self, seconds: float) -> None:
         """Move the clock user code sees forward by ``seconds`` (virtual time only)."""
@@ -357,10 +395,7 @@ class FunctionEmulator:
         """What this function's requests so far are billed, and what it took to serve them."""
         attempts = [a for i in self.invocations for a in i.init_attempts]
         attempts += self.reserved_init_attempts
-        # [assumption] reserved instances' initialization is billed like on-demand (R10);
-        # their idle time, billed at the reserved rate, is not emulated.
-        reserved_ms = math.ceil(round(sum(a.duration_ms for a in self.reserved_init_attempts),
-                                      6))
+        reserved_ms, reserved_gb_s = self._reserved_billed
         return Billing(
             invocations=len(self.invocations),
             instances=len(self.instances),
@@ -369,8 +404,7 @@ class FunctionEmulator:
             init_timeouts=sum(1 for a in attempts
                               if a.error is not None and a.error.kind == "init_timeout"),
             billed_duration_ms=sum(i.billed_duration_ms for i in self.invocations) + reserved_ms,
-            gb_s=(sum(i.billed_gb_s for i in self.invocations)
-                  + self.config.memory_size / 1024 * reserved_ms / 1000),
+            gb_s=sum(i.billed_gb_s for i in self.invocations) + reserved_gb_s,
         )
 
     @property
@@ -453,6 +487,7 @@ class FunctionEmulator:
             return
         # [assumption] with max_instance_num 0 (the function disabled) the refusal is the same.
         request.invocation.error = self._error("throttled", None, "Too many requests.")
+        request.done = True
 
     def _top_up_reserved(self) -> None:
         """Bring the reserved instances up to ``reserved_instances`` (at start, and after a
@@ -467,14 +502,19 @@ class FunctionEmulator:
         together = missing > 1
         starts = [Start(Timeline() if together else None, self.reserved_init_attempts, None,
                         reserved=True) for _ in range(missing)]
-        self._bring_up(starts)
-        if together:
-            self._clock.join([s.timeline for s in starts if s.timeline is not None])
-            self.journal[mark:] = sorted(self.journal[mark:], key=lambda entry: entry[0])
+        try:
+            failure = self._bring_up(starts)
+        finally:
+            if together:
+                self._clock.join([s.timeline for s in starts if s.timeline is not None])
+                self.journal[mark:] = sorted(self.journal[mark:], key=lambda entry: entry[0])
+        if failure is not None:
+            raise failure
 
-    def _bring_up(self, starts: list[Start]) -> None:
+    def _bring_up(self, starts: list[Start]) -> BaseException | None:
         """Bring up an instance for each of ``starts``, side by side: up to 1 + init_retries
-        attempts each, every attempt on a new instance (R1-R3).
+        attempts each, every attempt on a new instance (R1-R3). Returns what stopped it, if
+        anything did (what had ended by then is recorded).
 
         The attempts of one round are created in order and get the initializer's faults in
         that order; a fault held for an instance whose code did not load is given back."""
@@ -484,33 +524,48 @@ class FunctionEmulator:
         pending = list(starts)
         for _ in range(1 + config.init_retries):
             if not pending:
-                return
+                return None
             tasks: list[tuple[Timeline | None, Callable[[], tuple[float, StartOutcome]]]] = []
             held: list[_HeldFault | None] = []
-            for start in pending:
-                instance = self._at(start.timeline, self._new_instance, start.reserved)
-                instance._hosted = self._host.start_instance(self._spec)
-                start.instance = instance
-                rule = faults.take_rule()
-                held.append(_HeldFault(rule) if rule is not None else None)
-                tasks.append((start.timeline, partial(
-                    self._start_phase, instance, start.request_id, timeout, held[-1])))
-            outcomes = side_by_side(tasks)
-            for fault in reversed(held):
-                if fault is not None and not fault.used:
-                    faults.give_back(fault.rule)
+            try:
+                for start in pending:
+                    hosted = self._host.start_instance(self._spec)  # (a fork may fail)
+                    instance = self._at(start.timeline, self._new_instance, start.reserved)
+                    instance._hosted = hosted
+                    start.instance = instance
+                    rule = faults.take_rule()
+                    held.append(_HeldFault(rule) if rule is not None else None)
+                    tasks.append((start.timeline, partial(
+                        self._start_phase, instance, start.request_id, timeout, held[-1])))
+                ran = side_by_side(tasks, self._host.abort)
+            except BaseException as exc:  # no attempt of this round ran: none is recorded
+                for start in pending[:len(tasks)]:
+                    assert start.instance is not None
+                    self._at(start.timeline, self._stop, start.instance, "failed")
+                    start.instance = None
+                return exc
+            finally:
+                for fault in reversed(held):
+                    if fault is not None and not fault.used:
+                        faults.give_back(fault.rule)
             setup_error: str | None = None
             retrying = []
-            for start, (started, outcome) in zip(pending, outcomes, strict=True):
+            for start, result in zip(pending, ran.results, strict=True):
+                if result is None:  # interrupted: left initializing (close() stops it)
+                    continue
+                started, outcome = result
                 failure = self._at(start.timeline, self._record_attempt, start, started,
                                    outcome, timeout)
                 if failure is not None and outcome.phase.status == "setup_error":
                     setup_error = setup_error or failure
                 elif failure is not None:
                     retrying.append(start)
+            if ran.failure is not None:
+                return ran.failure
             if setup_error is not None:
-                raise InstanceSetupError(setup_error)
+                return InstanceSetupError(setup_error)
             pending = retrying
+        return None
 
     def _new_instance(self, reserved: bool) -> Instance:
         instance = Instance(id=f"instance-{len(self.instances) + 1}",
@@ -549,6 +604,11 @@ class FunctionEmulator:
                               started_at=started - self._t0, log=phase.log)
         start.attempts.append(attempt)
         self.journal.append((attempt.started_at, "attempt", attempt))
+        if start.reserved:  # [assumption] billed like on-demand initialization (R10), at the
+            ms, gb_s = self._reserved_billed  # memory of the time; idle time is not emulated
+            billed = math.ceil(round(attempt.duration_ms, 6))
+            self._reserved_billed = (ms + billed,
+                                     gb_s + self.config.memory_size / 1024 * billed / 1000)
         if error is None:
             instance._last_send = self._sends
             self._set_state(instance, "ready")
@@ -577,6 +637,7 @@ class FunctionEmulator:
                          outcome: PhaseOutcome) -> None:
         invocation, instance = request.invocation, request.instance
         assert instance is not None
+        request.done = True
         timeout = self.config.timeout
         invocation.instance = instance
         invocation.duration_ms = (outcome.ended - started) * 1000.0

@@ -150,6 +150,12 @@ class HostedInstance(Protocol):
 class InstanceHost(Protocol):
     def open(self, environment: Mapping[str, str]) -> None: ...
     def start_instance(self, spec: InstanceSpec) -> HostedInstance: ...
+    serves_side_by_side: bool
+    """Whether one instance can run several requests' handlers at the same time."""
+
+    def abort(self) -> None:
+        """Stop every phase running now (called from another thread: the test was
+        interrupted while requests ran side by side); each ends as a timeout or a crash."""
     def close(self) -> None: ...
 
 
@@ -316,12 +322,15 @@ def _uninstall_exit_guard() -> None:
 
 
 class InProcessHost:
-    """Runs every instance in this process, each in its own module namespace.
+    """Runs every instance in this process, each in its own module namespace (the handlers
+    of requests that share an instance run on their own threads, side by side).
 
     With ``own_process`` it is the host inside one instance process of process isolation:
     modules load under their real names, output goes to the process's own streams (which the
     test process collects), and crashes and memory overruns are real (``death``).
     """
+
+    serves_side_by_side = True
 
     def __init__(self, clock: Clock, *, real_time_limit: float | None = None,
                  redact: Redactor = no_redaction, own_process: bool = False,
@@ -382,6 +391,9 @@ class InProcessHost:
             if os.environ.get(key) != value:
                 os.environ[key] = value
         time.tzset()
+
+    def abort(self) -> None:
+        self._watchdog.abort()
 
     def start_instance(self, spec: InstanceSpec) -> InProcessInstance:
         if self._own_process:  # the only instance in this process: nothing to isolate from

@@ -96,7 +96,11 @@ def _peak_rss_bytes(pid: int) -> int:
 
 
 class ProcessHost:
-    """Runs each instance in a process of its own."""
+    """Runs each instance in a process of its own. [assumption] The process serves one
+    request at a time: requests that share an instance (``concurrency_num`` > 1) take turns,
+    in order."""
+
+    serves_side_by_side = False
 
     def __init__(self, clock: Clock, *, real_time_limit: float | None = None,
                  redact: Redactor = no_redaction, memory_size: int = 128,
@@ -109,6 +113,12 @@ class ProcessHost:
         self._inherit_env = inherit_env
         self._secrets = secrets
         self._function_env: dict[str, str] = {}
+        self.in_flight: set[ProcessInstance] = set()
+        """Instances running a phase now (their requests' threads add and remove them)."""
+
+    def abort(self) -> None:
+        for instance in tuple(self.in_flight):
+            instance.abort()
 
     def open(self, environment: Mapping[str, str]) -> None:
         self._function_env = dict(environment)
@@ -163,6 +173,7 @@ class ProcessInstance:
         self._turn = threading.Lock()
         self._alive = True
         self._stopped = False
+        self._death: PhaseOutcome | None = None  # how it ended, once it did
 
     @property
     def module(self) -> ModuleType | None:
@@ -211,19 +222,31 @@ class ProcessInstance:
 
     # --- one phase ---------------------------------------------------------------------------
 
+    def abort(self) -> None:
+        """Kill the process under a running phase (from another thread); the phase's thread
+        then finds it dead."""
+        if self._alive:
+            with contextlib.suppress(ForkServerError):
+                self._server.kill(self.pid)
+
     def _phase(self, op: str, payload: dict[str, Any], deadline: float,
                injection: Callable[[], Injection | None] | None) -> tuple[PhaseOutcome, bool]:
-        # One phase at a time on the connection: requests given to one instance at the same
-        # moment (concurrency_num > 1) take turns. [assumption] documented as a limit.
+        # One phase at a time on the connection (the emulator sends the requests that share
+        # an instance one after the other; this is the guard).
         with self._turn:
-            return self._run_phase(op, payload, deadline, injection)
+            in_flight = self._host.in_flight
+            in_flight.add(self)
+            try:
+                return self._run_phase(op, payload, deadline, injection)
+            finally:
+                in_flight.discard(self)
 
     def _run_phase(self, op: str, payload: dict[str, Any], deadline: float,
                    injection: Callable[[], Injection | None] | None
                    ) -> tuple[PhaseOutcome, bool]:
         host, clock, channel = self._host, self._host.clock, self._channel
-        if not self._alive:  # (an interrupted test may go on using the emulator)
-            return self._crashed(deadline), False
+        if not self._alive:  # (an interrupted test may go on using the emulator; a request
+            return self._dead(), False  # that shared the instance may find it ended)
         self._phases += 1
         payload["deadline"] = deadline
         payload["offset"] = clock.now() - _fz.real_time()
@@ -274,6 +297,13 @@ class ProcessInstance:
         outcome.log = self._read_log()
         return outcome, loaded
 
+    def _dead(self) -> PhaseOutcome:
+        """The outcome for a phase sent to an instance that has already ended."""
+        death = self._death
+        return PhaseOutcome("crashed", self._host.clock.now(),
+                            detail=death.detail if death is not None else "killed",
+                            exit_code=death.exit_code if death is not None else None)
+
     def _killed(self, status: str, deadline: float, peak: int = 0) -> PhaseOutcome:
         """Kill the instance for a timeout, or for memory above its limit (``peak`` seen)."""
         if status == "memory_exceeded":
@@ -282,10 +312,12 @@ class ProcessInstance:
         clock = self._host.clock
         if status == "timeout":
             self._follow(deadline)
+            self._death = PhaseOutcome("crashed", deadline, detail="killed at a timeout")
             return PhaseOutcome("timeout", deadline, log=self._read_log())
         self._follow_status(deadline)  # the time it passed before it was stopped
         used_mb = -(-peak // (1 << 20))  # rounded up: 128.4 MB is over a 128 MB limit
         detail = f"{used_mb} MB used of {self._host.memory_size} MB"
+        self._death = PhaseOutcome("crashed", clock.now(), detail=f"killed: {detail}")
         return PhaseOutcome("memory_exceeded", clock.now(), log=self._read_log(), detail=detail)
 
     def _crashed(self, deadline: float | None = None) -> PhaseOutcome:
@@ -300,6 +332,8 @@ class ProcessInstance:
             self._server.release(self.pid, _STOP_GRACE_S)
         if deadline is not None:
             self._follow_status(deadline)  # the time it passed before it died
+        self._death = PhaseOutcome("crashed", self._host.clock.now(),
+                                   detail=_describe_exit(code), exit_code=code)
         return PhaseOutcome("crashed", self._host.clock.now(), log=self._read_log(),
                             detail=_describe_exit(code), exit_code=code)
 

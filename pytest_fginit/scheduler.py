@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from .clock import Timeline, enter_timeline, real_monotonic
 from .errors import FunctionError
@@ -51,6 +51,8 @@ class Request:
     timeline: Timeline | None
     instance: Instance | None = None
     start: Start | None = None
+    done: bool = False
+    """Whether it has its outcome (recorded, or refused by the platform)."""
 
 
 def pick_instance(ready: Sequence[Instance], load: Mapping[Instance, int],
@@ -77,44 +79,64 @@ def pick_instance(ready: Sequence[Instance], load: Mapping[Instance, int],
     return best
 
 
-def side_by_side(tasks: Sequence[tuple[Timeline | None, Callable[[], T]]]) -> list[T]:
-    """Run each task on its timeline, at the same time, on threads of their own; return their
-    results in order. One task runs on the calling thread. An exception a task raised (a
-    KeyboardInterrupt in user code, a bug) is raised here once all have ended."""
+class Ran(Generic[T]):
+    """What `side_by_side` ran: each task's result (``None`` for one that raised), and the
+    first exception a task raised, or the interrupt that reached the caller."""
+
+    __slots__ = ("failure", "results")
+
+    def __init__(self, results: list[T | None], failure: BaseException | None) -> None:
+        self.results = results
+        self.failure = failure
+
+
+def side_by_side(tasks: Sequence[tuple[Timeline | None, Callable[[], T]]],
+                 abort: Callable[[], None]) -> Ran[T]:
+    """Run each task on its timeline, at the same time, on threads of their own (one task runs
+    on the calling thread). Nothing is raised: the caller records what ended, then raises
+    ``failure``.
+
+    An interrupt of the caller (Ctrl-C, pytest-timeout) calls ``abort`` (stop the running
+    phases), then waits for the threads a bounded time: no user code is left running behind
+    the test."""
     if len(tasks) == 1:
         timeline, task = tasks[0]
-        if timeline is None:
-            return [task()]
         previous = enter_timeline(timeline)
         try:
-            return [task()]
+            return Ran([task()], None)
+        except BaseException as exc:
+            return Ran([None], exc)
         finally:
             enter_timeline(previous)
     results: list[T | None] = [None] * len(tasks)
     failures: list[BaseException | None] = [None] * len(tasks)
+    ended = [threading.Event() for _ in tasks]
 
     def run(index: int) -> None:
         timeline, task = tasks[index]
         enter_timeline(timeline)
         try:
             results[index] = task()
-        except BaseException as exc:  # re-raised on the calling thread
+        except BaseException as exc:  # raised by the caller, once all have ended
             failures[index] = exc
+        finally:
+            ended[index].set()
 
-    threads = [threading.Thread(target=run, args=(n,), name=f"fginit-request-{n}", daemon=True)
-               for n in range(len(tasks))]
+    started = 0
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    except BaseException:  # interrupted: let the others end (at their deadlines), bounded
+        for n in range(len(tasks)):
+            threading.Thread(target=run, args=(n,), name=f"fginit-request-{n}",
+                             daemon=True).start()
+            started += 1
+        for event in ended:
+            event.wait()
+    except BaseException as interrupt:
+        finished = [event.is_set() for event in ended]  # (what the others do now is not
+        abort()                                          # theirs: they are being stopped)
+        # (Events, not Thread.join: an interrupted join marks its thread as ended.)
         until = real_monotonic() + _ABANDON_S
-        for thread in threads:
-            if thread.ident is not None:
-                thread.join(max(0.0, until - real_monotonic()))
-        raise
-    for failure in failures:
-        if failure is not None:
-            raise failure
-    return results  # type: ignore[return-value]  # (every task returned)
+        for event in ended[:started]:
+            event.wait(max(0.0, until - real_monotonic()))
+        return Ran([r if f else None for r, f in zip(results, finished, strict=True)],
+                   interrupt)
+    return Ran(results, next((f for f in failures if f is not None), None))

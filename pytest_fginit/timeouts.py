@@ -62,7 +62,7 @@ class PhaseDeadline:
     watchdog. Only the phase's own thread moves the clock.
     """
 
-    __slots__ = ("clock", "deadline", "done", "expired", "fired", "firing", "hung",
+    __slots__ = ("aborted", "clock", "deadline", "done", "expired", "fired", "firing", "hung",
                  "real_deadline", "shielded", "thread_id", "timeline")
 
     def __init__(self, clock: Clock, deadline: float) -> None:
@@ -76,6 +76,7 @@ class PhaseDeadline:
         self.firing = False
         self.fired = False
         self.hung = False
+        self.aborted = False  # (set by the emulator's thread: the test was interrupted)
         self.real_deadline: float | None = None
 
     def remaining(self) -> float:
@@ -89,7 +90,7 @@ class PhaseDeadline:
         try:
             while self.firing:
                 real_sleep(0)
-            left = self.remaining()
+            left = 0.0 if self.aborted else self.remaining()
             crossing = seconds >= left
             if crossing:
                 self.expired = True
@@ -199,6 +200,12 @@ class Watchdog:
         end_phase(phase)
         self._armed.discard(phase)
 
+    def abort(self) -> None:
+        """Stop every armed phase at the next poll, whatever its deadline (the test was
+        interrupted while requests ran side by side). Only the watchdog's thread fires."""
+        for phase in tuple(self._armed):
+            phase.aborted = True
+
     def close(self) -> None:
         self._closing.set()
         thread, self._thread = self._thread, None
@@ -214,7 +221,7 @@ class Watchdog:
     def _check(phase: PhaseDeadline) -> None:
         if phase.done or phase.shielded:
             return
-        past_deadline = phase.remaining() <= 0
+        past_deadline = phase.aborted or phase.remaining() <= 0
         hung = (not past_deadline and phase.real_deadline is not None
                 and phase.real_deadline <= _fz.real_monotonic())
         if not (past_deadline or hung):

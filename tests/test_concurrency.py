@@ -246,3 +246,99 @@ def test_streams_are_restored_and_an_interrupt_reaches_the_test(emulate):
         fn.invoke_concurrently([1, "stop"])
     assert (sys.stdout, sys.stderr) == (stdout, stderr)
     assert fn.invoke(1).ok  # still usable
+
+
+# --- what goes wrong in the middle of a send --------------------------------------------------
+
+SETUP_FAILS_SECOND_TIME = """
+import os
+
+def install():  # the first instance to get here gets its fake database, the next does not
+    try:
+        os.close(os.open(os.path.join(os.environ["SETUP_DIR"], "taken"),
+                         os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        raise RuntimeError("the fake database did not start") from None
+"""
+
+
+def test_a_failed_instance_setup_in_a_send_leaves_the_records_and_the_clock_right(
+        emulate, tmp_path, monkeypatch):
+    from pytest_fginit import InstanceSetupError
+
+    (tmp_path / "setups").mkdir()
+    (tmp_path / "setups" / "fakes_for_send.py").write_text(SETUP_FAILS_SECOND_TIME)
+    monkeypatch.syspath_prepend(str(tmp_path / "setups"))
+    monkeypatch.setenv("SETUP_DIR", str(tmp_path))
+    fn = emulate(index=SIDE_BY_SIDE, instance_setup="fakes_for_send:install", timeout=10,
+                 user_data={"MEET": str(tmp_path / "meet"), "MEET_INITS": "0"},
+                 inherit_env=True)
+    fn.faults.initializer.delays(2, times=2)
+    with pytest.raises(InstanceSetupError, match="the fake database did not start"):
+        fn.invoke_concurrently([{}, {}])
+    assert sorted(i.state for i in fn.instances) == ["failed", "ready"]
+    assert fn.invocations == []  # no request of the send got its outcome
+    # The instance that came up passed 2 s: the clock stands after that, and the journal is
+    # in order of time.
+    assert fn.elapsed >= 2
+    times = [entry[0] for entry in fn.journal]
+    assert times == sorted(times)
+    assert fn.invoke({}).ok and not fn.invocations[-1].cold_start  # the ready one serves
+
+
+@pytest.mark.inprocess_only("an interrupt raised by user code, in the test process")
+def test_an_interrupt_in_one_request_keeps_the_others_records(emulate):
+    fn = emulate(index="""
+        import time
+        def init(context):
+            pass
+        def handler(event, context):
+            if event == "stop":
+                raise KeyboardInterrupt
+            time.sleep(event)
+            return event
+    """)
+    with pytest.raises(KeyboardInterrupt):
+        fn.invoke_concurrently([2, "stop"])
+    assert [(i.event, i.ok) for i in fn.invocations] == [(2, True)]
+    assert fn.elapsed >= 2  # its 2 s passed, for the test too
+    assert fn.invoke(0).ok  # usable afterwards
+
+
+def test_reserved_initialization_is_billed_at_the_memory_of_its_time(emulate):
+    fn = emulate(index=SIDE_BY_SIDE.replace("def init(context):",
+                                            "def init(context):\n    time.sleep(1)"),
+                 reserved_instances=1, user_data={"MEET": "/nonexistent"})
+    billed = fn.billing
+    assert billed.billed_duration_ms >= 1000
+    assert billed.gb_s == pytest.approx(128 / 1024 * billed.billed_duration_ms / 1000)
+    fn.update(memory_size=4096)  # a new reserved instance comes up, at 4096 MB
+    after = fn.billing
+    new_ms = after.billed_duration_ms - billed.billed_duration_ms
+    assert after.gb_s == pytest.approx(billed.gb_s + 4096 / 1024 * new_ms / 1000)
+
+
+def test_an_interrupted_send_leaves_no_user_code_running(pytester):
+    pytester.makepyfile(**{"fn/index": """
+        def handler(event, context):
+            while event == "busy":
+                pass
+            return event
+    """})
+    pytester.makepyfile(test_interrupted="""
+        import threading, time
+        import pytest
+
+        @pytest.mark.timeout(2, method="signal")
+        @pytest.mark.fginit(code_root="fn", timeout=900)
+        def test_hung_send(fg_function):
+            fg_function.invoke_concurrently(["busy", "quick"])
+
+        def test_nothing_left_running():
+            time.sleep(0.5)
+            left = [t.name for t in threading.enumerate() if t.name.startswith("fginit-")]
+            assert left == []
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*test_hung_send*Timeout*"])

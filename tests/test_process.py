@@ -532,3 +532,24 @@ def handler(event, context):
     assert _gone(first.result)
     second = fn.invoke()
     assert second.ok and second.cold_start and first.instance.state == "killed"
+
+
+def test_requests_sharing_an_instance_take_turns_in_order_and_share_its_end(run):
+    fn = run("""
+import sys, time
+
+def handler(event, context):
+    if event == "exit":
+        sys.exit(3)
+    time.sleep(1)
+    return event
+""", concurrency_num=4, timeout=3)
+    invs = fn.invoke_concurrently(["a", "b", "c", "d"])  # one process: one after the other
+    assert {i.instance.id for i in invs} == {"instance-1"}
+    assert [i.error.kind if i.error else "ok" for i in invs] == [
+        "ok", "ok", "handler_timeout", "handler_timeout"]  # waiting counts: a, b, then late
+    started = time.monotonic()
+    invs = fn.invoke_concurrently(["exit", "x"])
+    assert [(i.error.kind, i.error.message) for i in invs] == [
+        ("crashed", "the runtime process exited (exit code 3)")] * 2
+    assert time.monotonic() - started < 1  # the second found it ended: no wait for an exit

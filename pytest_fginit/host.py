@@ -153,6 +153,10 @@ class InstanceHost(Protocol):
     serves_side_by_side: bool
     """Whether one instance can run several requests' handlers at the same time."""
 
+    def test_ran(self) -> None:
+        """The test's code may have run since the last phase (and patched a builtin, say):
+        the next phases pick up what it changed."""
+
     def abort(self) -> None:
         """Stop every phase running now (called from another thread: the test was
         interrupted while requests ran side by side); each ends as a timeout or a crash."""
@@ -346,6 +350,7 @@ class InProcessHost:
         self._streams: tuple[Any, Any] = (sys.stdout, sys.stderr)  # what the tees replaced
         self._phases_lock = threading.Lock()
         self._phases_running = 0
+        self._epoch = 0  # (steps of the test: an instance's builtins are refreshed once in each)
         self._open = False
 
     def open(self, environment: Mapping[str, str]) -> None:
@@ -394,6 +399,9 @@ class InProcessHost:
 
     def abort(self) -> None:
         self._watchdog.abort()
+
+    def test_ran(self) -> None:
+        self._epoch += 1
 
     def start_instance(self, spec: InstanceSpec) -> InProcessInstance:
         if self._own_process:  # the only instance in this process: nothing to isolate from
@@ -472,8 +480,9 @@ class InProcessHost:
                       capture: bool) -> None:
         """What the first phase to start sets up for the phases running side by side (the
         requests of one send): the tees in ``sys.stdout``/``sys.stderr`` (the last phase out
-        puts the streams back), and the instance's builtins (refreshed only while none of its
-        phases runs: its code must never see the shared ``__import__``)."""
+        puts the streams back), and the instance's builtins (refreshed once per step of the
+        test, and only while none of its phases runs: its code must never see the shared
+        ``__import__``)."""
         with self._phases_lock:
             if capture and self._phases_running == 0:
                 stdout, stderr = self._streams = sys.stdout, sys.stderr
@@ -483,8 +492,9 @@ class InProcessHost:
                     self._stderr.inner = stderr
                 sys.stdout, sys.stderr = self._stdout, self._stderr
             self._phases_running += 1
-            if namespace.phases_running == 0:
+            if namespace.phases_running == 0 and namespace.epoch != self._epoch:
                 namespace.refresh_builtins()
+                namespace.epoch = self._epoch
             namespace.phases_running += 1
 
     def _phase_ends(self, namespace: IsolatedNamespace | PlainNamespace,

@@ -205,3 +205,21 @@ def handler(event, context):
     return six.WHO
 """, modules={"six": "WHO = 'the function own six'"})
     assert fn.invoke().result == "the function own six"
+
+
+@pytest.mark.inprocess_only("in-process module isolation")
+def test_a_builtin_patched_between_requests_reaches_the_warm_instance(emulate, monkeypatch):
+    fn = emulate(index="""
+        def init(context):
+            pass
+        def handler(event, context):
+            return GREETING
+    """)
+    monkeypatch.setattr(builtins, "GREETING", "hello", raising=False)
+    assert fn.invoke().result == "hello"
+    monkeypatch.setattr(builtins, "GREETING", "patched")
+    assert fn.invoke().result == "patched"  # the same warm instance follows the test's builtins
+    assert not fn.invocations[-1].cold_start
+    fn.advance(1)
+    monkeypatch.setattr(builtins, "GREETING", "again")
+    assert fn.invoke().result == "again"

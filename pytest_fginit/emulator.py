@@ -148,7 +148,6 @@ class FunctionEmulator:
         if self._state != "running":
             self._state = "closed"
             return
-        self._host.test_ran()
         try:
             # Every instance is stopped, also an instance left initializing by an interrupt
             # (KeyboardInterrupt in user code), before a listener is told: a listener that
@@ -268,6 +267,7 @@ class FunctionEmulator:
                 if request.done:
                     self._at(request.timeline, self._file, request.invocation)
         finally:
+            self._host.resume()  # (after an interrupt, phases were being stopped)
             if together:
                 self._clock.join([r.timeline for r in requests if r.timeline is not None])
                 self.journal[mark:] = sorted(self.journal[mark:], key=lambda entry: entry[0])
@@ -297,41 +297,57 @@ class FunctionEmulator:
                 handled.append(request)
         if not handled:
             return None
+        faults = self.faults.handler
         if len(handled) == 1:  # (the common case, invoke(): no task lists)
             request = handled[0]
             try:
                 started, outcome = self._at(request.timeline, self._handle, request,
-                                            self.faults.handler.take())
+                                            faults.take())
             except BaseException as exc:
                 return exc
             self._at(request.timeline, self._record_handling, request, started, outcome)
             return None
-        pairs = [(r, self.faults.handler.take()) for r in handled]  # (faults in order)
-        queues: list[list[tuple[Request, Injection | None]]]
+        pairs = [(r, faults.take_rule()) for r in handled]  # (faults in request order)
+        queues: list[list[tuple[Request, FaultRule | None]]]
         if self._host.serves_side_by_side:
             queues = [[pair] for pair in pairs]
         else:  # a host that serves one request at a time per instance: in request order
-            by_instance: dict[Instance, list[tuple[Request, Injection | None]]] = {}
+            by_instance: dict[Instance, list[tuple[Request, FaultRule | None]]] = {}
             for pair in pairs:
                 assert pair[0].instance is not None
                 by_instance.setdefault(pair[0].instance, []).append(pair)
             queues = list(by_instance.values())
+        ended: list[list[tuple[float, PhaseOutcome]]] = [[] for _ in queues]
+        counted: list[int] = []  # (set at an interrupt: what ended before it)
+
+        def abort() -> None:  # what ends from now on was stopped, not served: not recorded
+            counted.extend(len(done) for done in ended)
+            self._host.abort()
+
         ran = side_by_side([(q[0][0].timeline if len(q) == 1 else None,
-                             partial(self._handle_each, q)) for q in queues],
-                           self._host.abort)
-        for queue, results in zip(queues, ran.results, strict=True):
-            for (request, _), (started, outcome) in zip(queue, results or (), strict=False):
+                             partial(self._handle_each, q, done)) for q, done in
+                            zip(queues, ended, strict=True)], abort)
+        unused = []
+        for n, (queue, done) in enumerate(zip(queues, ended, strict=True)):
+            kept = done[:counted[n]] if counted else done
+            for (request, _), (started, outcome) in zip(queue, kept, strict=False):
                 self._at(request.timeline, self._record_handling, request, started, outcome)
+            unused += [rule for _, rule in queue[len(kept):] if rule is not None]
+        for rule in reversed(unused):  # (a queue stopped midway: its faults go back)
+            faults.give_back(rule)
         return ran.failure
 
-    def _handle_each(self, queue: list[tuple[Request, Injection | None]]
-                     ) -> list[tuple[float, PhaseOutcome]]:
-        """Run the handlers of ``queue`` one after the other (one request: on the timeline
-        the thread is on; several: each on its own)."""
-        if len(queue) == 1:
-            return [self._handle(*queue[0])]
-        return [self._at(request.timeline, self._handle, request, injection)
-                for request, injection in queue]
+    def _handle_each(self, queue: list[tuple[Request, FaultRule | None]],
+                     done: list[tuple[float, PhaseOutcome]]) -> None:
+        """Run the handlers of ``queue`` one after the other, adding each outcome to ``done``
+        as it ends (one request: on the timeline the thread is on; several: each on its
+        own)."""
+        for request, rule in queue:
+            injection = rule.injection() if rule is not None else None
+            if len(queue) == 1:
+                done.append(self._handle(request, injection))
+            else:
+                done.append(self._at(request.timeline, self._handle, request, injection))
 
     def advance(self, seconds: float) -> None:
         """Move the clock user code sees forward by ``seconds`` (virtual time only)."""
@@ -515,6 +531,7 @@ class FunctionEmulator:
         try:
             failure = self._bring_up(starts)
         finally:
+            self._host.resume()
             if together:
                 self._clock.join([s.timeline for s in starts if s.timeline is not None])
                 self.journal[mark:] = sorted(self.journal[mark:], key=lambda entry: entry[0])
@@ -537,19 +554,20 @@ class FunctionEmulator:
                 return None
             tasks: list[tuple[Timeline | None, Callable[[], tuple[float, StartOutcome]]]] = []
             held: list[_HeldFault | None] = []
+            created: list[Start] = []
             try:
                 for start in pending:
-                    hosted = self._host.start_instance(self._spec)  # (a fork may fail)
                     instance = self._at(start.timeline, self._new_instance, start.reserved)
-                    instance._hosted = hosted
                     start.instance = instance
+                    created.append(start)
+                    instance._hosted = self._host.start_instance(self._spec)  # (may fail)
                     rule = faults.take_rule()
                     held.append(_HeldFault(rule) if rule is not None else None)
                     tasks.append((start.timeline, partial(
                         self._start_phase, instance, start.request_id, timeout, held[-1])))
                 ran = side_by_side(tasks, self._host.abort)
             except BaseException as exc:  # no attempt of this round ran: none is recorded
-                for start in pending[:len(tasks)]:
+                for start in created:
                     assert start.instance is not None
                     self._at(start.timeline, self._stop, start.instance, "failed")
                     start.instance = None
@@ -802,10 +820,7 @@ class FunctionEmulator:
         return self._clock.now() - self._t0
 
     def _require_running(self, what: str) -> None:
-        """Check that the emulator runs (every public step that runs user code calls this:
-        the test's own code may have run since the last step)."""
         if self._state == "running":
-            self._host.test_ran()
             return
         raise RuntimeError(
             f"{what} needs a started emulator: use `with FunctionEmulator(config) as fn:` "

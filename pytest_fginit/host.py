@@ -153,13 +153,13 @@ class InstanceHost(Protocol):
     serves_side_by_side: bool
     """Whether one instance can run several requests' handlers at the same time."""
 
-    def test_ran(self) -> None:
-        """The test's code may have run since the last phase (and patched a builtin, say):
-        the next phases pick up what it changed."""
-
     def abort(self) -> None:
-        """Stop every phase running now (called from another thread: the test was
-        interrupted while requests ran side by side); each ends as a timeout or a crash."""
+        """Stop every phase running now, and every phase started until `resume` (called
+        from another thread: the test was interrupted while requests ran side by side);
+        each ends as a timeout or a crash."""
+
+    def resume(self) -> None:
+        """Run phases again (the interrupted send is over)."""
     def close(self) -> None: ...
 
 
@@ -350,7 +350,8 @@ class InProcessHost:
         self._streams: tuple[Any, Any] = (sys.stdout, sys.stderr)  # what the tees replaced
         self._phases_lock = threading.Lock()
         self._phases_running = 0
-        self._epoch = 0  # (steps of the test: an instance's builtins are refreshed once in each)
+        self._generation = 0  # (one per open(): see _forget_phases)
+
         self._open = False
 
     def open(self, environment: Mapping[str, str]) -> None:
@@ -381,6 +382,7 @@ class InProcessHost:
         if not self._open:
             return
         self._open = False
+        self._forget_phases()
         if not self._own_process:
             if _log_handler in logging.getLogger().handlers:
                 _uninstall_log_handler()
@@ -400,8 +402,8 @@ class InProcessHost:
     def abort(self) -> None:
         self._watchdog.abort()
 
-    def test_ran(self) -> None:
-        self._epoch += 1
+    def resume(self) -> None:
+        self._watchdog.resume()
 
     def start_instance(self, spec: InstanceSpec) -> InProcessInstance:
         if self._own_process:  # the only instance in this process: nothing to isolate from
@@ -425,7 +427,7 @@ class InProcessHost:
         status: PhaseStatus = "ok"
         value: Any = None
         exception: UserException | None = None
-        self._phase_starts(namespace, capture)
+        generation = self._phase_starts(namespace, capture)
         if capture:
             _phase_output.sink, _phase_output.redact = log, self._redact
         set_current_phase(phase)
@@ -448,7 +450,7 @@ class InProcessHost:
             set_current_phase(None)
             if capture:
                 _phase_output.sink = None
-            self._phase_ends(namespace, capture)
+            self._phase_ends(namespace, capture, generation)
         # From here on no kill can arrive: disarm() has run to its end.
         if isinstance(failure, KeyboardInterrupt):
             raise failure
@@ -477,12 +479,11 @@ class InProcessHost:
         return PhaseOutcome(status, ended, value, exception, "".join(log), detail, exit_code)
 
     def _phase_starts(self, namespace: IsolatedNamespace | PlainNamespace,
-                      capture: bool) -> None:
+                      capture: bool) -> int:
         """What the first phase to start sets up for the phases running side by side (the
         requests of one send): the tees in ``sys.stdout``/``sys.stderr`` (the last phase out
-        puts the streams back), and the instance's builtins (refreshed once per step of the
-        test, and only while none of its phases runs: its code must never see the shared
-        ``__import__``)."""
+        puts the streams back), and the instance's builtins (refreshed only while none of its
+        phases runs: its code must never see the shared ``__import__``)."""
         with self._phases_lock:
             if capture and self._phases_running == 0:
                 stdout, stderr = self._streams = sys.stdout, sys.stderr
@@ -492,18 +493,29 @@ class InProcessHost:
                     self._stderr.inner = stderr
                 sys.stdout, sys.stderr = self._stdout, self._stderr
             self._phases_running += 1
-            if namespace.phases_running == 0 and namespace.epoch != self._epoch:
+            if namespace.phases_running == 0:
                 namespace.refresh_builtins()
-                namespace.epoch = self._epoch
             namespace.phases_running += 1
+            return self._generation
 
     def _phase_ends(self, namespace: IsolatedNamespace | PlainNamespace,
-                    capture: bool) -> None:
+                    capture: bool, generation: int) -> None:
         with self._phases_lock:
             namespace.phases_running -= 1
-            self._phases_running -= 1
+            if generation != self._generation:  # a phase left behind by an interrupt, ending
+                return                          # after the host closed: the streams are not
+            self._phases_running -= 1           # its to put back any more
             if capture and self._phases_running == 0:
                 sys.stdout, sys.stderr = self._streams
+
+    def _forget_phases(self) -> None:
+        """At close: phases still running (left behind by an interrupt, blocked in C code)
+        give the streams back now, not whenever they end."""
+        with self._phases_lock:
+            if self._phases_running and not self._own_process:
+                sys.stdout, sys.stderr = self._streams
+            self._phases_running = 0
+            self._generation += 1
 
 
 class EntryNotFound(Exception):

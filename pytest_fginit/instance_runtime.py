@@ -203,7 +203,6 @@ def get_ready() -> None:
 
 class _NoModules:
     phases_running = 0
-    epoch = -1
 
     def refresh_builtins(self) -> None:
         pass

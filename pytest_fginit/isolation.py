@@ -67,7 +67,6 @@ class IsolatedNamespace:
         """Every name this instance put in ``sys.modules`` (the finder adds to it)."""
         self.builtins: dict[str, Any] = {}  # filled by refresh_builtins() as each phase starts
         self.phases_running = 0  # (counted by the host, under its lock)
-        self.epoch = -1  # the host's step of the test when builtins were last refreshed
         package = ModuleType(self.prefix)
         package.__path__ = [str(code_root)]
         package.__spec__ = ModuleSpec(self.prefix, None, is_package=True)
@@ -91,8 +90,8 @@ class IsolatedNamespace:
         third of a cold start's cost.
         """
         fullname = f"{self.prefix}.{name}"
-        if source is None or fullname in sys.modules:
-            return importlib.import_module(fullname)
+        if source is None or fullname in sys.modules or source.endswith("__init__.py"):
+            return importlib.import_module(fullname)  # (a package: the import system's way)
         loader = _IsolatingLoader(SourceFileLoader(fullname, source), self)
         module = _source_module(fullname, source, loader, self.prefix)
         sys.modules[fullname] = module
@@ -135,7 +134,6 @@ class PlainNamespace:
 
     def __init__(self, code_root: Path) -> None:
         self.phases_running = 0
-        self.epoch = -1
         root = str(code_root)
         if root in sys.path:
             sys.path.remove(root)
@@ -173,7 +171,7 @@ class _IsolatingLoader(Loader):
         return getattr(self._inner, name)
 
 
-_cached_paths: dict[str, str | None] = {}
+_cached_paths: dict[tuple[str, str | None, int], str | None] = {}
 
 
 def _source_module(fullname: str, source: str, loader: Loader, package: str) -> ModuleType:
@@ -181,12 +179,13 @@ def _source_module(fullname: str, source: str, loader: Loader, package: str) -> 
     (spec, loader, package, file, cached), made directly: ``spec_from_file_location`` and
     ``module_from_spec`` asked the file system and worked out ``__cached__`` each time, a
     fifth of a cold start."""
-    cached = _cached_paths.get(source, "")
+    key = (source, sys.pycache_prefix, sys.flags.optimize)  # (what cache_from_source reads)
+    cached = _cached_paths.get(key, "")
     if cached == "":
         try:
-            cached = _cached_paths[source] = cache_from_source(source)
+            cached = _cached_paths[key] = cache_from_source(source)
         except NotImplementedError:  # (sys.implementation.cache_tag is None)
-            cached = _cached_paths[source] = None
+            cached = _cached_paths[key] = None
     spec = ModuleSpec(fullname, loader, origin=source)
     spec.has_location = True
     spec.cached = cached

@@ -115,13 +115,15 @@ class ProcessHost:
         self._function_env: dict[str, str] = {}
         self.in_flight: set[ProcessInstance] = set()
         """Instances running a phase now (their requests' threads add and remove them)."""
+        self.aborting = False
 
     def abort(self) -> None:
+        self.aborting = True
         for instance in tuple(self.in_flight):
             instance.abort()
 
-    def test_ran(self) -> None:
-        pass  # (nothing of the test's process reaches an instance process)
+    def resume(self) -> None:
+        self.aborting = False
 
     def open(self, environment: Mapping[str, str]) -> None:
         self._function_env = dict(environment)
@@ -239,6 +241,8 @@ class ProcessInstance:
         with self._turn:
             in_flight = self._host.in_flight
             in_flight.add(self)
+            if self._host.aborting:  # (the send was interrupted before this phase began)
+                self.abort()
             try:
                 return self._run_phase(op, payload, deadline, injection)
             finally:
@@ -301,11 +305,14 @@ class ProcessInstance:
         return outcome, loaded
 
     def _dead(self) -> PhaseOutcome:
-        """The outcome for a phase sent to an instance that has already ended."""
+        """The outcome for a phase sent to an instance that has already ended (a request
+        that waited its turn on it ends when it died)."""
         death = self._death
-        return PhaseOutcome("crashed", self._host.clock.now(),
-                            detail=death.detail if death is not None else "killed",
-                            exit_code=death.exit_code if death is not None else None)
+        if death is None:
+            return PhaseOutcome("crashed", self._host.clock.now(), detail="killed")
+        self._follow(death.ended)
+        return PhaseOutcome("crashed", self._host.clock.now(), detail=death.detail,
+                            exit_code=death.exit_code)
 
     def _killed(self, status: str, deadline: float, peak: int = 0) -> PhaseOutcome:
         """Kill the instance for a timeout, or for memory above its limit (``peak`` seen)."""

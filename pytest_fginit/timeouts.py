@@ -95,7 +95,14 @@ class PhaseDeadline:
             if crossing:
                 self.expired = True
                 seconds = max(left, 0.0)
-            self.clock.pass_time(seconds)
+            if self.clock.virtual:
+                self.clock.pass_time(seconds)
+            else:  # a real wait, in slices: an abort must not wait for its end
+                until = _fz.real_monotonic() + seconds
+                while not self.aborted and (rest := until - _fz.real_monotonic()) > 0:
+                    real_sleep(min(rest, _POLL_S))
+                if self.aborted:
+                    self.expired = crossing = True
         finally:
             self.shielded = False
         if crossing:
@@ -182,6 +189,7 @@ class Watchdog:
         # (Added to and removed from by phase threads; the watchdog iterates over a copy, which
         # tuple() takes without letting another thread run.)
         self._armed: set[PhaseDeadline] = set()
+        self._aborting = False
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -192,6 +200,8 @@ class Watchdog:
             self._thread.start()
 
     def arm(self, phase: PhaseDeadline) -> None:
+        if self._aborting:  # (a phase of the interrupted send that had not started yet)
+            phase.aborted = True
         if self._real_time_limit is not None and phase.clock.virtual:
             phase.real_deadline = _fz.real_monotonic() + self._real_time_limit
         self._armed.add(phase)
@@ -201,10 +211,15 @@ class Watchdog:
         self._armed.discard(phase)
 
     def abort(self) -> None:
-        """Stop every armed phase at the next poll, whatever its deadline (the test was
-        interrupted while requests ran side by side). Only the watchdog's thread fires."""
+        """Stop every armed phase at the next poll, whatever its deadline, and every phase
+        armed until `resume` (the test was interrupted while requests ran side by side).
+        Only the watchdog's thread fires."""
+        self._aborting = True
         for phase in tuple(self._armed):
             phase.aborted = True
+
+    def resume(self) -> None:
+        self._aborting = False
 
     def close(self) -> None:
         self._closing.set()

@@ -318,27 +318,46 @@ def test_reserved_initialization_is_billed_at_the_memory_of_its_time(emulate):
     assert after.gb_s == pytest.approx(billed.gb_s + 4096 / 1024 * new_ms / 1000)
 
 
-def test_an_interrupted_send_leaves_no_user_code_running(pytester):
-    pytester.makepyfile(**{"fn/index": """
+@pytest.mark.parametrize(("isolation", "virtual_time", "busy"), [
+    ("inprocess", True, "while True: pass"),
+    ("inprocess", False, "time.sleep(600)"),  # a real sleep: stopped in slices, not at its end
+    ("process", True, "while True: pass"),
+])
+def test_an_interrupted_send_leaves_no_user_code_running(pytester, isolation, virtual_time,
+                                                         busy):
+    pytester.makepyfile(**{"fn/index": f"""
+        import os, time
         def handler(event, context):
-            while event == "busy":
-                pass
+            if event == "busy":
+                {busy}
+            with open(os.environ["MARKS"], "a") as marks:
+                marks.write(event + "\\n")
             return event
     """})
-    pytester.makepyfile(test_interrupted="""
-        import threading, time
+    pytester.makepyfile(test_interrupted=f"""
+        import os, threading, time
         import pytest
 
+        MARKS = os.path.abspath("marks.txt")
+
         @pytest.mark.timeout(2, method="signal")
-        @pytest.mark.fginit(code_root="fn", timeout=900)
+        @pytest.mark.fginit(code_root="fn", timeout=900, isolation="{isolation}",
+                            virtual_time={virtual_time}, concurrency_num=2,
+                            user_data={{"MARKS": MARKS}})
         def test_hung_send(fg_function):
-            fg_function.invoke_concurrently(["busy", "quick"])
+            fg_function.invoke_concurrently(["quick", "busy", "after"])
 
         def test_nothing_left_running():
             time.sleep(0.5)
             left = [t.name for t in threading.enumerate() if t.name.startswith("fginit-")]
             assert left == []
+            # (in a process, "after" waits for its turn behind "busy": it never runs)
+            assert sorted(open(MARKS).read().split()) in (["after", "quick"], ["quick"])
     """)
     result = pytester.runpytest_subprocess("-p", "no:randomly")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*test_hung_send*Timeout*"])
+    result.stdout.fnmatch_lines([
+        # the stopped request is not recorded: it was stopped, not served
+        "*function 'fn': 2 requests, 2 instances created*",
+        "*test_hung_send*Timeout*",
+    ])

@@ -223,3 +223,37 @@ def test_a_builtin_patched_between_requests_reaches_the_warm_instance(emulate, m
     fn.advance(1)
     monkeypatch.setattr(builtins, "GREETING", "again")
     assert fn.invoke().result == "again"
+
+
+def test_a_handler_in_a_package_imports_its_own_modules(emulate):
+    fn = emulate(index="", modules={"app.__init__": """
+        from . import helper
+        def init(context):
+            pass
+        def handler(event, context):
+            return helper.greet(event)
+    """, "app.helper": """
+        def greet(name):
+            return "hello " + name
+    """}, handler="app.handler", initializer_handler="app.init")
+    inv = fn.invoke("pkg")
+    assert inv.ok, inv.error
+    assert inv.result == "hello pkg"
+
+
+def test_a_builtin_the_initializer_installs_reaches_the_handler_of_the_same_request(emulate):
+    fn = emulate(index="""
+        import gettext
+        def init(context):
+            gettext.install("fn")  # puts _ into builtins
+        def handler(event, context):
+            return _("text")
+    """)
+    try:
+        inv = fn.invoke()
+        assert inv.ok, inv.error
+        assert inv.result == "text"
+    finally:
+        import builtins
+
+        builtins.__dict__.pop("_", None)

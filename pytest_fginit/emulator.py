@@ -271,11 +271,12 @@ class FunctionEmulator:
             if together:
                 self._clock.join([r.timeline for r in requests if r.timeline is not None])
                 self.journal[mark:] = sorted(self.journal[mark:], key=lambda entry: entry[0])
+        for request in requests:  # (what was recorded, also when the send failed midway)
+            if request.done:
+                for listener in self._listeners:
+                    listener.invocation_finished(request.invocation)
         if failure is not None:
             raise failure
-        for request in requests:
-            for listener in self._listeners:
-                listener.invocation_finished(request.invocation)
         return [r.invocation for r in requests]
 
     def _run_handlers(self, requests: list[Request]) -> BaseException | None:

@@ -287,22 +287,34 @@ def test_a_failed_instance_setup_in_a_send_leaves_the_records_and_the_clock_righ
 
 
 @pytest.mark.inprocess_only("an interrupt raised by user code, in the test process")
-def test_an_interrupt_in_one_request_keeps_the_others_records(emulate):
-    fn = emulate(index="""
-        import time
-        def init(context):
+def test_an_interrupt_in_one_request_keeps_the_others_records(emulate, code):
+    told = []
+
+    class Listener:
+        def instance_state_changed(self, instance, previous):
             pass
-        def handler(event, context):
-            if event == "stop":
-                raise KeyboardInterrupt
-            time.sleep(event)
-            return event
-    """)
-    with pytest.raises(KeyboardInterrupt):
-        fn.invoke_concurrently([2, "stop"])
-    assert [(i.event, i.ok) for i in fn.invocations] == [(2, True)]
-    assert fn.elapsed >= 2  # its 2 s passed, for the test too
-    assert fn.invoke(0).ok  # usable afterwards
+
+        def invocation_finished(self, invocation):
+            told.append(invocation.event)
+
+    root = code(index="""
+import time
+def init(context):
+    pass
+def handler(event, context):
+    if event == "stop":
+        raise KeyboardInterrupt
+    time.sleep(event)
+    return event
+""")
+    config = FunctionConfig(code_root=root, initializer_handler="index.init")
+    with FunctionEmulator(config, listeners=[Listener()]) as fn:
+        with pytest.raises(KeyboardInterrupt):
+            fn.invoke_concurrently([2, "stop"])
+        assert [(i.event, i.ok) for i in fn.invocations] == [(2, True)]
+        assert told == [2]  # hooks hear of what was recorded
+        assert fn.elapsed >= 2  # its 2 s passed, for the test too
+        assert fn.invoke(0).ok  # usable afterwards
 
 
 def test_reserved_initialization_is_billed_at_the_memory_of_its_time(emulate):

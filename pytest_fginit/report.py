@@ -79,12 +79,10 @@ def _pre_stop_line(instance: Instance) -> str:
 
 
 def _invocation_line(inv: Invocation) -> str:
-    if inv.instance is not None:
-        where = f"on {inv.instance.id}"
-    elif inv.error is not None and inv.error.by_platform:
-        where = "- refused by the platform, no instance involved"
-    else:
-        where = "- no instance could initialize"
+    if inv.error is not None and inv.error.by_platform:
+        return (f"request {inv.request_id}: {describe_error(inv.error)} - refused by the "
+                "platform, no instance involved")
+    where = f"on {inv.instance.id}" if inv.instance else "- no instance could initialize"
     start = (f"cold start, {len(inv.init_attempts)} init attempt"
              f"{'s' if len(inv.init_attempts) != 1 else ''}" if inv.cold_start else "warm")
     return (f"request {inv.request_id}: {describe_error(inv.error)} {where} ({start}, "

@@ -493,3 +493,23 @@ def test_expected_to_fail(fg_function):
 """)
     result = project.runpytest_subprocess()
     result.assert_outcomes(xfailed=1)
+
+
+def test_the_timeline_of_a_burst_shows_each_request_and_the_throttled_one(project):
+    make_tests(project, MARKED + """
+@pytest.mark.fginit(max_instance_num=2)
+def test_fails(fg_function):
+    fg_function.invoke_concurrently([{}, {}, {}])
+    assert False, "show me the timeline"
+""")
+    result = project.runpytest_subprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "*- fginit lifecycle -*",
+        "*s  instance-1 created",
+        "*s  instance-2 created",
+        "*s  request 00000000-0000-4000-8000-000000000001: ok on instance-1 (cold start*",
+        "*s  request 00000000-0000-4000-8000-000000000002: ok on instance-2 (cold start*",
+        "*s  request 00000000-0000-4000-8000-000000000003: throttled Too many requests. - "
+        "refused by the platform, no instance involved",
+    ])

@@ -3,8 +3,9 @@ requests, simultaneous sends, faults, advances, code updates and recycles, and c
 platform's promises after every step.
 
 The budget is bounded (examples and steps below) so that CI stays fast; raise it locally with
-``FGINIT_HYPOTHESIS_PROFILE=fginit-long``. The machine runs in-process: it reads each instance's
-module to count what really ran, and the scheduling code is the same in both modes.
+``FGINIT_HYPOTHESIS_PROFILE=fginit-long``. In-process, the machine also reads each instance's
+module to count what really ran; in process isolation (a smaller budget: every instance is a
+process) it relies on the records and on what the handler answers.
 """
 
 from __future__ import annotations
@@ -24,11 +25,15 @@ from hypothesis.stateful import (
     rule,
 )
 
-from pytest_fginit import FunctionConfig, FunctionEmulator
+from pytest_fginit import FunctionConfig, FunctionEmulator, Invocation
 
 settings.register_profile("fginit-ci", max_examples=40, stateful_step_count=20, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("fginit-long", max_examples=1000, stateful_step_count=50,
+                          deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("fginit-ci-process", max_examples=20, stateful_step_count=15,
+                          deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("fginit-long-process", max_examples=100, stateful_step_count=30,
                           deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 FUNCTION = textwrap.dedent("""
@@ -59,6 +64,7 @@ LIVE = ("initializing", "ready")
 
 class SchedulerMachine(RuleBasedStateMachine):
     fn: FunctionEmulator
+    isolation = "inprocess"
 
     @initialize(concurrency=st.integers(1, 3), limit=st.sampled_from([-1, 1, 2, 3, 6]),
                 reserved=st.integers(0, 2), retries=st.integers(0, 3))
@@ -71,6 +77,7 @@ class SchedulerMachine(RuleBasedStateMachine):
             code_root=self.root, initializer_handler="index.init", initializer_timeout=5,
             pre_stop_handler="index.flush", timeout=5, concurrency_num=concurrency,
             max_instance_num=limit, reserved_instances=reserved, init_retries=retries,
+            isolation=self.isolation,
         )
         self.fn = FunctionEmulator(self.config).start()
 
@@ -78,12 +85,17 @@ class SchedulerMachine(RuleBasedStateMachine):
 
     @rule(sleep=st.sampled_from([0, 0.5, 7]))
     def invoke(self, sleep: float) -> None:
-        self.fn.invoke({"sleep": sleep})
+        self._answered([self.fn.invoke({"sleep": sleep})])
 
     @rule(sleeps=st.lists(st.sampled_from([0, 1, 7]), min_size=1, max_size=6))
     def invoke_concurrently(self, sleeps: list[float]) -> None:
         invs = self.fn.invoke_concurrently([{"sleep": s} for s in sleeps])
         assert len(invs) == len(sleeps)
+        self._answered(invs)
+
+    def _answered(self, invs: list[Invocation]) -> None:
+        for inv in invs:  # the handler answers how often its instance's initializer ran
+            assert not inv.ok or inv.result == 1, inv
 
     @rule(times=st.integers(1, 5), hang=st.booleans())
     def initializer_fails(self, times: int, hang: bool) -> None:
@@ -126,7 +138,8 @@ class SchedulerMachine(RuleBasedStateMachine):
         for inv in self.fn.invocations:
             if inv.instance is not None:  # its handler ran there
                 assert ok_attempts.get(inv.instance.id) == 1, inv
-                assert inv.instance.module.HANDLED_UNINITIALIZED == 0
+                if inv.instance.module is not None:
+                    assert inv.instance.module.HANDLED_UNINITIALIZED == 0
 
     @invariant()
     def no_instance_initialized_twice(self) -> None:
@@ -182,13 +195,21 @@ class SchedulerMachine(RuleBasedStateMachine):
         was_ready = self._ok_attempts()
         for instance in self.fn.instances:
             stopped_by_us = instance.state in ("recycled", "reclaimed")
+            module = instance.module  # (None in process isolation)
             if instance.id in was_ready and stopped_by_us:
                 assert instance.pre_stop is not None, instance
-                assert instance.module.PRE_STOPS == 1, instance
-            elif instance.module is not None:  # killed, failed, or still live: none ran
-                assert instance.pre_stop is None and instance.module.PRE_STOPS == 0, instance
+                assert module is None or module.PRE_STOPS == 1, instance
+            else:  # killed, failed, or still live: none ran
+                assert instance.pre_stop is None, instance
+                assert module is None or module.PRE_STOPS == 0, instance
 
 
-SchedulerMachine.TestCase.settings = settings.get_profile(
-    os.environ.get("FGINIT_HYPOTHESIS_PROFILE", "fginit-ci"))
+class ProcessSchedulerMachine(SchedulerMachine):
+    isolation = "process"
+
+
+_PROFILE = os.environ.get("FGINIT_HYPOTHESIS_PROFILE", "fginit-ci")
+SchedulerMachine.TestCase.settings = settings.get_profile(_PROFILE)
+ProcessSchedulerMachine.TestCase.settings = settings.get_profile(f"{_PROFILE}-process")
 test_the_scheduler_keeps_the_platforms_promises = SchedulerMachine.TestCase
+test_the_scheduler_keeps_them_with_process_isolation = ProcessSchedulerMachine.TestCase

@@ -350,8 +350,7 @@ class InProcessHost:
         self._streams: tuple[Any, Any] = (sys.stdout, sys.stderr)  # what the tees replaced
         self._phases_lock = threading.Lock()
         self._phases_running = 0
-        self._generation = 0  # (one per open(): see _forget_phases)
-
+        self._generation = 0  # (bumped at every close: see _forget_phases)
         self._open = False
 
     def open(self, environment: Mapping[str, str]) -> None:

@@ -267,10 +267,7 @@ class FunctionEmulator:
                 if request.done:
                     self._at(request.timeline, self._file, request.invocation)
         finally:
-            self._host.resume()  # (after an interrupt, phases were being stopped)
-            if together:
-                self._clock.join([r.timeline for r in requests if r.timeline is not None])
-                self.journal[mark:] = sorted(self.journal[mark:], key=lambda entry: entry[0])
+            self._settle([r.timeline for r in requests] if together else [], mark)
         for request in requests:  # (what was recorded, also when the send failed midway)
             if request.done:
                 for listener in self._listeners:
@@ -501,14 +498,14 @@ class FunctionEmulator:
                 return
             self._stop(instance, "killed")  # its process died while idle: the platform's
         for start in starts:                # instance would be gone too
-            if len(start.waiting) < capacity:  # (coming up for this send: it has room)
-                start.waiting.append(request)
+            if start.waiting < capacity:  # (coming up for this send: it has room)
+                start.waiting += 1
                 request.start = start
                 return
         limit = self.config.max_instance_num
         if limit == -1 or len(self._ready) + len(starts) < limit:
             start = Start(request.timeline, request.invocation.init_attempts,
-                          request.invocation.request_id, waiting=[request])
+                          request.invocation.request_id, waiting=1)
             starts.append(start)
             request.start = start
             return
@@ -532,12 +529,19 @@ class FunctionEmulator:
         try:
             failure = self._bring_up(starts)
         finally:
-            self._host.resume()
-            if together:
-                self._clock.join([s.timeline for s in starts if s.timeline is not None])
-                self.journal[mark:] = sorted(self.journal[mark:], key=lambda entry: entry[0])
+            self._settle([s.timeline for s in starts], mark)
         if failure is not None:
             raise failure
+
+    def _settle(self, timelines: list[Timeline | None], mark: int) -> None:
+        """After a send (or reserved instances' start), whatever happened in it: phases run
+        again (an interrupt was stopping them); the shared clock moves to the latest of the
+        requests' timelines, and the journal from ``mark`` on is put in order of time."""
+        self._host.resume()
+        joined = [t for t in timelines if t is not None]
+        if joined:
+            self._clock.join(joined)
+            self.journal[mark:] = sorted(self.journal[mark:], key=lambda entry: entry[0])
 
     def _bring_up(self, starts: list[Start]) -> BaseException | None:
         """Bring up an instance for each of ``starts``, side by side: up to 1 + init_retries

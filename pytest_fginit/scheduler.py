@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from .clock import Timeline, enter_timeline, real_monotonic
@@ -36,7 +36,8 @@ class Start:
     R10), or the emulator's list of reserved instances' attempts."""
     request_id: str | None
     reserved: bool = False
-    waiting: list[Request] = field(default_factory=list)
+    waiting: int = 0
+    """How many requests wait for it (up to ``concurrency_num``)."""
     instance: Instance | None = None
     """The instance of the current attempt; once done, the ready one (``None``: all failed)."""
     error: FunctionError | None = None

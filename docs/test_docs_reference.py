@@ -12,7 +12,7 @@ import pytest
 
 from pytest_fginit import ERROR_CODES, Context, FunctionConfig, hooks
 from pytest_fginit.config import field_help, field_kind, field_names
-from pytest_fginit.plugin import _PLUGIN_OPTIONS
+from pytest_fginit.plugin import PLUGIN_OPTIONS
 
 REFERENCE = (Path(__file__).resolve().parent / "reference.md").read_text(encoding="utf-8")
 
@@ -43,12 +43,12 @@ CONFIG_ROWS = {row[0].strip("`"): row for row in table_after("<!-- config-table 
 
 
 def test_the_config_table_lists_every_key_in_order():
-    assert list(CONFIG_ROWS) == [*field_names(), *_PLUGIN_OPTIONS]
+    assert list(CONFIG_ROWS) == [*field_names(), *PLUGIN_OPTIONS]
 
 
-@pytest.mark.parametrize("name", [*field_names(), *_PLUGIN_OPTIONS])
+@pytest.mark.parametrize("name", [*field_names(), *PLUGIN_OPTIONS])
 def test_a_config_rows_meaning_is_the_keys_help_text(name):
-    help_text = _PLUGIN_OPTIONS.get(name) or field_help(name)
+    help_text = PLUGIN_OPTIONS.get(name) or field_help(name)
     assert CONFIG_ROWS[name][4] == help_text
 
 

@@ -1,7 +1,9 @@
 """pytest-fginit: test Huawei Cloud FunctionGraph initializers and handlers locally.
 
 The public API, re-exported here. Names are resolved lazily so that the pytest plugin, which
-every pytest run loads, imports nothing heavy until a test uses it.
+every pytest run loads, imports nothing heavy until a test uses it. ``dir()`` is left to the
+default on purpose: tools that scan every loaded module's names (freezegun's ``start()`` does,
+at every freeze) must not import the control plane through it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
         InvocationError,
     )
     from .faults import FaultRule, Faults, PhaseFaults
-    from .records import Billing, InitAttempt, Instance, InstanceState, Invocation
+    from .records import Billing, InitAttempt, Instance, InstanceState, Invocation, PreStop
     from .response import ApiResponse
 
 __version__ = "0.1.0"
@@ -47,6 +49,7 @@ _EXPORTS = {
     "Instance": "records",
     "InstanceState": "records",
     "Invocation": "records",
+    "PreStop": "records",
     "ApiResponse": "response",
 }
 
@@ -71,6 +74,7 @@ __all__ = [  # noqa: RUF022 - grouped by module, like _EXPORTS
     "Instance",
     "InstanceState",
     "Invocation",
+    "PreStop",
     "ApiResponse",
 ]
 
@@ -82,7 +86,3 @@ def __getattr__(name: str) -> Any:
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from ._redaction import MASK
 from .errors import FunctionConfigError
-from .redaction import MASK
 
 MEMORY_SIZES: Final = (
     128, 256, 512, 768, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 8192, 10240,

@@ -21,7 +21,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
-from .clock import Clock, RealClock, Timeline, VirtualClock, enter_timeline
+from ._clock import Clock, RealClock, Timeline, VirtualClock, enter_timeline
+from ._redaction import redactor
 from .config import FunctionConfig
 from .context import Context, cpu_millicores
 from .errors import (
@@ -35,7 +36,6 @@ from .errors import (
 from .faults import FaultRule, Faults
 from .host import Injection, InProcessHost, InstanceHost, InstanceSpec, PhaseOutcome, StartOutcome
 from .records import Billing, InitAttempt, Instance, InstanceState, Invocation, PreStop
-from .redaction import redactor
 from .scheduler import Request, Start, pick_instance, side_by_side
 
 _T = TypeVar("_T")

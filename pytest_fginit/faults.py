@@ -13,8 +13,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
+from ._redaction import Redactor, no_redaction
 from .host import Injection
-from .redaction import Redactor, no_redaction
 
 Phase = Literal["initializer", "handler", "pre_stop"]
 

@@ -45,7 +45,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .clock import real_monotonic as _now
+from ._clock import real_monotonic as _now
 from .wire import Channel, ChannelClosed
 
 

@@ -22,9 +22,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Any, Literal, Protocol
 
-from .clock import Clock
+from ._clock import Clock
+from ._redaction import Redactor, no_redaction
 from .isolation import IsolatedNamespace, PlainNamespace, code_root_names
-from .redaction import Redactor, no_redaction
 from .timeouts import (
     PhaseDeadline,
     PhaseKilled,

@@ -26,14 +26,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-import freezegun.api as _fz
-
-from .clock import Clock, RealClock, Timeline, VirtualClock
+from ._clock import Clock, RealClock, Timeline, VirtualClock, real_time
+from ._redaction import redactor
 from .context import Context
 from .forkserver import SAVE_AND_EXIT
 from .host import Injection, InProcessHost, InstanceDied
 from .isolation import top_level_names
-from .redaction import redactor
 from .wire import INSTANCE_STATUS, Channel, ChannelClosed
 
 _CHUNK = 8 << 20
@@ -127,7 +125,7 @@ class _StatusFile:
         self.peak = 0
 
     def write(self) -> None:
-        offset = self.clock.now() - _fz.real_time()  # its lead on real time
+        offset = self.clock.now() - real_time()  # its lead on real time
         os.pwrite(self.fd, INSTANCE_STATUS.pack(offset, self.phase, self.peak), 0)
 
     def phase_ended(self) -> None:
@@ -177,7 +175,7 @@ def _forget_vendored(provided: frozenset[str]) -> None:
 def _follow_clock(clock: Clock, offset: float) -> None:
     """Move this process's clock up to the emulator's (``offset``: its lead on real time)."""
     if clock.virtual:
-        behind = _fz.real_time() + offset - clock.now()
+        behind = real_time() + offset - clock.now()
         if behind > 0:
             clock.pass_time(behind)
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._redaction import MASK
 from .config import (
     SECRET_FIELDS,
     check_known,
@@ -26,7 +27,6 @@ from .config import (
     parse_field_text,
 )
 from .errors import FunctionConfigError
-from .redaction import MASK
 
 if TYPE_CHECKING:
     from .context import Context
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 MARKER = "fginit"
 SECTION = "fginit lifecycle"
-_PLUGIN_OPTIONS = {
+PLUGIN_OPTIONS = {
     "assert_all_faults_used": (
         "fail a passing test at teardown if a fault it registered was never used (default true)"
     ),
@@ -82,7 +82,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("fginit", "FunctionGraph emulation (pytest-fginit)")
-    options = {name: field_help(name) for name in field_names()} | _PLUGIN_OPTIONS
+    options = {name: field_help(name) for name in field_names()} | PLUGIN_OPTIONS
     for name, help_text in options.items():
         parser.addini(f"fginit_{name}", help_text, type="string", default=None)
         group.addoption(_option_flag(name), dest=f"fginit_{name}", default=None,
@@ -151,7 +151,7 @@ def function_fields(item: pytest.Item) -> dict[str, Any]:
                     raise FunctionConfigError(name, f"{value!r} is not a path")
                 deployment_file = item.path.parent / value
                 continue
-            if name in _PLUGIN_OPTIONS:
+            if name in PLUGIN_OPTIONS:
                 if not isinstance(value, bool):
                     raise FunctionConfigError(name, f"{value!r} is not one of True, False")
                 continue
@@ -266,8 +266,8 @@ def _strict_faults(item: pytest.Item) -> bool:
 @pytest.fixture
 def fg_context() -> Callable[..., Context]:
     """A factory of FunctionGraph ``Context`` objects for plain unit tests of a handler."""
+    from ._redaction import redactor
     from .context import Context
-    from .redaction import redactor
 
     def make(
         *,

@@ -25,10 +25,9 @@ from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
-import freezegun.api as _fz
-
-from .clock import Clock
-from .clock import real_monotonic as _now
+from ._clock import Clock, real_time
+from ._clock import real_monotonic as _now
+from ._redaction import Redactor, no_redaction
 from .forkserver import (
     ForkServer,
     ForkServerError,
@@ -38,7 +37,6 @@ from .forkserver import (
 )
 from .host import Injection, InstanceSpec, PhaseOutcome, StartOutcome
 from .isolation import code_root_names
-from .redaction import Redactor, no_redaction
 from .wire import INSTANCE_STATUS, Channel, ChannelClosed
 
 PASSED_THROUGH_ENV = (
@@ -151,7 +149,7 @@ class ProcessHost:
         try:
             log_fd = anonymous_file("fginit-instance-log")
             status_fd = anonymous_file("fginit-instance-status")
-            lead = self.clock.now() - _fz.real_time()  # (the instance's clock starts at ours)
+            lead = self.clock.now() - real_time()  # (the instance's clock starts at ours)
             os.pwrite(status_fd, INSTANCE_STATUS.pack(lead, 0, 0), 0)
             pid, sock = server.spawn(request, [log_fd, status_fd])
         except BaseException:
@@ -256,7 +254,7 @@ class ProcessInstance:
             return self._dead(), False  # that shared the instance may find it ended)
         self._phases += 1
         payload["deadline"] = deadline
-        payload["offset"] = clock.now() - _fz.real_time()
+        payload["offset"] = clock.now() - real_time()
         payload["fault_queued"] = injection is not None
         hung_at = (_now() + host.real_time_limit
                    if host.real_time_limit is not None and clock.virtual else math.inf)
@@ -268,7 +266,7 @@ class ProcessInstance:
                     # Stopped at the deadline of the instance's own clock, which its sleeps
                     # may have moved ahead of ours (the status file says by how much).
                     offset, ended, _ = self._status()
-                    left = min(deadline - (_fz.real_time() + offset), hung_at - _now())
+                    left = min(deadline - (real_time() + offset), hung_at - _now())
                     if left <= 0 and ended < self._phases:
                         return self._killed("timeout", deadline), loaded
                     wait = _POLL_S if ended == self._phases else min(_POLL_S, max(left, 0.0))
@@ -370,7 +368,7 @@ class ProcessInstance:
     def _follow_status(self, deadline: float) -> None:
         """Move the emulator's clock up to where the (ended) instance's was, at most to the
         deadline of its phase."""
-        self._follow(min(_fz.real_time() + self._status()[0], deadline))
+        self._follow(min(real_time() + self._status()[0], deadline))
 
     def _follow(self, instance_now: float) -> None:
         """Move the emulator's clock up to the instance's (its code passed virtual time)."""

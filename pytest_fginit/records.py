@@ -11,8 +11,8 @@ from dataclasses import astuple, dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._redaction import Redactor, no_redaction
 from .errors import FunctionError, InvocationError
-from .redaction import Redactor, no_redaction
 
 if TYPE_CHECKING:
     from .host import HostedInstance

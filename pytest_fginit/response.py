@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .redaction import Redactor, no_redaction
+from ._redaction import Redactor, no_redaction
 
 if TYPE_CHECKING:
     from .records import Invocation

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from .clock import Timeline, enter_timeline, real_monotonic
+from ._clock import Timeline, enter_timeline, real_monotonic
 from .errors import FunctionError
 from .records import InitAttempt, Instance, Invocation
 

@@ -31,9 +31,7 @@ import math
 import threading
 import time
 
-import freezegun.api as _fz
-
-from .clock import Clock, current_timeline, real_sleep
+from ._clock import Clock, current_timeline, real_monotonic, real_sleep
 
 
 class PhaseKilled(BaseException):
@@ -98,8 +96,8 @@ class PhaseDeadline:
             if self.clock.virtual:
                 self.clock.pass_time(seconds)
             else:  # a real wait, in slices: an abort must not wait for its end
-                until = _fz.real_monotonic() + seconds
-                while not self.aborted and (rest := until - _fz.real_monotonic()) > 0:
+                until = real_monotonic() + seconds
+                while not self.aborted and (rest := until - real_monotonic()) > 0:
                     real_sleep(min(rest, _POLL_S))
                 if self.aborted:
                     self.expired = crossing = True
@@ -203,7 +201,7 @@ class Watchdog:
         if self._aborting:  # (a phase of the interrupted send that had not started yet)
             phase.aborted = True
         if self._real_time_limit is not None and phase.clock.virtual:
-            phase.real_deadline = _fz.real_monotonic() + self._real_time_limit
+            phase.real_deadline = real_monotonic() + self._real_time_limit
         self._armed.add(phase)
 
     def disarm(self, phase: PhaseDeadline) -> None:
@@ -238,7 +236,7 @@ class Watchdog:
             return
         past_deadline = phase.aborted or phase.remaining() <= 0
         hung = (not past_deadline and phase.real_deadline is not None
-                and phase.real_deadline <= _fz.real_monotonic())
+                and phase.real_deadline <= real_monotonic())
         if not (past_deadline or hung):
             return
         phase.firing = True

@@ -39,6 +39,11 @@ def real_monotonic() -> float:
     return _fz.real_monotonic()
 
 
+def real_time() -> float:
+    """Real seconds since the epoch, whatever freeze runs (ours, or one a test started)."""
+    return _fz.real_time()
+
+
 class Timeline:
     """The time of one request among simultaneous ones, as a lead on the shared virtual clock.
 

@@ -386,8 +386,8 @@ def ours_process_cold(n: int, warmup: int) -> Samples:
             fn.recycle()
             inv = fn.invoke(EVENT)
             samples.append(now_ns() - t0)
-            if inv.instance is not None and inv.instance._hosted is not None:
-                pids.add(inv.instance._hosted.pid)
+            if inv.instance is not None and inv.instance.pid is not None:
+                pids.add(inv.instance.pid)
         check_ok(fn.invocations[first:], cold=True)
     if len(pids) != n:
         raise BenchError(f"process isolation: {n} cold starts ran in {len(pids)} processes")
@@ -490,8 +490,8 @@ def ours_many(many: Many, count: int) -> Samples:
             failed = next(inv for inv in invocations if not inv.ok)
             raise BenchError(f"{ok}/{count} invocations ok; the first failure: {failed.error!r}")
         check_ok(invocations, cold=True)
-        pids = {inv.instance._hosted.pid for inv in invocations  # type: ignore[union-attr]
-                if inv.instance is not None and inv.instance._hosted is not None}
+        pids = {inv.instance.pid for inv in invocations
+                if inv.instance is not None and inv.instance.pid is not None}
         if len(pids) != count:
             raise BenchError(f"{count} live instances in {len(pids)} processes")
         server_pss, server_rss = memory_of(server.pid)

@@ -21,11 +21,19 @@ if TYPE_CHECKING:
         FunctionConfigError,
         FunctionError,
         InstanceSetupError,
-        InvocationError,
     )
     from .faults import FaultRule, Faults, PhaseFaults
-    from .records import Billing, InitAttempt, Instance, InstanceState, Invocation, PreStop
-    from .response import ApiResponse
+    from .records import (
+        ApiResponse,
+        Billing,
+        InitAttempt,
+        Instance,
+        InstanceState,
+        Invocation,
+        InvocationError,
+        JournalEntry,
+        PreStop,
+    )
 
 __version__ = "0.1.0"
 
@@ -40,7 +48,6 @@ _EXPORTS = {
     "FunctionConfigError": "errors",
     "FunctionError": "errors",
     "InstanceSetupError": "errors",
-    "InvocationError": "errors",
     "Faults": "faults",
     "FaultRule": "faults",
     "PhaseFaults": "faults",
@@ -50,7 +57,9 @@ _EXPORTS = {
     "InstanceState": "records",
     "Invocation": "records",
     "PreStop": "records",
-    "ApiResponse": "response",
+    "JournalEntry": "records",
+    "InvocationError": "records",
+    "ApiResponse": "records",
 }
 
 __all__ = [  # noqa: RUF022 - grouped by module, like _EXPORTS
@@ -65,7 +74,6 @@ __all__ = [  # noqa: RUF022 - grouped by module, like _EXPORTS
     "FunctionConfigError",
     "FunctionError",
     "InstanceSetupError",
-    "InvocationError",
     "Faults",
     "FaultRule",
     "PhaseFaults",
@@ -75,6 +83,8 @@ __all__ = [  # noqa: RUF022 - grouped by module, like _EXPORTS
     "InstanceState",
     "Invocation",
     "PreStop",
+    "JournalEntry",
+    "InvocationError",
     "ApiResponse",
 ]
 

@@ -272,9 +272,7 @@ class FunctionConfig:
         with a ``huaweicloud_fgs_function`` resource, or a Serverless Devs ``s.yaml``
         (``resource`` picks one function when the file has several). ``overrides`` win over
         what the file says; ``code_root`` defaults to the file's (or its folder)."""
-        from .deployment import read_deployment
-
-        return cls.from_fields({**read_deployment(path, resource), **overrides})
+        return cls.from_fields({**fields_from_file(path, resource), **overrides})
 
     def replace(self, **changes: Any) -> FunctionConfig:
         """A copy with ``changes`` applied, validated again.
@@ -550,3 +548,19 @@ _DERIVED = ("func_name", "initializer_timeout", "pre_stop_timeout")
 _FIELDS = {f.name: f for f in dataclasses.fields(FunctionConfig)}
 SECRET_FIELDS: Final = tuple(name for name, f in _FIELDS.items() if f.metadata["secret"])
 """Keys whose values are secrets (never printed)."""
+
+
+def fields_from_file(path: str | Path, resource: str | None = None) -> dict[str, Any]:
+    """The keys a deployment file gives (``path#name`` picks a function by name), each
+    checked and normalised; an error names the key and the file."""
+    # (Imported here: the file parsers load PyYAML and python-hcl2, which most runs never need.)
+    from ._config_files import read_deployment
+
+    fields = read_deployment(path, resource)
+    for key, value in fields.items():
+        try:
+            fields[key] = normalize_field(key, value)
+        except FunctionConfigError as exc:
+            message = str(exc).partition(": ")[2]  # (the key's name comes first)
+            raise FunctionConfigError(key, f"{message} (read from {str(path)!r})") from None
+    return fields

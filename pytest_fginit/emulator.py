@@ -34,16 +34,28 @@ from .errors import (
     InstanceSetupError,
 )
 from .faults import FaultRule, Faults
-from .host import Injection, InProcessHost, InstanceHost, InstanceSpec, PhaseOutcome, StartOutcome
-from .records import Billing, InitAttempt, Instance, InstanceState, Invocation, PreStop
+from .host import (
+    HostedInstance,
+    Injection,
+    InProcessHost,
+    InstanceHost,
+    InstanceSpec,
+    PhaseOutcome,
+    StartOutcome,
+)
+from .records import (
+    Billing,
+    InitAttempt,
+    Instance,
+    InstanceState,
+    Invocation,
+    JournalEntry,
+    PreStop,
+)
 from .scheduler import Request, Start, pick_instance, side_by_side
 
 _T = TypeVar("_T")
 _VERSION = re.compile(r"^(?!latest$)[A-Za-z0-9][A-Za-z0-9._-]{0,41}$")
-JournalEntry = tuple[float, str, Any]
-"""``(seconds since start, what, record)`` with ``what`` one of ``instance`` (a state change:
-record is ``(instance, state)``), ``attempt``, ``invocation``, ``advance`` (record: seconds),
-``pre_stop`` (record: the instance), ``deploy`` (record: what changed)."""
 
 
 class EmulatorListener(Protocol):
@@ -80,6 +92,9 @@ class FunctionEmulator:
         """The attempts to bring up reserved instances (``reserved_instances``): no request
         waited for them."""
         self._ready: list[Instance] = []  # live instances able to serve, in order of readiness
+        self._hosted: dict[Instance, HostedInstance] = {}  # each instance's handle on its host
+        self._last_send: dict[Instance, int] = {}
+        """The count of sends when each instance was last given a request, or became ready."""
         self._listeners = tuple(listeners)
         self._clock: Clock = VirtualClock() if config.virtual_time else RealClock()
         self._version = "latest"
@@ -155,13 +170,14 @@ class FunctionEmulator:
             live = [i for i in self.instances if i.state in ("ready", "initializing")]
             try:
                 for instance in live:  # (the end of the test stops them: pre-stop first)
-                    if (instance.state == "ready" and instance._hosted is not None
-                            and instance._hosted.alive()):
+                    hosted = self._hosted.get(instance)
+                    if instance.state == "ready" and hosted is not None and hosted.alive():
                         self._run_pre_stop(instance)
             finally:
                 for instance in live:
-                    if instance._hosted is not None:
-                        instance._hosted.stop()
+                    hosted = self._hosted.get(instance)
+                    if hosted is not None:
+                        hosted.stop()
                 for instance in live:
                     self._set_state(instance, "recycled")
         finally:
@@ -368,7 +384,7 @@ class FunctionEmulator:
             self._clock.pass_time(max(0.0, due - self._elapsed()) + 1e-6)
             self._reclaim_idle()
         self._clock.pass_time(max(0.0, target - self._elapsed()))
-        self.journal.append((self._elapsed(), "advance", seconds))
+        self.journal.append(JournalEntry(self._elapsed(), "advance", seconds))
 
     def recycle(self) -> None:
         """Stop every live instance: the next request is a cold start (unless the function
@@ -411,7 +427,7 @@ class FunctionEmulator:
         self._host.close()  # (the environment of instances changes with the configuration)
         self._configure(config)
         self._host.open(self._environment())
-        self.journal.append((self._elapsed(), "deploy", what))
+        self.journal.append(JournalEntry(self._elapsed(), "deploy", what))
         self._top_up_reserved()
 
     @property
@@ -467,7 +483,8 @@ class FunctionEmulator:
 
         (An instance whose handler timed out, crashed or ran out of memory gets none: the
         platform killed it.)"""
-        if (self.config.pre_stop_handler is None or instance._hosted is None
+        hosted = self._hosted.get(instance)
+        if (self.config.pre_stop_handler is None or hosted is None
                 or instance.pre_stop is not None):  # (once: also after an interrupted run)
             return
         timeout = self.config.pre_stop_timeout or 3
@@ -477,23 +494,23 @@ class FunctionEmulator:
         # Marked as run before it runs: an interrupt in it must not make close() run it again.
         instance.pre_stop = PreStop(ok=False, error=None, duration_ms=0.0,
                                     started_at=started - self._t0)
-        outcome = instance._hosted.pre_stop(context, deadline, self.faults.pre_stop.take())
+        outcome = hosted.pre_stop(context, deadline, self.faults.pre_stop.take())
         error = self._error_of(outcome, "pre_stop_failed", "pre_stop_timeout", timeout)
         instance.pre_stop = PreStop(ok=error is None, error=error,
                                     duration_ms=(outcome.ended - started) * 1000.0,
                                     started_at=started - self._t0, log=outcome.log)
-        self.journal.append((instance.pre_stop.started_at, "pre_stop", instance))
+        self.journal.append(JournalEntry(instance.pre_stop.started_at, "pre_stop", instance))
 
     def _assign(self, request: Request, load: dict[Instance, int],
                 starts: list[Start]) -> None:
         """Give ``request`` an instance, before any user code of this send runs: a ready
         one, a place on one coming up for this send, or a new one; else it is throttled."""
         capacity = self.config.concurrency_num
-        while (instance := pick_instance(self._ready, load, capacity)) is not None:
-            hosted = instance._hosted
+        while (instance := pick_instance(self._ready, load, capacity, self._last_send)) is not None:
+            hosted = self._hosted.get(instance)
             if hosted is not None and hosted.alive():
                 load[instance] = load.get(instance, 0) + 1
-                instance._last_send = self._sends
+                self._last_send[instance] = self._sends
                 request.instance = instance
                 return
             self._stop(instance, "killed")  # its process died while idle: the platform's
@@ -565,7 +582,8 @@ class FunctionEmulator:
                     instance = self._at(start.timeline, self._new_instance, start.reserved)
                     start.instance = instance
                     created.append(start)
-                    instance._hosted = self._host.start_instance(self._spec)  # (may fail)
+                    hosted = self._hosted[instance] = self._host.start_instance(self._spec)
+                    instance.pid = hosted.pid  # (start_instance may fail: no attempt then)
                     rule = faults.take_rule()
                     held.append(_HeldFault(rule) if rule is not None else None)
                     tasks.append((start.timeline, partial(
@@ -613,8 +631,11 @@ class FunctionEmulator:
         started = self._clock.now()
         deadline = started + timeout
         context = self._context(request_id or f"init-{instance.id}", timeout, deadline)
-        assert instance._hosted is not None
-        return started, instance._hosted.start(context, deadline, fault)
+        hosted = self._hosted[instance]
+        try:
+            return started, hosted.start(context, deadline, fault)
+        finally:  # (also when an interrupt stopped it: what loaded is there to look at)
+            instance.module = hosted.module
 
     def _record_attempt(self, start: Start, started: float, outcome: StartOutcome,
                         timeout: int) -> str | None:
@@ -636,14 +657,14 @@ class FunctionEmulator:
                               duration_ms=(phase.ended - started) * 1000.0,
                               started_at=started - self._t0, log=phase.log)
         start.attempts.append(attempt)
-        self.journal.append((attempt.started_at, "attempt", attempt))
+        self.journal.append(JournalEntry(attempt.started_at, "attempt", attempt))
         if start.reserved:  # [assumption] billed like on-demand initialization (R10), at the
             ms, gb_s = self._reserved_billed  # memory of the time; idle time is not emulated
             billed = math.ceil(round(attempt.duration_ms, 6))
             self._reserved_billed = (ms + billed,
                                      gb_s + self.config.memory_size / 1024 * billed / 1000)
         if error is None:
-            instance._last_send = self._sends
+            self._last_send[instance] = self._sends
             self._set_state(instance, "ready")
             return None
         start.error = error
@@ -658,13 +679,13 @@ class FunctionEmulator:
         started = self._clock.now()
         invocation = request.invocation
         context = self._context(invocation.request_id, timeout, started + timeout)
-        assert request.instance is not None and request.instance._hosted is not None
-        return started, request.instance._hosted.handle(invocation.event, context,
+        assert request.instance is not None
+        return started, self._hosted[request.instance].handle(invocation.event, context,
                                                         started + timeout, injection)
 
     def _file(self, invocation: Invocation) -> None:
         self.invocations.append(invocation)
-        self.journal.append((self._elapsed(), "invocation", invocation))
+        self.journal.append(JournalEntry(self._elapsed(), "invocation", invocation))
 
     def _record_handling(self, request: Request, started: float,
                          outcome: PhaseOutcome) -> None:
@@ -739,12 +760,14 @@ class FunctionEmulator:
 
     def _stop(self, instance: Instance, state: InstanceState) -> None:
         if instance.state == "ready" and state in ("recycled", "reclaimed"):
-            if instance._hosted is not None and not instance._hosted.alive():
+            hosted = self._hosted.get(instance)
+            if hosted is not None and not hosted.alive():
                 state = "killed"  # its process died while idle: the platform's is gone too
             else:
                 self._run_pre_stop(instance)
-        if instance._hosted is not None:
-            instance._hosted.stop()
+        hosted = self._hosted.get(instance)
+        if hosted is not None:
+            hosted.stop()
         self._set_state(instance, state)
 
     def _set_state(self, instance: Instance, state: InstanceState) -> None:
@@ -755,7 +778,7 @@ class FunctionEmulator:
         elif previous == "ready":
             self._ready.remove(instance)
         instance.state = state
-        self.journal.append((self._elapsed(), "instance", (instance, state)))
+        self.journal.append(JournalEntry(self._elapsed(), "instance", (instance, state)))
         for listener in self._listeners:
             listener.instance_state_changed(instance, previous)
 

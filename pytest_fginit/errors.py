@@ -7,10 +7,7 @@ as stable, machine-readable identifiers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final, Literal
-
-if TYPE_CHECKING:
-    from .records import Invocation
+from typing import Any, Final, Literal
 
 ErrorKind = Literal[
     "load_error",
@@ -116,13 +113,3 @@ class FunctionConfigError(ValueError):
 class InstanceSetupError(RuntimeError):
     """The ``instance_setup`` function failed inside a new instance: a bug in the test's own
     scaffolding, raised to the test rather than recorded as the function's error."""
-
-
-class InvocationError(Exception):
-    """Raised by `Invocation.raise_for_error()` for an invocation that did not succeed."""
-
-    def __init__(self, invocation: Invocation) -> None:
-        error = invocation.error
-        super().__init__(f"request {invocation.request_id} failed: {error}")
-        self.invocation = invocation
-        self.error = error

@@ -126,7 +126,12 @@ class HostedInstance(Protocol):
     """One instance as a host runs it."""
 
     @property
-    def module(self) -> ModuleType | None: ...
+    def module(self) -> ModuleType | None:
+        """The handler's module, once loaded here (``None`` in another process)."""
+
+    @property
+    def pid(self) -> int | None:
+        """The instance's own process (``None``: it runs in the test process)."""
 
     def start(self, context: Any, deadline: float,
               injection: Callable[[], Injection | None] | None) -> StartOutcome:
@@ -535,6 +540,10 @@ class InProcessInstance:
     @property
     def module(self) -> ModuleType | None:
         return self._module
+
+    @property
+    def pid(self) -> int | None:
+        return None
 
     def start(self, context: Any, deadline: float,
               injection: Callable[[], Injection | None] | None) -> StartOutcome:

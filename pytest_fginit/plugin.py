@@ -22,6 +22,7 @@ from .config import (
     check_known,
     field_help,
     field_names,
+    fields_from_file,
     normalize_field,
     parse_bool,
     parse_field_text,
@@ -161,10 +162,8 @@ def function_fields(item: pytest.Item) -> dict[str, Any]:
                 value = item.path.parent / value
             fields[name] = value
     if deployment_file is not None:  # the lowest layer: every key given here wins over it
-        from .deployment import read_deployment
-
         path, _, resource = str(deployment_file).partition("#")
-        fields = {**read_deployment(path, resource or None), **fields}
+        fields = {**fields_from_file(path, resource or None), **fields}
     return fields
 
 

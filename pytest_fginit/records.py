@@ -1,22 +1,22 @@
-"""What the emulator records for assertions: instances, initializer attempts, invocations.
+"""What the emulator records for assertions: instances, initializer attempts, invocations,
+the journal, and the invoke API's answer for an invocation. [test process]
 
-Times (``*_at``) are seconds on the emulator's clock since the emulator started; durations are
-milliseconds on the same clock, so a 300 s virtual timeout reads as 300000 ms.
+Records are plain data: they hold what happened, never a handle on a live instance (the
+control plane keeps those). Times (``*_at``) are seconds on the emulator's clock since the
+emulator started; durations are milliseconds on the same clock, so a 300 s virtual timeout
+reads as 300000 ms.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import astuple, dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from ._redaction import Redactor, no_redaction
-from .errors import FunctionError, InvocationError
-
-if TYPE_CHECKING:
-    from .host import HostedInstance
-    from .response import ApiResponse
+from .errors import FunctionError
 
 InstanceState = Literal["initializing", "ready", "failed", "killed", "recycled", "reclaimed"]
 """``initializing`` while code loads and the initializer runs; ``ready`` to serve requests;
@@ -42,17 +42,12 @@ class Instance:
     reserved: bool = False
     """A reserved instance (``reserved_instances``): initialized ahead of requests, served
     first, never reclaimed for being idle."""
-    _hosted: HostedInstance | None = field(default=None, init=False, repr=False)
-    _last_send: int = field(default=0, init=False, repr=False)
-    """The emulator's count of sends when it was last given a request, or became ready."""
-
-    @property
-    def module(self) -> ModuleType | None:
-        """The handler's module as loaded in this instance (``None`` if it failed to load).
-
-        It stays usable after the instance stopped, for white-box assertions.
-        """
-        return self._hosted.module if self._hosted is not None else None
+    module: ModuleType | None = field(default=None, repr=False)
+    """The handler's module as loaded in this instance (``None`` if it failed to load, or in
+    process isolation, where it lives in another process). It stays usable after the instance
+    stopped, for white-box assertions."""
+    pid: int | None = field(default=None, repr=False)
+    """The instance's process id in process isolation (``None`` in-process)."""
 
     def __repr__(self) -> str:
         return (
@@ -139,8 +134,6 @@ class Invocation:
     def to_api_response(self) -> ApiResponse:
         """What FunctionGraph's synchronous invoke API would have answered (reference,
         section 4): status, headers and the ``v1`` body."""
-        from .response import api_response
-
         return api_response(self)
 
     def raise_for_error(self) -> Invocation:
@@ -184,3 +177,87 @@ class Billing:
         return (f"{self.invocations} requests, {self.instances} instances created, "
                 f"{self.cold_starts} cold starts, {self.init_failures} init failures "
                 f"({self.init_timeouts} timeouts), billed {self.gb_s:.6f} GB-s")
+
+
+class InvocationError(Exception):
+    """Raised by `Invocation.raise_for_error()` for an invocation that did not succeed."""
+
+    def __init__(self, invocation: Invocation) -> None:
+        error = invocation.error
+        super().__init__(f"request {invocation.request_id} failed: {error}")
+        self.invocation = invocation
+        self.error = error
+
+
+JournalWhat = Literal["instance", "attempt", "invocation", "advance", "pre_stop", "deploy"]
+
+
+class JournalEntry(NamedTuple):
+    """One line of `FunctionEmulator.journal`, in time order: ``what`` says what ``record``
+    is: ``instance`` (a state change: ``(instance, state)``), ``attempt`` (an `InitAttempt`),
+    ``invocation`` (an `Invocation`), ``advance`` (the seconds), ``pre_stop`` (the
+    `Instance`), ``deploy`` (a sentence: what changed). Unpacks as ``(at, what, record)``."""
+
+    at: float
+    """Seconds since the emulator started."""
+    what: JournalWhat
+    record: Any
+
+
+# --- the synchronous invoke API's answer ------------------------------------------------------
+# ``POST .../invocations`` with ``X-CFF-Request-Version: v1`` (reference, section 4): a JSON body
+# with the request id, the result as a string, the log framed by the runtime's Start/Finish
+# lines, and a status; the headers carry the invocation summary, the billed duration and whether
+# the function failed. A request the platform refuses itself (FSS.0413) gets an API error.
+
+
+@dataclass(frozen=True, repr=False)
+class ApiResponse:
+    """One synchronous invoke API response."""
+
+    status: int
+    headers: dict[str, str]
+    body: dict[str, Any]
+    _redact: Redactor = field(default=no_redaction, compare=False)
+
+    def text(self) -> str:
+        """The body as the caller receives it (JSON)."""
+        return json.dumps(self.body, ensure_ascii=False)
+
+    def __repr__(self) -> str:
+        return self._redact(f"ApiResponse(status={self.status}, headers={self.headers!r}, "
+                            f"body={self.body!r})")
+
+
+def api_response(invocation: Invocation) -> ApiResponse:
+    error, request_id = invocation.error, invocation.request_id
+    if error is not None and error.by_platform:
+        status = int(str(error.code).rpartition(".")[2])  # FSS.0413: HTTP 413
+        return ApiResponse(status, {"X-Cff-Request-Id": request_id,
+                                    "Content-Type": "application/json"},
+                           error.to_body(), invocation._redact)
+    duration = round(invocation.duration_ms, 3)
+    billing = invocation.billed_duration_ms
+    # [assumption] memory used is the instance's measured peak in process isolation; in-process
+    # nothing is measured, and 0 is reported.
+    used = invocation.memory_used_mb or 0
+    summary = {"duration": duration, "billingDuration": billing,
+               "memorySize": invocation.memory_size, "memoryUsed": used}
+    log = (f"Start invoke request '{request_id}', version: latest\n{invocation.log}"
+           f"Finish invoke request '{request_id}', duration: {duration}ms, billing duration: "
+           f"{billing}ms, memory used: {used}MB, billing memory: {invocation.memory_size}MB")
+    # [assumption] a function error is still HTTP 200 (the API's only documented success
+    # status): the headers say that the function failed, the result carries its error body.
+    result = (json.dumps(invocation.result, ensure_ascii=False) if error is None
+              else json.dumps(error.to_body(), ensure_ascii=False))
+    headers = {
+        "X-Cff-Request-Id": request_id,
+        "X-Cff-Invoke-Summary": json.dumps(summary),
+        "X-CFF-Billing-Duration": str(billing),
+        "X-Cff-Response-Version": "v1",
+        "X-Func-Err-Code": "0" if error is None else str(error.code),
+        "X-Is-Func-Err": "false" if error is None else "true",
+        "Content-Type": "application/json",
+    }
+    body = {"request_id": request_id, "result": result, "log": log, "status": 200}
+    return ApiResponse(200, headers, body, invocation._redact)

@@ -36,21 +36,22 @@ def format_timeline(emulator: FunctionEmulator) -> str:
         f"{'process' if c.isolation == 'process' else 'in-process'} isolation"
     ]
     for at, what, record in emulator.journal:
-        if what == "instance":
-            instance, state = record
-            if state in ("ready", "failed"):
-                continue  # the attempt's line just said so
-            text = _instance_line(instance, state)
-        elif what == "attempt":
-            text = _attempt_line(record)
-        elif what == "invocation":
-            text = _invocation_line(record)
-        elif what == "pre_stop":
-            text = _pre_stop_line(record)
-        elif what == "deploy":
-            text = str(record)
-        else:
-            text = f"clock advanced {record:g} s"
+        match what:  # (JournalEntry.what: a closed set)
+            case "instance":
+                instance, state = record
+                if state in ("ready", "failed"):
+                    continue  # the attempt's line just said so
+                text = _instance_line(instance, state)
+            case "attempt":
+                text = _attempt_line(record)
+            case "invocation":
+                text = _invocation_line(record)
+            case "pre_stop":
+                text = _pre_stop_line(record)
+            case "deploy":
+                text = str(record)
+            case "advance":
+                text = f"clock advanced {record:g} s"
         lines.append(f"  {at:+10.3f}s  {text}")
     if len(lines) == 1:
         lines.append("  (nothing happened: no request was sent)")

@@ -57,9 +57,10 @@ class Request:
 
 
 def pick_instance(ready: Sequence[Instance], load: Mapping[Instance, int],
-                  capacity: int) -> Instance | None:
+                  capacity: int, last_send: Mapping[Instance, int]) -> Instance | None:
     """The ready instance a request goes to, ``None`` if all are full (``load``: requests
-    already given to each in this send; ``capacity``: ``concurrency_num``).
+    already given to each in this send; ``capacity``: ``concurrency_num``; ``last_send``:
+    the count of sends when each was last given a request or became ready).
 
     [assumption] idle instances first, reserved ones first among them (the reference:
     "requests go to reserved instances first"), then the one used by the latest send (the
@@ -74,7 +75,7 @@ def pick_instance(ready: Sequence[Instance], load: Mapping[Instance, int],
         busy = load.get(instance, 0)
         if busy >= capacity:
             continue
-        key = (busy, not instance.reserved, -instance._last_send)
+        key = (busy, not instance.reserved, -last_send.get(instance, 0))
         if best_key is None or key < best_key:
             best, best_key = instance, key
     return best

@@ -83,7 +83,7 @@ def handler(event, context):
     assert (inv.error.kind, inv.error.code) == ("handler_timeout", 4010)
     assert inv.duration_ms == pytest.approx(3000, abs=1)
     assert inv.instance.state == "killed"
-    assert _gone(inv.instance._hosted.pid)
+    assert _gone(inv.instance.pid)
     after = fn.invoke("fine")
     assert after.ok and after.cold_start
 
@@ -103,7 +103,7 @@ def handler(event, context):
     assert [a.error.kind for a in inv.init_attempts] == ["init_timeout"] * 2
     assert inv.init_duration_ms == pytest.approx(600_000, abs=2)
     assert inv.error.message == "runtime initialization timed out after 300 s"
-    assert all(_gone(i._hosted.pid) for i in fn.instances)
+    assert all(_gone(i.pid) for i in fn.instances)
 
 
 def test_the_kill_reaches_the_processes_the_instance_started(run, tmp_path):
@@ -393,7 +393,7 @@ def handler(event, context):
             fn.invoke()
     assert first.closed and first._process.poll() is not None  # abandoned, and gone
     inv = fn.invoke()
-    assert inv.ok and inv.result == inv.instance._hosted.pid  # the right process answers
+    assert inv.ok and inv.result == inv.instance.pid  # the right process answers
     assert forkserver.shared_server() is not first
 
 
@@ -440,7 +440,7 @@ def handler(event, context):
 """, real_time_limit=REAL_TIME_LIMIT)
     inv = fn.invoke()
     assert inv.error.kind == "crashed"
-    assert _gone(inv.instance._hosted.pid)
+    assert _gone(inv.instance.pid)
 
 
 def test_an_instance_that_dies_while_idle_is_replaced_by_a_cold_start(run):
@@ -468,7 +468,7 @@ def test_descriptors_numbered_past_1024_are_fine(run, code):
     try:
         fn = run(HANDLER_OK)
         assert fn.invoke().ok and fn.invoke().ok
-        assert fn.instances[0]._hosted._channel.fileno() > 1024
+        assert fn._hosted[fn.instances[0]]._channel.fileno() > 1024
     finally:
         for fd in filler:
             os.close(fd)

@@ -189,11 +189,11 @@ def test_no_pre_stop_for_an_instance_whose_process_died_while_idle(buffered):
 
     fn, sink = buffered(isolation="process")
     fn.invoke("a")
-    os.kill(fn.instances[0]._hosted.pid, signal.SIGKILL)
+    os.kill(fn.instances[0].pid, signal.SIGKILL)
     import time
 
     deadline = time.monotonic() + 10
-    while fn.instances[0]._hosted.alive() and time.monotonic() < deadline:
+    while fn._hosted[fn.instances[0]].alive() and time.monotonic() < deadline:
         time.sleep(0.01)
     fn.advance(61)
     assert fn.instances[0].state == "killed" and fn.instances[0].pre_stop is None

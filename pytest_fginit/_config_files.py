@@ -11,6 +11,9 @@ Three formats, each mapped onto `FunctionConfig`'s keys (reference, section 5):
 
 Keys the emulator does not use are accepted and ignored. The code root is what the file says
 (``s.yaml``'s ``code.codeUri``), else the file's folder; the caller's keys override all.
+
+This module only reads: it gives raw keys. Checking and normalising them is `config`'s job
+(`config.fields_from_file`), so that this leaf imports nothing of the package but `errors`.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .config import normalize_field
 from .errors import FunctionConfigError
 
 _API_KEYS = {
@@ -61,8 +63,8 @@ TERRAFORM_TYPE = "huaweicloud_fgs_function"
 
 
 def read_deployment(path: str | Path, resource: str | None = None) -> dict[str, Any]:
-    """The configuration keys ``path`` gives, with ``code_root`` (``resource``: which function,
-    when the file deploys several)."""
+    """The configuration keys ``path`` gives, as written, with ``code_root`` (``resource``:
+    which function, when the file deploys several)."""
     path = Path(path)
     if not path.is_file():
         raise FunctionConfigError("config", f"{str(path)!r} is not a file")
@@ -78,12 +80,6 @@ def read_deployment(path: str | Path, resource: str | None = None) -> dict[str, 
             "config", f"{str(path)!r}: not a deployment file this reads; allowed: the API's "
                       "function JSON (.json), Terraform (.tf), Serverless Devs (s.yaml)")
     fields.setdefault("code_root", path.parent)
-    for key, value in fields.items():  # each checked here, so that an error names the file
-        try:
-            fields[key] = normalize_field(key, value)
-        except FunctionConfigError as exc:
-            message = str(exc).partition(": ")[2]  # (the key's name comes first)
-            raise FunctionConfigError(key, f"{message} (read from {str(path)!r})") from None
     return fields
 
 

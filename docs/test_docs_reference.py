@@ -1,5 +1,5 @@
-"""docs/reference.md stays in step with the code: configuration keys, error codes, hooks,
-context methods."""
+"""The reference pages stay in step with the code: configuration keys (configuration.md),
+error codes (faults-and-errors.md), hooks (hooks.md), context methods (context.md)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,17 @@ from pytest_fginit import ERROR_CODES, Context, FunctionConfig, hooks
 from pytest_fginit.config import field_help, field_kind, field_names
 from pytest_fginit.plugin import PLUGIN_OPTIONS
 
-REFERENCE = (Path(__file__).resolve().parent / "reference.md").read_text(encoding="utf-8")
+DOCS_DIR = Path(__file__).resolve().parent
+
+
+def page(name: str) -> str:
+    return (DOCS_DIR / name).read_text(encoding="utf-8")
+
+
+CONFIGURATION = page("configuration.md")
+FAULTS_AND_ERRORS = page("faults-and-errors.md")
+HOOKS = page("hooks.md")
+CONTEXT = page("context.md")
 
 TYPE_NAMES = {
     "path": "path", "str": "str", "optional_str": "str or None", "int": "int",
@@ -23,9 +33,10 @@ TYPE_NAMES = {
 }
 
 
-def table_after(marker: str) -> list[list[str]]:
-    """The rows of the first Markdown table after ``marker``, header and rule skipped."""
-    lines = REFERENCE.split(marker, 1)[1].lstrip("\n").splitlines()
+def table_after(text: str, marker: str) -> list[list[str]]:
+    """The rows of the first Markdown table after ``marker`` in ``text``, header and rule
+    skipped."""
+    lines = text.split(marker, 1)[1].lstrip("\n").splitlines()
     rows = []
     for line in lines:
         if not line.startswith("|"):
@@ -34,12 +45,14 @@ def table_after(marker: str) -> list[list[str]]:
     return rows[2:]
 
 
-def table_under_heading(heading: str) -> list[list[str]]:
-    section = REFERENCE.split(f"\n{heading}\n", 1)[1]
-    return table_after(section[: section.index("\n|")])
+def table_under_heading(text: str, heading: str) -> list[list[str]]:
+    section = text.split(f"\n{heading}\n", 1)[1]
+    return table_after(section, section[: section.index("\n|")])
 
 
-CONFIG_ROWS = {row[0].strip("`"): row for row in table_after("<!-- config-table -->")}
+CONFIG_ROWS = {
+    row[0].strip("`"): row for row in table_after(CONFIGURATION, "<!-- config-table -->")
+}
 
 
 def test_the_config_table_lists_every_key_in_order():
@@ -70,13 +83,13 @@ def test_a_config_rows_type_and_default_match_the_field(name):
 
 
 def test_the_error_table_matches_the_codes():
-    rows = table_under_heading("## Errors")
+    rows = table_under_heading(FAULTS_AND_ERRORS, "## Errors")
     documented = {row[0].strip("`"): row[1].strip("`") for row in rows}
     assert documented == {kind: str(code) for kind, code in ERROR_CODES.items()}
 
 
 def test_the_hook_table_lists_every_hook():
-    rows = table_under_heading("## Hooks")
+    rows = table_under_heading(HOOKS, "## Hooks")
     documented = [re.match(r"`(\w+)\(", row[0]).group(1) for row in rows]
     specs = [name for name, _ in inspect.getmembers(hooks, inspect.isfunction)
              if name.startswith("pytest_fginit_")]
@@ -89,4 +102,4 @@ def test_the_hook_table_lists_every_hook():
      if name.startswith("get")],
 )
 def test_every_context_method_is_documented(method):
-    assert f"`{method}(" in REFERENCE
+    assert f"`{method}(" in CONTEXT

@@ -50,7 +50,8 @@ from typing import Any
 
 import freezegun.api as _fz
 
-from pytest_fginit import FunctionConfig, FunctionEmulator, Invocation, forkserver
+from pytest_fginit import FunctionConfig, FunctionEmulator, Invocation
+from pytest_fginit._hosts.process import client as forkserver
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Final
 
@@ -74,6 +75,32 @@ class ContextLogger:
         sys.stdout.write(self._redact(f"{stamp}Z {self._request_id} {level} {text}") + "\n")
 
 
+@dataclass(frozen=True, repr=False)
+class ContextFields:
+    """What a context holds apart from its clock: plain, picklable data. The control plane
+    hands it to a host, and a process host sends it to the instance process, which builds the
+    `Context` on the instance's own clock."""
+
+    request_id: str
+    func_name: str
+    timeout: int
+    memory_size: int
+    user_data: Mapping[str, str] = field(default_factory=dict)
+    encrypted_user_data: Mapping[str, str] = field(default_factory=dict)
+    package: str = "default"
+    project_id: str = "fginit-project"
+    version: str = "latest"
+    alias: str = ""
+    access_key: str = ""
+    secret_key: str = ""
+    security_token: str = ""
+    token: str = ""
+
+    def __repr__(self) -> str:  # (no secret: encrypted_user_data, keys and tokens left out)
+        return (f"ContextFields(request_id={self.request_id!r}, func_name={self.func_name!r}, "
+                f"version={self.version!r})")
+
+
 class Context:
     """A FunctionGraph ``context``. Build one with the `fg_context` fixture in unit tests."""
 
@@ -98,29 +125,39 @@ class Context:
         token: str = "",
         redact: Redactor = no_redaction,
     ) -> None:
-        # What another process needs to build the same context on its own clock.
-        self._plain_fields: dict[str, Any] = {
-            "request_id": request_id, "func_name": func_name, "timeout": timeout,
-            "memory_size": memory_size, "user_data": dict(user_data or {}),
-            "encrypted_user_data": dict(encrypted_user_data or {}), "package": package,
-            "project_id": project_id, "version": version, "alias": alias,
-            "access_key": access_key, "secret_key": secret_key,
-            "security_token": security_token, "token": token,
-        }
-        self._request_id = request_id
-        self._func_name = func_name
-        self._timeout = timeout
-        self._memory_size = memory_size
+        fields = ContextFields(
+            request_id=request_id, func_name=func_name, timeout=timeout,
+            memory_size=memory_size, user_data=dict(user_data or {}),
+            encrypted_user_data=dict(encrypted_user_data or {}), package=package,
+            project_id=project_id, version=version, alias=alias, access_key=access_key,
+            secret_key=secret_key, security_token=security_token, token=token,
+        )
+        self._take(fields, remaining_ms, now, redact)
+
+    @classmethod
+    def of(cls, fields: ContextFields, *, remaining_ms: Callable[[], int],
+           now: Callable[[], float], redact: Redactor = no_redaction) -> Context:
+        """The context of ``fields`` on a clock (``now``) and a deadline (``remaining_ms``)."""
+        context = cls.__new__(cls)
+        context._take(fields, remaining_ms, now, redact)
+        return context
+
+    def _take(self, fields: ContextFields, remaining_ms: Callable[[], int],
+              now: Callable[[], float], redact: Redactor) -> None:
+        self._request_id = fields.request_id
+        self._func_name = fields.func_name
+        self._timeout = fields.timeout
+        self._memory_size = fields.memory_size
         self._remaining_ms = remaining_ms
-        self._user_data = {**(user_data or {}), **(encrypted_user_data or {})}
-        self._package = package
-        self._project_id = project_id
-        self._version = version
-        self._alias = alias
-        self._access_key = access_key
-        self._secret_key = secret_key
-        self._security_token = security_token
-        self._token = token
+        self._user_data = {**fields.user_data, **fields.encrypted_user_data}
+        self._package = fields.package
+        self._project_id = fields.project_id
+        self._version = fields.version
+        self._alias = fields.alias
+        self._access_key = fields.access_key
+        self._secret_key = fields.secret_key
+        self._security_token = fields.security_token
+        self._token = fields.token
         self._now = now
         self._redact = redact
         self._logger: ContextLogger | None = None  # made on first use: most calls never log

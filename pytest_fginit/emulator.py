@@ -22,9 +22,18 @@ from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 from ._clock import Clock, RealClock, Timeline, VirtualClock, enter_timeline
+from ._hosts import open_host
+from ._hosts.protocol import (
+    HostedInstance,
+    Injection,
+    InstanceHost,
+    InstanceSpec,
+    PhaseOutcome,
+    StartOutcome,
+)
 from ._redaction import redactor
 from .config import FunctionConfig
-from .context import Context, cpu_millicores
+from .context import ContextFields, cpu_millicores
 from .errors import (
     ERROR_CODES,
     MAX_BODY_BYTES,
@@ -34,15 +43,6 @@ from .errors import (
     InstanceSetupError,
 )
 from .faults import FaultRule, Faults
-from .host import (
-    HostedInstance,
-    Injection,
-    InProcessHost,
-    InstanceHost,
-    InstanceSpec,
-    PhaseOutcome,
-    StartOutcome,
-)
 from .records import (
     Billing,
     InitAttempt,
@@ -112,19 +112,11 @@ class FunctionEmulator:
         self._redact = redactor(config.secrets)
         self.faults.initializer.available = config.initializer_handler is not None
         self.faults.pre_stop.available = config.pre_stop_handler is not None
-        self._host: InstanceHost
-        if config.isolation == "process":
-            from .process_host import ProcessHost  # (imports the fork server's client)
-
-            self._host = ProcessHost(
-                self._clock, real_time_limit=config.real_time_limit, redact=self._redact,
-                memory_size=config.memory_size, inherit_env=config.inherit_env,
-                secrets=config.secrets,
-            )
-        else:
-            self._host = InProcessHost(
-                self._clock, real_time_limit=config.real_time_limit, redact=self._redact
-            )
+        self._host: InstanceHost = open_host(
+            config.isolation, self._clock, real_time_limit=config.real_time_limit,
+            redact=self._redact, memory_size=config.memory_size,
+            inherit_env=config.inherit_env, secrets=config.secrets,
+        )
         handler_path = config.handler_path  # (looks at the file system: once)
         self._spec = InstanceSpec(
             code_root=config.code_root,
@@ -796,17 +788,17 @@ class FunctionEmulator:
         finally:
             enter_timeline(previous)
 
-    def _context(self, request_id: str, timeout: int, deadline: float) -> Context:
-        config, clock = self.config, self._clock
-        return Context(
+    def _context(self, request_id: str, timeout: int, deadline: float) -> ContextFields:
+        """What user code's context says (the host makes it, on the instance's clock, with
+        ``deadline``: the remaining time counts down to it)."""
+        config = self.config
+        return ContextFields(
             request_id=request_id,
             func_name=config.func_name or "function",
             timeout=timeout,
             memory_size=config.memory_size,
-            remaining_ms=lambda: max(0, int((deadline - clock.now()) * 1000)),
-            now=clock.now,
-            user_data=config.user_data,
-            encrypted_user_data=config.encrypted_user_data,
+            user_data=dict(config.user_data),
+            encrypted_user_data=dict(config.encrypted_user_data),
             package=config.package,
             project_id=config.project_id,
             version=self._version,
@@ -814,7 +806,6 @@ class FunctionEmulator:
             secret_key=config.secret_key,
             security_token=config.security_token,
             token=config.token,
-            redact=self.redact,
         )
 
     def _environment(self) -> dict[str, str]:

@@ -13,8 +13,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Literal
 
+from ._hosts.protocol import Injection
 from ._redaction import Redactor, no_redaction
-from .host import Injection
 
 Phase = Literal["initializer", "handler", "pre_stop"]
 

@@ -129,9 +129,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     # The fork server of process isolation lives as long as the session (one per xdist
     # worker); it was started only if a test used process isolation.
-    forkserver = sys.modules.get("pytest_fginit.forkserver")
-    if forkserver is not None:
-        forkserver.shutdown()
+    client = sys.modules.get("pytest_fginit._hosts.process.client")
+    if client is not None:
+        client.shutdown()
 
 
 def function_fields(item: pytest.Item) -> dict[str, Any]:

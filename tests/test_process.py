@@ -21,7 +21,8 @@ import freezegun.api as _fz
 import pytest
 from freezegun import freeze_time
 
-from pytest_fginit import FunctionConfig, FunctionEmulator, InstanceSetupError, forkserver
+from pytest_fginit import FunctionConfig, FunctionEmulator, InstanceSetupError
+from pytest_fginit._hosts.process import client as forkserver
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="process isolation: Linux")
 

@@ -1,4 +1,5 @@
-"""Framed pickle messages over a Unix stream socket.
+"""Framed pickle messages over a Unix stream socket, and what crosses in them. [test process,
+fork server, instance process]
 
 How the test process talks to the fork server and to each instance process: a message is a
 4-byte length and a pickle. File descriptors travel with a message's first bytes (SCM_RIGHTS),
@@ -98,3 +99,49 @@ class Channel:
                 raise ChannelClosed
             got += n
         return bytes(buffer)
+
+
+# --- exceptions on the way to an instance ------------------------------------------------------
+# Defined here, on the wire, so that unpickling one in an instance process imports nothing of
+# the test process's side.
+
+def portable_exception(exc: BaseException) -> BaseException:
+    """``exc`` as it can cross to an instance: pickled inside a carrier that, on arrival, makes
+    it again, or, if it does not pickle here or cannot be unpickled there (a class defined in a
+    test module the instance cannot import), an exception of a same-named class with the same
+    message: what the record shows of it."""
+    try:
+        blob: bytes | None = pickle.dumps(exc)
+    except Exception:
+        blob = None
+    return _ExceptionCarrier(blob, type(exc).__name__, str(exc))
+
+
+class _ExceptionCarrier(Exception):
+    """Stands for an exception on the way to an instance; unpickles as the exception."""
+
+    def __init__(self, blob: bytes | None, name: str, message: str) -> None:
+        super().__init__(blob, name, message)
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (revive_exception, self.args)
+
+
+def revive_exception(blob: bytes | None, name: str, message: str) -> BaseException:
+    """The exception a carrier stood for, or a same-named stand-in (in the instance)."""
+    if blob is not None:
+        try:
+            exc: BaseException = pickle.loads(blob)
+            return exc
+        except Exception:
+            pass
+    return named_exception(name, message)
+
+
+def named_exception(name: str, message: str) -> Exception:
+    """An exception of a class called ``name`` that pickles (it is made again on arrival)."""
+    cls = type(name, (Exception,), {
+        "__reduce__": lambda self: (named_exception, (name, str(self))),
+    })
+    exc: Exception = cls(message)
+    return exc

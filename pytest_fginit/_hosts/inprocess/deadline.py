@@ -1,12 +1,12 @@
-"""Stopping instance code at its deadline, in-process.
+"""Stopping instance code at its deadline, in-process. [test process, instance process]
 
 A phase (the start of an instance: load and initializer; or a request's handler) runs on the
 calling thread with a `PhaseDeadline`. It ends early in one of two ways:
 
-* ``time.sleep`` is replaced for the whole process by a function that, on the thread running a
-  phase, calls `PhaseDeadline.sleep`: it passes the time on the emulator's clock and raises
-  `PhaseKilled` when the sleep would cross the deadline (on a virtual clock this costs no real
-  time); on any other thread it sleeps for real.
+* ``time.sleep`` is replaced for the whole process (`patches.SLEEP`) by a function that, on
+  the thread running a phase, calls `PhaseDeadline.sleep`: it passes the time on the
+  emulator's clock and raises `PhaseKilled` when the sleep would cross the deadline (on a
+  virtual clock this costs no real time); on any other thread it sleeps for real.
 * A `Watchdog` thread raises `PhaseKilled` asynchronously in the phase's thread once the clock
   passes the deadline (a busy loop), or once ``real_time_limit`` real seconds went by on a
   virtual clock (the phase is then marked hung, and its thread jumps the clock to the deadline
@@ -29,9 +29,8 @@ from __future__ import annotations
 import ctypes
 import math
 import threading
-import time
 
-from ._clock import Clock, current_timeline, real_monotonic, real_sleep
+from ..._clock import Clock, current_timeline, real_monotonic, real_sleep
 
 
 class PhaseKilled(BaseException):
@@ -129,11 +128,9 @@ def end_phase(phase: PhaseDeadline) -> None:
             continue
 
 
-# --- time.sleep for instance code ------------------------------------------------------------
+# --- the phase running on this thread --------------------------------------------------------
 
 _running = threading.local()
-_installs = 0
-_install_lock = threading.Lock()
 
 
 def current_phase() -> PhaseDeadline | None:
@@ -143,31 +140,6 @@ def current_phase() -> PhaseDeadline | None:
 
 def set_current_phase(phase: PhaseDeadline | None) -> None:
     _running.phase = phase
-
-
-def _instance_sleep(seconds: float) -> None:
-    phase = getattr(_running, "phase", None)
-    if phase is None:
-        real_sleep(seconds)
-    else:
-        phase.sleep(seconds)
-
-
-def install_sleep() -> None:
-    """Replace ``time.sleep`` (reference-counted, one call per open host)."""
-    global _installs
-    with _install_lock:
-        _installs += 1
-        if _installs == 1:
-            time.sleep = _instance_sleep  # type: ignore[assignment]
-
-
-def uninstall_sleep() -> None:
-    global _installs
-    with _install_lock:
-        _installs -= 1
-        if _installs == 0 and time.sleep is _instance_sleep:  # else someone patched it since
-            time.sleep = real_sleep
 
 
 # --- the watchdog ----------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Each instance's own copy of the code root's modules, inside one process.
+"""Each instance's own copy of the code root's modules, inside one process. [test process,
+instance process]
 
 An instance gets a private package name (``__fginit_3__``) whose ``__path__`` is the code root,
 so ``index.py`` loads as ``__fginit_3__.index`` (the entry module directly from its file, the
@@ -26,7 +27,7 @@ from importlib.machinery import ModuleSpec, PathFinder, SourceFileLoader
 from importlib.util import cache_from_source
 from pathlib import Path
 from types import CodeType, ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 _counter = itertools.count(1)
 _PREFIX = "__fginit_"
@@ -57,6 +58,19 @@ def code_root_names(code_root: Path) -> frozenset[str]:
     return cached[1]
 
 
+class Namespace(Protocol):
+    """Where one instance's modules live: `IsolatedNamespace` in a process shared by many
+    instances, `PlainNamespace` in an instance's own process."""
+
+    phases_running: int
+    """How many of the instance's phases run now (counted by the phase runner, under its
+    lock)."""
+
+    def refresh_builtins(self) -> None: ...
+    def import_module(self, name: str, source: str | None = None) -> ModuleType: ...
+    def close(self) -> None: ...
+
+
 class IsolatedNamespace:
     """The modules of one instance."""
 
@@ -72,7 +86,7 @@ class IsolatedNamespace:
         package.__spec__ = ModuleSpec(self.prefix, None, is_package=True)
         package.__spec__.submodule_search_locations = package.__path__
         sys.modules[self.prefix] = package
-        _finder().register(self.prefix, self)
+        _FINDER.register(self.prefix, self)
 
     def refresh_builtins(self) -> None:
         """Follow the real builtins (a test may have patched one), keeping our ``__import__``.
@@ -106,7 +120,7 @@ class IsolatedNamespace:
 
     def close(self) -> None:
         """Forget this instance's modules; module objects already handed out stay usable."""
-        _finder().unregister(self.prefix)
+        _FINDER.unregister(self.prefix)
         for name in self.module_names:
             sys.modules.pop(name, None)
 
@@ -260,11 +274,4 @@ class _InstanceFinder(MetaPathFinder):
         return spec
 
 
-_the_finder: _InstanceFinder | None = None
-
-
-def _finder() -> _InstanceFinder:
-    global _the_finder
-    if _the_finder is None:
-        _the_finder = _InstanceFinder()
-    return _the_finder
+_FINDER = _InstanceFinder()

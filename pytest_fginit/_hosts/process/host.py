@@ -1,7 +1,7 @@
-"""`ProcessHost`: every instance a real OS process, forked by the fork server.
+"""`ProcessHost`: every instance a real OS process, forked by the fork server. [test process]
 
-The same interface as `host.InProcessHost`, so the emulator does not know which one it drives.
-Inside the instance process, `instance_runtime` runs the phases with the in-process machinery
+The same interface as `inprocess.host.InProcessHost`, so the control plane does not know which
+one it drives. Inside the instance process, `runtime` runs the phases with the in-process machinery
 (virtual time, faults, a sleep past the deadline); this side adds what only a process boundary
 gives: a phase still running when the instance's clock passes its deadline (busy code, a C
 call, a deadlock) is killed with its whole process group, a process that dies is reported as
@@ -17,7 +17,6 @@ import json
 import logging
 import math
 import os
-import pickle
 import signal
 import sys
 import threading
@@ -25,27 +24,21 @@ from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any
 
-from ._clock import Clock, real_time
-from ._clock import real_monotonic as _now
-from ._redaction import Redactor, no_redaction
-from .forkserver import (
+from ..._clock import Clock, real_time
+from ..._clock import real_monotonic as _now
+from ..._redaction import Redactor, no_redaction
+from ...context import ContextFields
+from ..inprocess.namespace import code_root_names
+from ..protocol import Injection, InstanceSpec, PhaseOutcome, StartOutcome
+from .client import (
     ForkServer,
     ForkServerError,
     anonymous_file,
-    measuring_coverage,
+    instance_environment,
     shared_server,
 )
-from .host import Injection, InstanceSpec, PhaseOutcome, StartOutcome
-from .isolation import code_root_names
-from .wire import INSTANCE_STATUS, Channel, ChannelClosed
-
-PASSED_THROUGH_ENV = (
-    "PATH", "PYTHONPATH", "PYTHONHOME", "PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE",
-    "PYTHONUTF8", "PYTHONIOENCODING", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "TMPDIR", "LANG",
-    "LC_ALL", "LC_CTYPE", "TZ",
-)
-"""Variables of the test process that an instance gets without ``inherit_env``: what the
-interpreter needs to run (and every ``COVERAGE_*`` variable, so that coverage measures it)."""
+from .coverage_support import measuring_coverage
+from .wire import INSTANCE_STATUS, Channel, ChannelClosed, portable_exception
 
 _POLL_S = 0.02
 """How often the host looks at a running phase's memory and real-time deadline."""
@@ -55,18 +48,6 @@ _EXIT_WAIT_S = 1.0
 (a crashed one is reaped within milliseconds; one that closed the connection but lives is not)."""
 _STOP_GRACE_S = 5.0
 """How long a stopped instance has to exit before the fork server kills it."""
-
-
-def instance_environment(test_env: Mapping[str, str], function_env: Mapping[str, str], *,
-                         inherit: bool) -> dict[str, str]:
-    """The environment of an instance process: the function's, plus what Python needs."""
-    if inherit:
-        env = dict(test_env)
-    else:
-        env = {k: v for k, v in test_env.items()
-               if k in PASSED_THROUGH_ENV or k.startswith("COVERAGE_")}
-    env.update(function_env)
-    return env
 
 
 def _describe_exit(code: int | None) -> str:
@@ -167,7 +148,7 @@ class ProcessInstance:
                  log_fd: int, status_fd: int) -> None:
         self._host = host
         self._server = server
-        self.pid = pid
+        self._pid = pid
         self._channel = channel
         self._log_fd = log_fd
         self._log_read = 0  # how much of the log file has been read
@@ -189,22 +170,25 @@ class ProcessInstance:
             self._crashed()
         return self._alive
 
-    def start(self, context: Any, deadline: float,
+    @property
+    def pid(self) -> int | None:
+        return self._pid
+
+    def start(self, fields: ContextFields, deadline: float,
               injection: Callable[[], Injection | None] | None) -> StartOutcome:
-        outcome, loaded = self._phase("start", {"context": context._plain_fields},
-                                      deadline, injection)
+        outcome, loaded = self._phase("start", {"context": fields}, deadline, injection)
         return StartOutcome(outcome, loaded)
 
-    def handle(self, event: Any, context: Any, deadline: float,
+    def handle(self, event: Any, fields: ContextFields, deadline: float,
                injection: Injection | None) -> PhaseOutcome:
-        payload = {"context": context._plain_fields, "event": event,
+        payload = {"context": fields, "event": event,
                    "injection": _portable(injection)}
         outcome, _ = self._phase("handle", payload, deadline, None)
         return outcome
 
-    def pre_stop(self, context: Any, deadline: float,
+    def pre_stop(self, fields: ContextFields, deadline: float,
                  injection: Injection | None) -> PhaseOutcome:
-        payload = {"context": context._plain_fields, "injection": _portable(injection)}
+        payload = {"context": fields, "injection": _portable(injection)}
         outcome, _ = self._phase("pre_stop", payload, deadline, None)
         return outcome
 
@@ -230,7 +214,7 @@ class ProcessInstance:
         then finds it dead."""
         if self._alive:
             with contextlib.suppress(ForkServerError):
-                self._server.kill(self.pid)
+                self._server.kill(self._pid)
 
     def _phase(self, op: str, payload: dict[str, Any], deadline: float,
                injection: Callable[[], Injection | None] | None) -> tuple[PhaseOutcome, bool]:
@@ -274,7 +258,7 @@ class ProcessInstance:
                         if ended < self._phases:
                             # The peak first, then whether the phase had ended by then: memory
                             # it takes after, to copy its answer, is not the function's.
-                            peak = _peak_rss_bytes(self.pid)
+                            peak = _peak_rss_bytes(self._pid)
                             if (peak > host.memory_limit
                                     and self._status()[1] < self._phases):
                                 return self._killed("memory_exceeded", deadline, peak), loaded
@@ -315,7 +299,7 @@ class ProcessInstance:
     def _killed(self, status: str, deadline: float, peak: int = 0) -> PhaseOutcome:
         """Kill the instance for a timeout, or for memory above its limit (``peak`` seen)."""
         if status == "memory_exceeded":
-            peak = max(peak, _peak_rss_bytes(self.pid))  # (while it can still be read)
+            peak = max(peak, _peak_rss_bytes(self._pid))  # (while it can still be read)
         self._kill()
         clock = self._host.clock
         if status == "timeout":
@@ -332,12 +316,12 @@ class ProcessInstance:
         """The instance closed its connection: it died (or, alive, closed it: kill it)."""
         self._alive = False
         try:
-            code = self._server.exit_code(self.pid, _EXIT_WAIT_S)
+            code = self._server.exit_code(self._pid, _EXIT_WAIT_S)
         except ForkServerError:  # the server died: so did this instance (and its exit code)
             code = None
         if code is None:
-            self._server.kill(self.pid)
-            self._server.release(self.pid, _STOP_GRACE_S)
+            self._server.kill(self._pid)
+            self._server.release(self._pid, _STOP_GRACE_S)
         if deadline is not None:
             self._follow_status(deadline)  # the time it passed before it died
         self._death = PhaseOutcome("crashed", self._host.clock.now(),
@@ -348,16 +332,16 @@ class ProcessInstance:
     def _kill(self) -> None:
         if self._alive:
             self._alive = False
-            self._server.kill(self.pid)
+            self._server.kill(self._pid)
             self._wait_or_release()
 
     def _wait_or_release(self) -> None:
         """Let the ended instance go. While coverage measures the test process, wait for it
         to exit: it saves its coverage data as it exits, and pytest-cov combines the data
         files as soon as the tests have run."""
-        if measuring_coverage() and self._server.exit_code(self.pid, _STOP_GRACE_S) is not None:
+        if measuring_coverage() and self._server.exit_code(self._pid, _STOP_GRACE_S) is not None:
             return
-        self._server.release(self.pid, _STOP_GRACE_S)
+        self._server.release(self._pid, _STOP_GRACE_S)
 
     def _status(self) -> tuple[float, int, int]:
         """The instance's status file: (its clock's lead, last phase ended, peak then)."""
@@ -391,49 +375,7 @@ class ProcessInstance:
 
 
 def _portable(injection: Injection | None) -> Injection | None:
-    """The injection as it can cross to the instance.
-
-    Its exception travels pickled inside a carrier that, on arrival, makes it again, or, if
-    it does not pickle here or cannot be unpickled there (a class defined in a test module the
-    instance cannot import), an exception of a same-named class with the same message: what
-    the record shows of it.
-    """
+    """The injection as it can cross to the instance (its exception in a carrier)."""
     if injection is None or injection.exception is None:
         return injection
-    exc = injection.exception
-    try:
-        blob: bytes | None = pickle.dumps(exc)
-    except Exception:
-        blob = None
-    carrier = _ExceptionCarrier(blob, type(exc).__name__, str(exc))
-    return dataclasses.replace(injection, exception=carrier)
-
-
-class _ExceptionCarrier(Exception):
-    """Stands for an exception on the way to an instance; unpickles as the exception."""
-
-    def __init__(self, blob: bytes | None, name: str, message: str) -> None:
-        super().__init__(blob, name, message)
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return (revive_exception, self.args)
-
-
-def revive_exception(blob: bytes | None, name: str, message: str) -> BaseException:
-    """The exception a carrier stood for, or a same-named stand-in (in the instance)."""
-    if blob is not None:
-        try:
-            exc: BaseException = pickle.loads(blob)
-            return exc
-        except Exception:
-            pass
-    return named_exception(name, message)
-
-
-def named_exception(name: str, message: str) -> Exception:
-    """An exception of a class called ``name`` that pickles (it is made again on arrival)."""
-    cls = type(name, (Exception,), {
-        "__reduce__": lambda self: (named_exception, (name, str(self))),
-    })
-    exc: Exception = cls(message)
-    return exc
+    return dataclasses.replace(injection, exception=portable_exception(injection.exception))

@@ -1,12 +1,14 @@
-"""What runs inside an instance process (process isolation): the runtime shim.
+"""What runs inside an instance process (process isolation): the runtime shim. [instance
+process; imported by the fork server, to be loaded before it forks]
 
 The fork server imports this module before it forks anything, so an instance starts with it
-(and freezegun, and the in-process host) already loaded. `run` sets the process up as the
+(and freezegun, and the phase runner) already loaded. `run` sets the process up as the
 function's instance (environment, ``sys.path``, working folder, clock) and serves the test
-process's requests over its socket with an `InProcessHost` in ``own_process`` mode: the same
-code that runs in-process instances, so both modes keep one set of rules for phases, faults and
-timeouts. Output goes to file descriptors 1 and 2, which the fork server pointed at a log file
-that the test process reads; so it also survives a crash.
+process's requests over its socket with a `PhaseRunner` and a `CodeInstance`: the same code
+that runs in-process instances, so both modes keep one set of rules for phases, faults and
+timeouts. It never imports the test process's side (`client`, `host`). Output goes to file
+descriptors 1 and 2, which the fork server pointed at a log file that the test process reads;
+so it also survives a crash.
 """
 
 from __future__ import annotations
@@ -22,16 +24,18 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ._clock import Clock, RealClock, Timeline, VirtualClock, real_time
-from ._redaction import redactor
-from .context import Context
-from .forkserver import SAVE_AND_EXIT
-from .host import Injection, InProcessHost, InstanceDied
-from .isolation import top_level_names
+from ..._clock import Clock, RealClock, Timeline, VirtualClock, real_time
+from ..._redaction import redactor
+from ...context import Context, ContextFields
+from ..inprocess.deadline import Watchdog
+from ..inprocess.namespace import PlainNamespace, top_level_names
+from ..inprocess.patches import SLEEP
+from ..inprocess.phase import CodeInstance, Death, PhaseRunner
+from ..protocol import Injection, InstanceDied, PhaseOutcome
+from . import coverage_support
 from .wire import INSTANCE_STATUS, Channel, ChannelClosed
 
 _CHUNK = 8 << 20
@@ -55,21 +59,6 @@ def max_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _restart_coverage() -> None:
-    """A forked child of a process that coverage measures must measure itself, into a data file
-    of its own (what coverage's ``patch = ["fork"]`` does; we do it whatever the user's patch
-    setting says)."""
-    coverage = sys.modules.get("coverage")
-    if coverage is None or coverage.Coverage.current() is None:
-        return
-    with contextlib.suppress(Exception):
-        from coverage.control import _after_fork_in_child
-
-        _after_fork_in_child()
-        # A kill while coverage measures comes as this signal first: save, then go.
-        signal.signal(SAVE_AND_EXIT, lambda *_: exit_process(128 + SAVE_AND_EXIT))
-
-
 _exiting = False
 
 
@@ -83,13 +72,7 @@ def exit_process(code: int) -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    coverage = sys.modules.get("coverage")
-    if coverage is not None:
-        with contextlib.suppress(Exception):
-            current = coverage.Coverage.current()
-            if current is not None:
-                current.stop()
-                current.save()
+    coverage_support.save()
     if code < 0:
         signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
@@ -103,7 +86,7 @@ def _exit_saving_coverage(status: int) -> NoReturn:
     exit_process(status)
 
 
-def _real_death(memory_limit: int) -> Any:
+def _real_death(memory_limit: int) -> Death:
     def die(injection: Injection) -> None:
         if injection.exhaust_memory:
             hoard = []
@@ -180,15 +163,12 @@ def _follow_clock(clock: Clock, offset: float) -> None:
             clock.pass_time(behind)
 
 
-def _remaining_ms(clock: Clock, deadline: float) -> Callable[[], int]:
-    return lambda: max(0, int((deadline - clock.now()) * 1000))
-
-
 def get_ready() -> None:
     """What a new instance process does before it knows its request (while it waits as the
     fork server's spare): measure coverage, and write its output and log records unbuffered
     to its standard streams, which will be its log file."""
-    _restart_coverage()
+    coverage_support.restart_after_fork(
+        lambda: exit_process(128 + coverage_support.SAVE_AND_EXIT))
     os._exit = _exit_saving_coverage
     for stream in (sys.stdout, sys.stderr):
         if isinstance(stream, io.TextIOWrapper):
@@ -205,6 +185,12 @@ class _NoModules:
     def refresh_builtins(self) -> None:
         pass
 
+    def import_module(self, name: str, source: str | None = None) -> Any:
+        raise ImportError(name)
+
+    def close(self) -> None:
+        pass
+
 
 def _rehearse() -> None:
     """Run the runtime's own steps of a request once, on nothing. A forked process copies each
@@ -212,29 +198,30 @@ def _rehearse() -> None:
     waits, that copying is not on the way of its first request. It copies no page that the
     first request would not have copied."""
     clock = _clock if _clock is not None else RealClock()
-    host = InProcessHost(clock, own_process=True)
-    host.open({})
+    runner = PhaseRunner(clock, Watchdog(None))
+    SLEEP.acquire()
     try:
-        context = Context(request_id="rehearsal", func_name="rehearsal", timeout=3,
-                          memory_size=128, remaining_ms=_remaining_ms(clock, clock.now() + 3),
-                          now=clock.now)
+        fields = ContextFields(request_id="rehearsal", func_name="rehearsal", timeout=3,
+                               memory_size=128)
+        deadline = clock.now() + 3
+        context = Context.of(fields, now=clock.now,
+                             remaining_ms=lambda: max(0, int((deadline - clock.now()) * 1000)))
 
         def phase() -> Any:
             return json.dumps({"remaining": context.getRemainingTimeInMilliSeconds()})
 
-        outcome = host.run_phase(_NoModules(), phase,  # type: ignore[arg-type]
-                                 clock.now() + 3, None)
+        outcome = runner.run_phase(_NoModules(), phase, deadline, None)
         pickle.loads(pickle.dumps(("outcome", (outcome.status, outcome.ended,
                                                outcome.exception, None, True, outcome.value,
                                                max_rss_bytes()))))
         top_level_names(Path(__file__).parent)
     finally:
-        host.close()
+        SLEEP.release()
 
 
-def run(sock_fd: int, status_fd: int, request: dict[str, Any]) -> int:
-    """Serve one instance until told to stop; returns the process's exit code."""
-    channel = Channel(socket.socket(fileno=sock_fd))
+def _become_the_instance(request: dict[str, Any]) -> _ReportingClock:
+    """Set the process up as the function's instance: working folder, environment,
+    ``sys.path``, logging, and its clock (the one started in the fork server, if virtual)."""
     with contextlib.suppress(OSError):
         os.chdir(request["cwd"])
     env = request["env"]
@@ -255,13 +242,20 @@ def run(sock_fd: int, status_fd: int, request: dict[str, Any]) -> int:
             _clock.stop()
         inner = VirtualClock() if request["virtual"] else RealClock()
         inner.start()
-    clock = _ReportingClock(inner)
+    return _ReportingClock(inner)
+
+
+def run(sock_fd: int, status_fd: int, request: dict[str, Any]) -> int:
+    """Serve one instance until told to stop; returns the process's exit code."""
+    channel = Channel(socket.socket(fileno=sock_fd))
+    clock = _become_the_instance(request)
     status = clock.status = _StatusFile(status_fd, clock)
     redact = redactor(request["secrets"])
-    host = InProcessHost(clock, redact=redact, own_process=True,
+    spec = request["spec"]
+    runner = PhaseRunner(clock, Watchdog(None), redact=redact,
                          death=_real_death(request["memory_limit"]))
-    host.open({})
-    instance = host.start_instance(request["spec"])
+    SLEEP.acquire()  # (for the process's life: it ends with the instance)
+    instance = CodeInstance(runner, spec, PlainNamespace(spec.code_root), redact)
     while True:
         try:
             op, payload = channel.recv()
@@ -270,23 +264,7 @@ def run(sock_fd: int, status_fd: int, request: dict[str, Any]) -> int:
         if op == "stop":
             return 0
         _follow_clock(clock, payload["offset"])
-        deadline = payload["deadline"]
-        context = Context(**payload["context"], now=clock.now, redact=redact,
-                          remaining_ms=_remaining_ms(clock, deadline))
-        loaded = True
-        if op == "start":
-            def injection() -> Injection | None:
-                channel.send(("loaded", None))
-                answer: Injection | None = channel.recv()[1]
-                return answer
-
-            start = instance.start(context, deadline,
-                                   injection if payload["fault_queued"] else None)
-            outcome, loaded = start.phase, start.loaded
-        elif op == "pre_stop":
-            outcome = instance.pre_stop(context, deadline, payload["injection"])
-        else:
-            outcome = instance.handle(payload["event"], context, deadline, payload["injection"])
+        outcome, loaded = _run_phase(channel, instance, op, payload)
         status.phase_ended()  # (before the result is copied: that is not the function's memory)
         if outcome.status == "crashed":  # sys.exit() or an injected crash: exit for real
             return outcome.exit_code if outcome.exit_code is not None else 1
@@ -303,3 +281,21 @@ def run(sock_fd: int, status_fd: int, request: dict[str, Any]) -> int:
             outcome.status, outcome.ended, outcome.exception, outcome.unserializable, loaded,
             value_json, status.peak,
         )))
+
+
+def _run_phase(channel: Channel, instance: CodeInstance, op: str,
+               payload: dict[str, Any]) -> tuple[PhaseOutcome, bool]:
+    """Run the phase the test process asked for: (how it ended, whether the code loaded)."""
+    deadline, fields = payload["deadline"], payload["context"]
+    if op == "start":
+        def injection() -> Injection | None:  # asked for once the code has loaded
+            channel.send(("loaded", None))
+            answer: Injection | None = channel.recv()[1]
+            return answer
+
+        start = instance.start(fields, deadline,
+                               injection if payload["fault_queued"] else None)
+        return start.phase, start.loaded
+    if op == "pre_stop":
+        return instance.pre_stop(fields, deadline, payload["injection"]), True
+    return instance.handle(payload["event"], fields, deadline, payload["injection"]), True

@@ -1,0 +1,197 @@
+"""Every interpreter-wide patch that hosting user code needs, in one place, one way.
+[test process, instance process]
+
+A patch is installed by its first user and undone by its last (`Patch`: one locked reference
+count), the way time-machine patches on its first traveller. The patches:
+
+* `SLEEP`: ``time.sleep`` passes a running phase's time on the emulator's clock (and dies at
+  its deadline, see `deadline.PhaseDeadline.sleep`); elsewhere it sleeps for real.
+* `EXIT_GUARD`: ``os._exit`` on a thread running a phase ends the (emulated) instance, not
+  pytest.
+* `LOG_HANDLER`: the root logger copies records made while a phase runs into its log.
+
+Not counted, because they belong to one host: the streams' tees (`StreamTees`) and the
+function's environment (`set_environment` / `restore_environment`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import IO, Any
+
+from ..._clock import real_sleep
+from ..._redaction import Redactor, no_redaction
+from ..protocol import InstanceDied
+from .deadline import current_phase
+
+
+class Patch:
+    """One interpreter-wide change: ``install`` runs for the first `acquire`, ``uninstall``
+    for the release of the last user. Thread-safe."""
+
+    def __init__(self, install: Callable[[], None], uninstall: Callable[[], None]) -> None:
+        self._install = install
+        self._uninstall = uninstall
+        self._users = 0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        with self._lock:
+            self._users += 1
+            if self._users == 1:
+                self._install()
+
+    def release(self) -> None:
+        with self._lock:
+            if self._users == 0:  # (a close after a failed open: nothing to undo)
+                return
+            self._users -= 1
+            if self._users == 0:
+                self._uninstall()
+
+
+# --- where a phase's output goes -------------------------------------------------------------
+
+class _PhaseOutput(threading.local):
+    """Where the phase running on this thread collects its output, and how it masks it."""
+
+    sink: list[str] | None = None
+    redact: Redactor = staticmethod(no_redaction)
+
+
+phase_output = _PhaseOutput()
+
+
+class _Tee:
+    """``sys.stdout`` or ``sys.stderr`` while phases run: what the thread running a phase writes
+    is masked and also collected into the phase's log."""
+
+    def __init__(self, inner: IO[str]) -> None:
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        out = phase_output
+        if out.sink is not None:
+            text = out.redact(text)
+            out.sink.append(text)
+        return self.inner.write(text)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class StreamTees:
+    """One host's tees in ``sys.stdout``/``sys.stderr``. One pair for the host's life: a module
+    that kept a reference to ``sys.stdout`` (a logging handler made at import time) keeps
+    writing through it in later phases. The caller counts the phases running (`install` as the
+    first starts, `restore` as the last ends)."""
+
+    def __init__(self) -> None:
+        self.stdout = _Tee(sys.stdout)
+        self.stderr = _Tee(sys.stderr)
+        self._replaced: tuple[Any, Any] = (sys.stdout, sys.stderr)
+
+    def install(self) -> None:
+        stdout, stderr = self._replaced = sys.stdout, sys.stderr
+        if stdout is not self.stdout:  # pytest's capture may have swapped streams
+            self.stdout.inner = stdout
+        if stderr is not self.stderr:
+            self.stderr.inner = stderr
+        sys.stdout, sys.stderr = self.stdout, self.stderr
+
+    def restore(self) -> None:
+        sys.stdout, sys.stderr = self._replaced
+
+
+# --- the counted patches ---------------------------------------------------------------------
+
+def _instance_sleep(seconds: float) -> None:
+    phase = current_phase()
+    if phase is None:
+        real_sleep(seconds)
+    else:
+        phase.sleep(seconds)
+
+
+def _install_sleep() -> None:
+    time.sleep = _instance_sleep  # type: ignore[assignment]
+
+
+def _uninstall_sleep() -> None:
+    if time.sleep is _instance_sleep:  # else someone patched it since: theirs stays
+        time.sleep = real_sleep
+
+
+SLEEP = Patch(_install_sleep, _uninstall_sleep)
+
+_exit_before: list[Callable[[int], Any]] = []  # (what os._exit was: set while guarded)
+_guard_pid = 0
+
+
+def _guarded_os_exit(status: int) -> None:
+    """``os._exit`` while guarded: on a thread running a phase it ends the instance
+    (emulated), not pytest. (In a process user code forked, it is a real exit.)"""
+    if current_phase() is not None and os.getpid() == _guard_pid:
+        raise InstanceDied("crashed", f"exit code {status & 0xFF}", status & 0xFF)
+    _exit_before[0](status)
+
+
+def _install_exit_guard() -> None:
+    global _guard_pid
+    _guard_pid = os.getpid()
+    _exit_before[:] = [os._exit]
+    os._exit = _guarded_os_exit  # type: ignore[assignment]
+
+
+def _uninstall_exit_guard() -> None:
+    if os._exit is _guarded_os_exit:  # else someone patched it since
+        os._exit = _exit_before[0]  # type: ignore[assignment]
+
+
+EXIT_GUARD = Patch(_install_exit_guard, _uninstall_exit_guard)
+
+
+class _PhaseLogHandler(logging.Handler):
+    """Copies ``logging`` records made while a phase runs on this thread into its log. One for
+    the process: with one per host, a record would be collected once per open emulator,
+    masked by another emulator's secrets."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        out = phase_output
+        if out.sink is not None:
+            out.sink.append(out.redact(f"{record.levelname} {record.name}: "
+                                       f"{record.getMessage()}\n"))
+
+
+_log_handler = _PhaseLogHandler()
+LOG_HANDLER = Patch(lambda: logging.getLogger().addHandler(_log_handler),
+                    lambda: logging.getLogger().removeHandler(_log_handler))
+
+
+# --- one host's environment ------------------------------------------------------------------
+
+def set_environment(environment: Mapping[str, str]) -> dict[str, str]:
+    """Add ``environment`` to ``os.environ`` (TZ may be the function's own); returns what it
+    was, for `restore_environment`."""
+    saved = dict(os.environ)
+    os.environ.update(environment)
+    time.tzset()
+    return saved
+
+
+def restore_environment(saved: Mapping[str, str]) -> None:
+    """Put the whole environment back: what was set, and what user code set or removed."""
+    for key in [k for k in os.environ if k not in saved]:
+        del os.environ[key]
+    for key, value in saved.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
+    time.tzset()

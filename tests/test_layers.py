@@ -10,6 +10,8 @@ import textwrap
 
 import pytest
 
+from pytest_fginit import FunctionConfig, FunctionEmulator
+
 pytest_plugins = ["pytester"]
 
 
@@ -44,3 +46,42 @@ def test_every_public_name_resolves():
 
     for name in pytest_fginit.__all__:
         assert getattr(pytest_fginit, name) is not None
+
+
+INSTANCE_PROCESS_MODULES = """
+import sys
+
+def init(context):
+    pass
+
+def handler(event, context):
+    return sorted(name for name in sys.modules if name.startswith("pytest_fginit"))
+"""
+TEST_SIDE = ("pytest_fginit.emulator", "pytest_fginit.config", "pytest_fginit.faults",
+             "pytest_fginit.records", "pytest_fginit.plugin", "pytest_fginit._platform",
+             "pytest_fginit._hosts.process.host", "pytest_fginit._hosts.process.client",
+             "pytest_fginit._hosts.inprocess.host")
+
+
+def _local_exception() -> Exception:
+    class LocalError(Exception):
+        """Defined in a function: it does not pickle, a same-named stand-in crosses."""
+
+    return LocalError("custom")
+
+
+@pytest.mark.parametrize("exception", [ValueError("bad input"), _local_exception()],
+                         ids=["pickled", "stand-in"])
+def test_an_instance_process_imports_no_test_side_module_also_after_an_injected_exception(
+        code, exception):
+    config = FunctionConfig(code_root=code(INSTANCE_PROCESS_MODULES),
+                            initializer_handler="index.init", isolation="process")
+    with FunctionEmulator(config) as fn:
+        fn.faults.handler.raises(exception)
+        failed = fn.invoke()
+        loaded = fn.invoke()  # the same instance, which unpickled the fault's exception
+    assert not failed.ok and failed.error.type == type(exception).__name__
+    assert loaded.ok and loaded.instance is failed.instance, loaded
+    leaked = [name for name in loaded.result if name.startswith(TEST_SIDE)]
+    assert leaked == [], leaked
+    assert "pytest_fginit._hosts.process.runtime" in loaded.result  # (what it does import)

@@ -233,48 +233,23 @@ class ProcessInstance:
     def _run_phase(self, op: str, payload: dict[str, Any], deadline: float,
                    injection: Callable[[], Injection | None] | None
                    ) -> tuple[PhaseOutcome, bool]:
-        host, clock, channel = self._host, self._host.clock, self._channel
+        host, clock = self._host, self._host.clock
         if not self._alive:  # (an interrupted test may go on using the emulator; a request
             return self._dead(), False  # that shared the instance may find it ended)
         self._phases += 1
         payload["deadline"] = deadline
         payload["offset"] = clock.now() - real_time()
         payload["fault_queued"] = injection is not None
-        hung_at = (_now() + host.real_time_limit
-                   if host.real_time_limit is not None and clock.virtual else math.inf)
-        loaded = op != "start"
         try:
-            try:
-                channel.send((op, payload))
-                while True:
-                    # Stopped at the deadline of the instance's own clock, which its sleeps
-                    # may have moved ahead of ours (the status file says by how much).
-                    offset, ended, _ = self._status()
-                    left = min(deadline - (real_time() + offset), hung_at - _now())
-                    if left <= 0 and ended < self._phases:
-                        return self._killed("timeout", deadline), loaded
-                    wait = _POLL_S if ended == self._phases else min(_POLL_S, max(left, 0.0))
-                    if not channel.poll(wait):  # (an ended phase: its answer is on the way)
-                        if ended < self._phases:
-                            # The peak first, then whether the phase had ended by then: memory
-                            # it takes after, to copy its answer, is not the function's.
-                            peak = _peak_rss_bytes(self._pid)
-                            if (peak > host.memory_limit
-                                    and self._status()[1] < self._phases):
-                                return self._killed("memory_exceeded", deadline, peak), loaded
-                        continue
-                    kind, body = channel.recv()
-                    if kind == "loaded":
-                        loaded = True
-                        answer = injection() if injection is not None else None
-                        channel.send(("injection", _portable(answer)))
-                        continue
-                    break
-            except ChannelClosed:
-                return self._crashed(deadline), loaded
+            self._channel.send((op, payload))
+            ended, body, loaded = self._await_answer(deadline, injection, op != "start")
+        except ChannelClosed:
+            return self._crashed(deadline), op != "start"
         except BaseException:  # KeyboardInterrupt, or a bug: leave no process running
             self._kill()
             raise
+        if ended is not None:  # killed, or it died
+            return ended, loaded
         status, ended_at, exception, unserializable, loaded, value_json, peak = body
         if peak > host.memory_limit or status == "memory_exceeded":  # (injected: at the limit)
             return self._killed("memory_exceeded", deadline, peak), loaded
@@ -285,6 +260,39 @@ class ProcessInstance:
         self._follow(ended_at)
         outcome.log = self._read_log()
         return outcome, loaded
+
+    def _await_answer(self, deadline: float, injection: Callable[[], Injection | None] | None,
+                      loaded: bool) -> tuple[PhaseOutcome | None, Any, bool]:
+        """Wait for the phase's answer, watching its deadline and memory: (the outcome if it
+        was killed or died, else ``None``; the answer's body; whether its code loaded)."""
+        host, channel = self._host, self._channel
+        hung_at = (_now() + host.real_time_limit
+                   if host.real_time_limit is not None and host.clock.virtual else math.inf)
+        try:
+            while True:
+                # Stopped at the deadline of the instance's own clock, which its sleeps may
+                # have moved ahead of ours (the status file says by how much).
+                offset, ended, _ = self._status()
+                left = min(deadline - (real_time() + offset), hung_at - _now())
+                if left <= 0 and ended < self._phases:
+                    return self._killed("timeout", deadline), None, loaded
+                wait = _POLL_S if ended == self._phases else min(_POLL_S, max(left, 0.0))
+                if not channel.poll(wait):  # (an ended phase: its answer is on the way)
+                    if ended < self._phases:
+                        # The peak first, then whether the phase had ended by then: memory it
+                        # takes after, to copy its answer, is not the function's.
+                        peak = _peak_rss_bytes(self._pid)
+                        if peak > host.memory_limit and self._status()[1] < self._phases:
+                            return self._killed("memory_exceeded", deadline, peak), None, loaded
+                    continue
+                kind, body = channel.recv()
+                if kind != "loaded":
+                    return None, body, loaded
+                loaded = True  # its code loaded: the initializer's fault, if one is queued
+                answer = injection() if injection is not None else None
+                channel.send(("injection", _portable(answer)))
+        except ChannelClosed:
+            return self._crashed(deadline), None, loaded
 
     def _dead(self) -> PhaseOutcome:
         """The outcome for a phase sent to an instance that has already ended (a request

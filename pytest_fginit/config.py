@@ -22,6 +22,9 @@ from typing import Any, Final, Literal
 from ._redaction import MASK
 from .errors import FunctionConfigError
 
+# The API (re-exported by `pytest_fginit`); other names here are the package's own.
+__all__ = ["FunctionConfig"]
+
 MEMORY_SIZES: Final = (
     128, 256, 512, 768, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 8192, 10240,
 )

@@ -13,6 +13,9 @@ from typing import Any, Final
 
 from ._redaction import MASK, Redactor, no_redaction
 
+# The API (re-exported by `pytest_fginit`); other names here are the package's own.
+__all__ = ["Context", "ContextLogger"]
+
 LEVELS: Final = {"DEBUG": 10, "INFO": 20, "WARN": 30, "WARNING": 30, "ERROR": 40}
 
 

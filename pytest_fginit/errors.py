@@ -9,6 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+# The API (re-exported by `pytest_fginit`); other names here are the package's own.
+__all__ = [
+    "ERROR_CODES", "ErrorKind", "FunctionConfigError", "FunctionError", "InstanceSetupError",
+]
+
 ErrorKind = Literal[
     "load_error",
     "handler_error",

@@ -16,6 +16,9 @@ from typing import Literal
 from ._hosts.protocol import Injection
 from ._redaction import Redactor, no_redaction
 
+# The API (re-exported by `pytest_fginit`); other names here are the package's own.
+__all__ = ["FaultRule", "Faults", "PhaseFaults"]
+
 Phase = Literal["initializer", "handler", "pre_stop"]
 
 

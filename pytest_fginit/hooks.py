@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from .emulator import FunctionEmulator
     from .records import Instance, InstanceState, Invocation
 
+__all__: list[str] = []  # no API to import: pytest reads the hookspecs by name
+
 
 @pytest.hookspec
 def pytest_fginit_adjust_config(fields: dict[str, Any], item: pytest.Item) -> None:

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from .emulator import FunctionEmulator
     from .records import Billing, Instance, InstanceState, Invocation
 
+__all__: list[str] = []  # no API to import: pytest finds the hooks and fixtures
+
 MARKER = "fginit"
 SECTION = "fginit lifecycle"
 PLUGIN_OPTIONS = {

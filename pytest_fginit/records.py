@@ -18,6 +18,19 @@ from typing import Any, Literal, NamedTuple
 from ._redaction import Redactor, no_redaction
 from .errors import FunctionError
 
+# The API (re-exported by `pytest_fginit`); other names here are the package's own.
+__all__ = [
+    "ApiResponse",
+    "Billing",
+    "InitAttempt",
+    "Instance",
+    "InstanceState",
+    "Invocation",
+    "InvocationError",
+    "JournalEntry",
+    "PreStop",
+]
+
 InstanceState = Literal["initializing", "ready", "failed", "killed", "recycled", "reclaimed"]
 """``initializing`` while code loads and the initializer runs; ``ready`` to serve requests;
 ``failed`` after its initialization failed (abandoned, R3); ``killed`` after a handler timeout,

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from .errors import FunctionError
     from .records import InitAttempt, Instance, InstanceState, Invocation
 
+__all__: list[str] = []  # no API: the plugin's report, built from the journal
+
 _MESSAGE_MAX = 200
 
 

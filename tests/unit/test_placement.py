@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from pytest_fginit import FunctionConfig, FunctionEmulator
+from pytest_fginit._platform.placement import pick_instance
 from pytest_fginit.records import Instance
-from pytest_fginit.scheduler import pick_instance
 
 HANDLER = "def handler(event, context):\n    return event\n"
 

@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from pytest_fginit import FunctionConfig, FunctionEmulator
-from pytest_fginit._platform.placement import pick_instance
+from pytest_fginit._platform.placement import (
+    NoRoom,
+    Start,
+    idle_to_reclaim,
+    join_or_open,
+    missing_reserved,
+    next_reclaim_at,
+    pick_instance,
+)
 from pytest_fginit.records import Instance
 
 HANDLER = "def handler(event, context):\n    return event\n"
@@ -54,6 +62,59 @@ def test_a_full_instance_is_never_picked():
 def test_with_room_on_several_the_least_busy_is_picked():
     a, b = ready("a", "b", reserved=("a",))
     assert pick_instance([a, b], {a: 2, b: 1}, 3, {}) is b
+
+
+# --- join a start, open an instance, or throttle -----------------------------------------
+
+def start(waiting: int) -> Start:
+    return Start(timeline=None, attempts=[], request_id=None, waiting=waiting)
+
+
+def test_the_first_start_with_room_is_joined():
+    full, roomy, other = start(2), start(1), start(0)
+    assert join_or_open([full, roomy, other], 2, 0, -1) is roomy
+    assert join_or_open([start(1)], 1, 0, -1) is NoRoom.OPEN  # concurrency_num 1: no room
+
+
+@pytest.mark.parametrize(("limit", "ready_count", "starts", "expected"), [
+    (-1, 100, 100, NoRoom.OPEN),  # no limit
+    (0, 0, 0, NoRoom.THROTTLE),  # the function disabled
+    (3, 1, 1, NoRoom.OPEN),
+    (3, 2, 1, NoRoom.THROTTLE),  # ready instances and this send's starts both count
+    (3, 0, 3, NoRoom.THROTTLE),
+])
+def test_max_instance_num_decides_between_opening_and_throttling(limit, ready_count, starts,
+                                                                expected):
+    assert join_or_open([start(1)] * starts, 1, ready_count, limit) is expected
+
+
+# --- reclaim ------------------------------------------------------------------------------
+
+def idle(name: str, since: float, reserved: bool = False) -> Instance:
+    return Instance(id=name, created_at=0.0, state="ready", last_used_at=since,
+                    reserved=reserved)
+
+
+def test_instances_idle_past_the_timeout_are_reclaimed_in_ready_order_reserved_never():
+    a, b, c, d = idle("a", 5), idle("b", 0, reserved=True), idle("c", 1), idle("d", 50)
+    assert idle_to_reclaim([a, b, c, d], 70, 60) == [a, c]
+    assert idle_to_reclaim([a, b, c, d], 65, 60) == [c]
+    assert idle_to_reclaim([a, b, c, d], 61, 60) == []  # exactly at the deadline: not yet
+
+
+def test_the_next_reclaim_is_at_the_earliest_idle_deadline_of_an_on_demand_instance():
+    assert next_reclaim_at([idle("a", 30), idle("b", 0, reserved=True), idle("c", 10)],
+                           60) == 70
+    assert next_reclaim_at([idle("b", 0, reserved=True)], 60) is None
+    assert next_reclaim_at([], 60) is None
+
+
+def test_missing_reserved_counts_the_ready_reserved_instances():
+    instances = [idle("a", 0, reserved=True), idle("b", 0), idle("c", 0, reserved=True)]
+    assert missing_reserved(instances, 3) == 1
+    assert missing_reserved(instances, 2) == 0
+    assert missing_reserved(instances, 1) == 0  # (never negative)
+    assert missing_reserved([], 2) == 2
 
 
 # --- end to end: small emulators ----------------------------------------------------------

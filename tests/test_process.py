@@ -469,7 +469,7 @@ def test_descriptors_numbered_past_1024_are_fine(run, code):
     try:
         fn = run(HANDLER_OK)
         assert fn.invoke().ok and fn.invoke().ok
-        assert fn._hosted[fn.instances[0]]._channel.fileno() > 1024
+        assert fn._pool.hosted(fn.instances[0])._channel.fileno() > 1024
     finally:
         for fd in filler:
             os.close(fd)

@@ -193,7 +193,7 @@ def test_no_pre_stop_for_an_instance_whose_process_died_while_idle(buffered):
     import time
 
     deadline = time.monotonic() + 10
-    while fn._hosted[fn.instances[0]].alive() and time.monotonic() < deadline:
+    while fn._pool.hosted(fn.instances[0]).alive() and time.monotonic() < deadline:
         time.sleep(0.01)
     fn.advance(61)
     assert fn.instances[0].state == "killed" and fn.instances[0].pre_stop is None

@@ -1,6 +1,6 @@
 """What a pytester session shows of a test's function: the lifecycle timeline of a failed
-test (in time order, secrets masked, none for a passing test) and instance output in
-pytest's captured output."""
+test (in time order, secrets masked, none for a passing test), instance output in
+pytest's captured output, and the session's summary of what the platform would have done."""
 
 from __future__ import annotations
 
@@ -127,3 +127,44 @@ def test_fails(fg_function):
         "*s  request 00000000-0000-4000-8000-000000000003: throttled Too many requests. - "
         "refused by the platform, no instance involved",
     ])
+
+
+SESSION_TESTS = """
+import pytest
+
+pytestmark = pytest.mark.fginit(code_root="fn", initializer_handler="index.init",
+                                memory_size=1024)
+
+@pytest.mark.parametrize("n", range(4))
+def test_requests(fg_function, n):
+    assert fg_function.invoke({"n": n}).ok
+    assert fg_function.invoke({"n": n}).ok
+
+def test_a_failing_initializer(fg_function):
+    fg_function.faults.initializer.raises(ConnectionError, times=2)
+    assert fg_function.invoke().ok
+
+def test_without_the_plugin():
+    pass
+"""
+
+
+@pytest.mark.parametrize("workers", [None, "2"])
+def test_the_session_summary_has_a_line_per_function(project, workers):
+    pytest.importorskip("xdist")
+    project.makepyfile(test_fn=SESSION_TESTS)
+    args = ["-p", "no:cacheprovider"] + (["-n", workers] if workers else [])
+    result = project.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines([
+        "*- fginit: what the platform would have done -*",
+        "function 'fn': 9 requests, 7 instances created, 5 cold starts, 2 init failures "
+        "(0 timeouts), billed *GB-s",
+    ])
+
+
+def test_no_summary_when_no_test_used_the_plugin(project):
+    project.makepyfile(test_plain="def test_plain():\n    pass\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    assert "what the platform would have done" not in result.stdout.str()

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ROWS = ("1a. cold start, bytecode cached", "1b. cold start, source compiled",
         "1c. cold start, new emulator each time", "2. warm invoke",
         "3. 4 init timeouts of 300 s", "4a. process cold start",

@@ -1,5 +1,6 @@
 """What the caller sees (the synchronous invoke API's response, the 6 MB limits) and what the
-platform bills (GB-seconds, initializer time included), per request, per test, per session."""
+platform bills (GB-seconds, initializer time included), per request and per emulator (the
+session's summary, a pytester session: tests/plugin/test_report.py)."""
 
 from __future__ import annotations
 
@@ -112,47 +113,6 @@ def handler(event, context):
     assert billing.billed_duration_ms == first.billed_duration_ms + second.billed_duration_ms
     assert billing.gb_s == pytest.approx(first.billed_gb_s + second.billed_gb_s)
     assert billing + Billing() == billing
-
-
-SESSION_TESTS = """
-import pytest
-
-pytestmark = pytest.mark.fginit(code_root="fn", initializer_handler="index.init",
-                                memory_size=1024)
-
-@pytest.mark.parametrize("n", range(4))
-def test_requests(fg_function, n):
-    assert fg_function.invoke({"n": n}).ok
-    assert fg_function.invoke({"n": n}).ok
-
-def test_a_failing_initializer(fg_function):
-    fg_function.faults.initializer.raises(ConnectionError, times=2)
-    assert fg_function.invoke().ok
-
-def test_without_the_plugin():
-    pass
-"""
-
-
-@pytest.mark.parametrize("workers", [None, "2"])
-def test_the_session_summary_has_a_line_per_function(project, workers):
-    pytest.importorskip("xdist")
-    project.makepyfile(test_fn=SESSION_TESTS)
-    args = ["-p", "no:cacheprovider"] + (["-n", workers] if workers else [])
-    result = project.runpytest_subprocess(*args)
-    result.assert_outcomes(passed=6)
-    result.stdout.fnmatch_lines([
-        "*- fginit: what the platform would have done -*",
-        "function 'fn': 9 requests, 7 instances created, 5 cold starts, 2 init failures "
-        "(0 timeouts), billed *GB-s",
-    ])
-
-
-def test_no_summary_when_no_test_used_the_plugin(project):
-    project.makepyfile(test_plain="def test_plain():\n    pass\n")
-    result = project.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
-    assert "what the platform would have done" not in result.stdout.str()
 
 
 def test_the_limits_count_utf8_bytes_of_compact_json(emulate):

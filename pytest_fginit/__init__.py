@@ -1,4 +1,5 @@
 """pytest-fginit: test Huawei Cloud FunctionGraph initializers and handlers locally.
+[every process: the fork server and instance processes import it as the parent of _hosts]
 
 The public API, re-exported here. Names are resolved lazily so that the pytest plugin, which
 every pytest run loads, imports nothing heavy until a test uses it. ``dir()`` is left to the

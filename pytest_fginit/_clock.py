@@ -1,4 +1,5 @@
 """The emulator's clock: virtual (freezegun-driven) or real.
+[test process, fork server, instance process]
 
 The virtual clock runs at real speed and jumps forward, never back, when time is *passed*
 (``time.sleep`` in instance code, injected hangs and delays, ``advance()``). While it runs,

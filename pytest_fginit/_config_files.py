@@ -1,4 +1,4 @@
-"""Reading a function's configuration from the files it is deployed with.
+"""Reading a function's configuration from the files it is deployed with. [test process]
 
 Three formats, each mapped onto `FunctionConfig`'s keys (reference, section 5):
 

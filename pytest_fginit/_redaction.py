@@ -1,4 +1,5 @@
-"""Masking secrets (``encrypted_user_data`` values, keys, tokens) in text we record or print."""
+"""Masking secrets (``encrypted_user_data`` values, keys, tokens) in text we record or print.
+[test process, instance process]"""
 
 from __future__ import annotations
 

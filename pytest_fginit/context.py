@@ -1,4 +1,5 @@
 """The FunctionGraph Python ``context`` object that handlers and initializers receive.
+[test process, instance process]
 
 Method names are the runtime's own (reference, section 3), camelCase included.
 """

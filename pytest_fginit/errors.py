@@ -1,4 +1,5 @@
 """Errors: what user code's failures become (`FunctionError`) and what bad input raises.
+[test process]
 
 The kinds and codes are FunctionGraph v2's internal runtime codes (reference, section 4), reused
 as stable, machine-readable identifiers.

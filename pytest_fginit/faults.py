@@ -1,4 +1,5 @@
 """Injected faults: per phase, a queue of rules, each covering the next ``times`` executions.
+[test process]
 
 ``fg_function.faults.initializer.raises(ConnectionError("db down"), times=2).hangs()`` makes the
 next two initializer runs raise, the third hang past its timeout, and later ones run normally.

@@ -1,4 +1,4 @@
-"""The plugin's own hooks (pluggy hookspecs), added in ``pytest_addhooks``.
+"""The plugin's own hooks (pluggy hookspecs), added in ``pytest_addhooks``. [test process]
 
 Implement them in a ``conftest.py`` or a plugin, like any pytest hook.
 """

@@ -1,4 +1,5 @@
 """pytest glue: options, the ``fginit`` marker, the fixtures, the failure report section.
+[test process]
 
 Only pytest concerns live here; the emulator is imported lazily, when a test first asks for it,
 so that having the plugin installed costs other test suites nothing.

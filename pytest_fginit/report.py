@@ -1,4 +1,5 @@
 """The lifecycle timeline added to a failed test's report: one line per event, in time order.
+[test process]
 
 Everything printed goes through the emulator's redaction, so secrets never reach the report.
 """

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from pytest_fginit import FunctionConfig, FunctionConfigError
-from pytest_fginit.config import MEMORY_SIZES, field_names, parse_field_text
+from pytest_fginit._config_checks import MEMORY_SIZES
+from pytest_fginit.config import field_names, parse_field_text
 
 
 def test_defaults_follow_functiongraph(code):

@@ -1,0 +1,214 @@
+"""The checks of configuration values, one per kind of rule, and the limits they enforce.
+[test process]
+
+Each check takes a key's name and a value, and returns the value in canonical form or raises
+`FunctionConfigError` naming the key and what is allowed. `CHECKS` says which check a key
+gets; `config.FunctionConfig` applies them, and the rules between keys, on construction.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from ._redaction import MASK
+from .errors import FunctionConfigError
+
+MEMORY_SIZES: Final = (
+    128, 256, 512, 768, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 8192, 10240,
+)
+PYTHON_RUNTIMES: Final = ("Python2.7", "Python3.6", "Python3.9", "Python3.10", "Python3.12")
+ENTRY_MAX_LENGTH: Final = 128
+USER_DATA_MAX_ITEMS: Final = 20
+USER_DATA_MAX_BYTES: Final = 4096
+
+ISOLATIONS: Final = ("inprocess", "process")
+Isolation = Literal["inprocess", "process"]
+FUNC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,59}$")
+
+
+def entry_file(entry: str) -> str:
+    return entry.rpartition(".")[0]
+
+
+def _check_path(name: str, value: Any) -> Path | None:
+    if value is None:
+        return None
+    if not isinstance(value, (str, Path)):
+        raise FunctionConfigError(name, f"{value!r} is not a path")
+    return Path(value)
+
+
+_EXAMPLE_ENTRY = {"handler": "handler", "initializer_handler": "init",
+                  "pre_stop_handler": "stop"}
+
+
+def _check_entry(name: str, value: Any) -> str | None:
+    code = {"handler": "FSS.1003 Invalid function handler.",
+            "initializer_handler": "FSS.1404 Invalid function initializer.",
+            "pre_stop_handler": ""}[name]
+    if value is None and name != "handler":
+        return None
+    if not isinstance(value, str):
+        raise FunctionConfigError(name, f"{value!r} is not a string of the form file.function")
+    parts = value.split(".")
+    if (
+        len(parts) < 2
+        or len(value) > ENTRY_MAX_LENGTH
+        or not all(p.isidentifier() and not keyword.iskeyword(p) for p in parts)
+    ):
+        raise FunctionConfigError(
+            name,
+            f"{value!r} is not of the form file.function (at most {ENTRY_MAX_LENGTH} characters), "
+            f"e.g. 'index.{_EXAMPLE_ENTRY[name]}'" + (f" [{code}]" if code else ""),
+        )
+    return value
+
+
+def _int_in(low: int, high: int, unit: str, code: str = "", *,
+            optional: bool = False) -> Callable[[str, Any], int | None]:
+    def check(name: str, value: Any) -> int | None:
+        if value is None and optional:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            suffix = f" [{code}]" if code else ""
+            raise FunctionConfigError(
+                name, f"{value!r} is out of range; allowed: a whole number from {low} to "
+                      f"{high}{unit}{suffix}"
+            )
+        return value
+    return check
+
+
+def _check_memory(name: str, value: Any) -> int:
+    if isinstance(value, bool) or value not in MEMORY_SIZES:
+        raise FunctionConfigError(
+            name, f"{value!r} is not a FunctionGraph memory size; allowed (MB): "
+                  + ", ".join(map(str, MEMORY_SIZES))
+        )
+    return int(value)
+
+
+def json_object(name: str, text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FunctionConfigError(name, f"is not valid JSON ({exc.msg})") from None
+    if not isinstance(value, dict):
+        raise FunctionConfigError(name, "must be a JSON object of name/value strings")
+    return value
+
+
+def _check_user_data(name: str, value: Any) -> dict[str, str]:
+    if isinstance(value, str):  # the API sends these as JSON strings
+        value = json_object(name, value)
+    if not isinstance(value, Mapping):
+        raise FunctionConfigError(name, "must be a dict of str to str")
+    for key, item in value.items():
+        if not isinstance(key, str) or not isinstance(item, str):
+            shown = MASK if name == "encrypted_user_data" else repr(item)
+            raise FunctionConfigError(
+                name, f"entry {key!r}: {shown} is not a string; values must be str"
+            )
+    if len(value) > USER_DATA_MAX_ITEMS:
+        raise FunctionConfigError(name, f"{len(value)} entries; allowed: at most "
+                                        f"{USER_DATA_MAX_ITEMS}")
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in value.items())
+    if size > USER_DATA_MAX_BYTES:
+        raise FunctionConfigError(name, f"{size} bytes; allowed: at most {USER_DATA_MAX_BYTES}")
+    return dict(value)
+
+
+def _check_func_name(name: str, value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not FUNC_NAME.match(value)):
+        raise FunctionConfigError(
+            name, f"{value!r}: allowed: 1-60 letters, digits, '_' or '-', starting with a letter"
+        )
+    return value
+
+
+def _check_runtime(name: str, value: Any) -> str:
+    if value not in PYTHON_RUNTIMES:
+        raise FunctionConfigError(
+            name, f"{value!r} is not a Python runtime; allowed: " + ", ".join(PYTHON_RUNTIMES)
+        )
+    return str(value)
+
+
+def _check_str(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise FunctionConfigError(name, "must be a string")
+    return value
+
+
+def _check_bool(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise FunctionConfigError(name, f"{value!r} is not one of True, False")
+    return value
+
+
+def _check_real_time_limit(name: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise FunctionConfigError(name, f"{value!r}: allowed: None or a number of seconds > 0")
+    return float(value)
+
+
+def _check_isolation(name: str, value: Any) -> str:
+    if value not in ISOLATIONS:
+        raise FunctionConfigError(
+            name, f"{value!r} is not an isolation mode; allowed: " + ", ".join(ISOLATIONS)
+        )
+    return str(value)
+
+
+def _check_instance_setup(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    module, colon, function = value.partition(":") if isinstance(value, str) else ("", "", "")
+    if not (colon and function.isidentifier()
+            and all(part.isidentifier() for part in module.split("."))):
+        raise FunctionConfigError(
+            name, f"{value!r} is not of the form package.module:function, "
+                  "e.g. 'tests.fakes:install'"
+        )
+    return str(value)
+
+
+CHECKS: Final[dict[str, Callable[[str, Any], Any]]] = {
+    "code_root": _check_path,
+    "handler": _check_entry,
+    "initializer_handler": _check_entry,
+    "pre_stop_handler": _check_entry,
+    "pre_stop_timeout": _int_in(1, 90, " (seconds)", optional=True),
+    "instance_idle_timeout": _int_in(1, 86400, " (seconds)"),
+    "concurrency_num": _int_in(1, 1000, " (requests per instance)"),
+    "max_instance_num": _int_in(-1, 1000, " (-1: unlimited, 0: disabled)"),
+    "reserved_instances": _int_in(0, 1000, " (instances)"),
+    "initializer_timeout": _int_in(
+        1, 300, " (seconds)", "FSS.1405 Invalid initialization timeout.", optional=True
+    ),
+    "timeout": _int_in(3, 900, " (seconds)", "FSS.1008 Invalid function timeout."),
+    "memory_size": _check_memory,
+    "user_data": _check_user_data,
+    "encrypted_user_data": _check_user_data,
+    "func_name": _check_func_name,
+    "runtime": _check_runtime,
+    "package": _check_str,
+    "project_id": _check_str,
+    "access_key": _check_str,
+    "secret_key": _check_str,
+    "security_token": _check_str,
+    "token": _check_str,
+    "init_retries": _int_in(0, 10, " (retries)"),
+    "virtual_time": _check_bool,
+    "real_time_limit": _check_real_time_limit,
+    "isolation": _check_isolation,
+    "instance_setup": _check_instance_setup,
+    "inherit_env": _check_bool,
+}

@@ -1261,8 +1261,8 @@ it. Counting everything but what `index.py`'s own lines allocated, an idle insta
 {fmt_bytes(mem_row.ours_median - own_lines)}: the emulator's own part, whatever the module.
 After `fn.recycle()` (a third snapshot), {fmt_bytes(statistics.median(memory.stopped))} per
 instance is still allocated: a stopped instance keeps its module, so that `Instance.module`
-stays usable, until the emulator is dropped (docs/reference.md: "Instances keep their modules
-until the test ends").
+stays usable, until the emulator is dropped (docs/behaviour-and-limits.md: "Instances keep
+their modules until the test ends").
 
 Resident memory (RSS) is not reported for this row: tried on 2026-11-29 the same way (without
 `tracemalloc`, whose own records take memory), it grew by 0 to 3 KB per instance from round to
@@ -1410,7 +1410,7 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         print("\nbench/run.py: the emulator misbehaved, no numbers reported: its internal "
               "PhaseKilled escaped FunctionEmulator.invoke() (a watchdog race in "
-              "pytest_fginit/timeouts.py)", file=sys.stderr)
+              "pytest_fginit/_hosts/inprocess/deadline.py)", file=sys.stderr)
         return 2
     finally:
         faulthandler.cancel_dump_traceback_later()

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from ._redaction import MASK, Redactor, no_redaction
 
@@ -79,18 +78,21 @@ class ContextLogger:
         sys.stdout.write(self._redact(f"{stamp}Z {self._request_id} {level} {text}") + "\n")
 
 
-@dataclass(frozen=True, repr=False)
-class ContextFields:
+_EMPTY: Mapping[str, str] = {}  # (never changed: a Context copies what it reads)
+
+
+class ContextFields(NamedTuple):
     """What a context holds apart from its clock: plain, picklable data. The control plane
     hands it to a host, and a process host sends it to the instance process, which builds the
-    `Context` on the instance's own clock."""
+    `Context` on the instance's own clock. (A named tuple: one is made per phase, and a frozen
+    dataclass's field-by-field construction cost a warm request about 2 us.)"""
 
     request_id: str
     func_name: str
     timeout: int
     memory_size: int
-    user_data: Mapping[str, str] = field(default_factory=dict)
-    encrypted_user_data: Mapping[str, str] = field(default_factory=dict)
+    user_data: Mapping[str, str] = _EMPTY
+    encrypted_user_data: Mapping[str, str] = _EMPTY
     package: str = "default"
     project_id: str = "fginit-project"
     version: str = "latest"

@@ -1,25 +1,8 @@
 """The test process's handle on its fork server. [test process]
 
-It is started at the first process-isolated instance and shut down when the pytest session
-ends (and, failing that, when the test process exits: it reads the end of its control socket).
-It has imported the instance runtime, and no user code, so a new instance costs a ``fork()``
-rather than an interpreter start, and starts clean.
-
-Instances are forked ahead, as *spares*: the server forks one with a socket pair and hands the
-test process its end. A spare waits there for its request (the function to run, its log and
-status files); the test process sends it straight to the spare, and asks the server for the
-next spare while this one starts. So no fork, and no message to the server, is on the way of a
-cold start (each process hop costs a wake-up, which is slow on a virtual machine).
-
-Each instance process gets a session of its own (its process group is its pid, so a kill
-reaches what it started), dies with the server (``PR_SET_PDEATHSIG``), is the subreaper of its
-own descendants, and is reaped by the server, which adopts and kills what it left behind.
-
-Control messages (`wire.Channel`), test process to server: ``("spare",)``, answered by
-``("spare", pid)`` with the test process's end of the spare's socket attached; ``("kill",
-pid)``; ``("release", pid, grace_s)`` (kill it if it has not exited by then); ``("shutdown",)``.
-Server to test process, at any time: ``("exited", pid, exit_code)`` with a negative code for a
-signal, as ``subprocess`` reports it.
+The fork server, its spares and the control messages are described in `server` (the side
+that implements them); this module is the test process's end: it starts the server, asks it
+for spares, kills and releases instance processes, and reads their exits.
 
 The server is started by module name (`SERVER_MODULE`), never imported here: its side of the
 boundary runs in another process.

@@ -98,8 +98,8 @@ def context_for(revision: Revision, request_id: str, timeout: int) -> ContextFie
         func_name=config.func_name or "function",
         timeout=timeout,
         memory_size=config.memory_size,
-        user_data=dict(config.user_data),
-        encrypted_user_data=dict(config.encrypted_user_data),
+        user_data=config.user_data,  # (no copy: a Context makes its own dict of both)
+        encrypted_user_data=config.encrypted_user_data,
         package=config.package,
         project_id=config.project_id,
         version=revision.version,

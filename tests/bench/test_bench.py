@@ -1,4 +1,5 @@
-"""bench/run.py keeps working: its quick mode runs every row and prints the table.
+"""bench/run.py keeps working: its quick mode runs every row, prints the table and writes the
+page; the templates of the page (bench/fgbench/text/) and their values agree.
 
 Speed is judged in bench/ and docs/benchmarks.md, not here: this only checks that the command
 runs, that the emulator answered correctly inside it, and that every row was measured.
@@ -9,6 +10,8 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = ("1a. cold start, bytecode cached", "1b. cold start, source compiled",
@@ -30,3 +33,36 @@ def test_bench_quick_mode_runs_every_row(tmp_path):
     for row in ROWS:
         assert any(line.startswith(row) for line in lines), f"row missing: {row}\n{result.stdout}"
     assert not (tmp_path / "benchmarks.md").exists()  # --quick without --write writes nothing
+
+
+def test_bench_writes_the_page_with_every_row_and_the_method(tmp_path):
+    page = tmp_path / "docs" / "benchmarks.md"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--write", "--output",
+         str(page)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("# Benchmarks\n")
+    assert "This page comes from a quick run" in text
+    for row in ROWS:
+        assert f"| {row} |" in text, f"row missing from the table: {row}"
+    method = text.partition("\n## Method\n")[2]
+    headings = [line for line in method.splitlines() if line.startswith("### ")]
+    assert [h.split(":")[0] for h in headings] == [
+        "### 1a, 1b", "### 1c", "### 2", "### 3", "### 4a, 4b", "### 4c", "### 4d", "### 5a",
+        "### 5b"]
+    assert "{" not in method  # every field of the templates was filled in
+
+
+def test_a_template_and_its_values_must_agree_both_ways(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    from fgbench.template import render
+
+    values = {"rounds": 12}
+    assert "12 interleaved rounds" in " ".join(render("intro", **values).split())
+    with pytest.raises(ValueError, match=r"fields without a value: \['rounds'\]"):
+        render("intro")
+    with pytest.raises(ValueError, match=r"values no field uses: \['round'\]"):
+        render("intro", round=12, **values)

@@ -1,0 +1,137 @@
+"""The runner's vocabulary: a plan (how many samples), a row of the table, a section (a group
+of rows and its part of the method text), and how the sides of a row are interleaved."""
+
+from __future__ import annotations
+
+import gc
+import math
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .common import Samples
+from .units import KB, big, fmt_bytes, fmt_ns
+
+
+def interleave(rounds: int, sides: dict[str, Callable[[], Samples]],
+               progress: str) -> dict[str, Samples]:
+    """Run every side once per round, alternating which goes first; pool the samples."""
+    pooled: dict[str, Samples] = {key: [] for key in sides}
+    order = list(sides)
+    print(f"  {progress} ", end="", flush=True)
+    for r in range(rounds):
+        for key in order if r % 2 == 0 else order[::-1]:
+            gc.collect()
+            pooled[key].extend(sides[key]())
+        print(".", end="", flush=True)
+    print()
+    return pooled
+
+
+@dataclass(frozen=True)
+class Plan:
+    time_limit_s: int
+    rounds: int
+    cold: int
+    cold_new: int
+    warm_ours: int
+    warm_theirs: int
+    timeouts: int
+    warmup: int
+    proc_cold: int  # per round, each side of rows 4a (ours, call()) and lambda-local loading
+    fresh: int  # per round, each fresh-interpreter side of row 4b
+    proc_warm: int  # per round, process mode in row 4c (in-process mode: warm_ours)
+    many_rounds: int  # row 4d: this many times MANY instances
+    burst: int  # per round, each side of row 5a (a sample: BURST requests)
+    memory_rounds: int  # row 5b: this many times BURST idle instances, and BURST copies
+
+
+PLANS = {
+    "quick": Plan(time_limit_s=25, rounds=2, cold=15, cold_new=3, warm_ours=150,
+                  warm_theirs=5, timeouts=3, warmup=2, proc_cold=4, fresh=2, proc_warm=40,
+                  many_rounds=1, burst=1, memory_rounds=1),
+    "full": Plan(time_limit_s=300, rounds=12, cold=100, cold_new=15, warm_ours=2000,
+                 warm_theirs=40, timeouts=25, warmup=5, proc_cold=30, fresh=10, proc_warm=500,
+                 many_rounds=4, burst=5, memory_rounds=4),
+}
+
+
+@dataclass
+class Row:
+    key: str
+    name: str
+    ours: Samples
+    theirs_label: str
+    theirs: Samples | None = None  # measured, or:
+    theirs_fixed_ns: int | None = None  # computed, not run
+    # "slowdown": ours/theirs <= target; "speedup": theirs/ours >= target; "report": no ratio,
+    # the theirs column shows theirs_label and the ratio column shows summary; "memory": bytes,
+    # not nanoseconds, and the ratio is the difference ours - theirs (<= target, in bytes)
+    kind: str = "slowdown"
+    target: float | None = None
+    notes: list[str] = field(default_factory=list)
+    summary: str = ""
+
+    @property
+    def ours_median(self) -> float:
+        return statistics.median(self.ours)
+
+    @property
+    def theirs_median(self) -> float:
+        if self.kind == "report":
+            return math.nan
+        if self.theirs_fixed_ns is not None:
+            return float(self.theirs_fixed_ns)
+        assert self.theirs is not None
+        return statistics.median(self.theirs)
+
+    @property
+    def ratio(self) -> float:
+        if self.kind == "memory":
+            return self.ours_median - self.theirs_median
+        if self.kind == "slowdown":
+            return self.ours_median / self.theirs_median
+        return self.theirs_median / self.ours_median
+
+    @property
+    def met(self) -> bool | None:
+        if self.target is None:
+            return None
+        if self.kind == "memory":
+            return self.ratio < self.target
+        if self.kind == "slowdown":
+            return self.ratio <= self.target
+        return self.ratio >= self.target
+
+    def ratio_text(self) -> str:
+        if self.kind == "report":
+            return self.summary
+        if self.kind == "memory":
+            return f"{'+' if self.ratio >= 0 else '-'}{fmt_bytes(abs(self.ratio))} above the module"
+        if self.kind == "slowdown":
+            return f"{self.ratio:.2f}x the baseline"
+        return f"{big(self.ratio)}x faster"
+
+    def target_text(self) -> str:
+        if self.target is None:
+            return "none (information)"
+        if self.kind == "memory":
+            return f"< {self.target / KB:g} KB above"
+        if self.kind == "slowdown":
+            return f"<= {self.target:g}x"
+        return f">= {big(self.target)}x faster"
+
+    def fmt(self, value: float, micro: str) -> str:
+        return fmt_bytes(value) if self.kind == "memory" else fmt_ns(value, micro)
+
+    def met_text(self) -> str:
+        return {None: "n/a", True: "yes", False: "NO (missed)"}[self.met]
+
+
+
+@dataclass
+class Section:
+    """What one module of ``rows`` measured: its rows, and its part of the method text."""
+
+    rows: list[Row]
+    method: str  # markdown, values filled in

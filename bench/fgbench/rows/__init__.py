@@ -1,0 +1,2 @@
+"""The benchmark's rows, one module per group; each module's ``measure()`` runs its sides
+interleaved and returns a `fgbench.model.Section`."""

@@ -1,0 +1,30 @@
+"""The one runner: every section in table order, then the method text they make together."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .lambda_local import LambdaLocal
+from .model import Plan, Row, Section
+from .rows import burst, cold, memory, process, timeouts, warm
+from .template import reflow, render
+
+SECTIONS: tuple[Callable[[Plan, LambdaLocal], Section], ...] = (
+    cold.measure, warm.measure, timeouts.measure, process.measure, burst.measure,
+    memory.measure,
+)
+"""The table's order (the interleaving is within a section: its sides share rounds)."""
+
+
+def measure(plan: Plan, ll: LambdaLocal) -> list[Section]:
+    return [section(plan, ll) for section in SECTIONS]
+
+
+def rows_of(sections: list[Section]) -> list[Row]:
+    return [row for section in sections for row in section.rows]
+
+
+def method_text(plan: Plan, sections: list[Section]) -> str:
+    """The page's method: what all rows share, then each section's own part."""
+    parts = [render("intro", rounds=plan.rounds), *(s.method for s in sections)]
+    return reflow("\n\n".join(part.strip() for part in parts))

@@ -32,7 +32,10 @@ FUNC_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,59}$")
 
 
 def entry_file(entry: str) -> str:
-    return entry.rpartition(".")[0]
+    """The dotted module path of an entry's file: ``index`` for ``index.handler``, and
+    ``src.index`` for both ``src/index.handler`` (the file's path in the zip, as the console
+    asks for it) and ``src.index.handler``."""
+    return entry.rpartition(".")[0].replace("/", ".")
 
 
 def _check_path(name: str, value: Any) -> Path | None:
@@ -55,7 +58,10 @@ def _check_entry(name: str, value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         raise FunctionConfigError(name, f"{value!r} is not a string of the form file.function")
-    parts = value.split(".")
+    file, _, function = value.rpartition(".")
+    # [assumption] a folder in the file's path is a Python package name (the emulator imports
+    # src/index.py as src.index, so that the file's own imports work as in the zip's root).
+    parts = [*file.replace("/", ".").split("."), function] if file else [function]
     if (
         len(parts) < 2
         or len(value) > ENTRY_MAX_LENGTH
@@ -63,8 +69,10 @@ def _check_entry(name: str, value: Any) -> str | None:
     ):
         raise FunctionConfigError(
             name,
-            f"{value!r} is not of the form file.function (at most {ENTRY_MAX_LENGTH} characters), "
-            f"e.g. 'index.{_EXAMPLE_ENTRY[name]}'" + (f" [{code}]" if code else ""),
+            f"{value!r} is not of the form file.function or folder/file.function (at most "
+            f"{ENTRY_MAX_LENGTH} characters; each name a Python identifier), e.g. "
+            f"'index.{_EXAMPLE_ENTRY[name]}' or 'src/index.{_EXAMPLE_ENTRY[name]}'"
+            + (f" [{code}]" if code else ""),
         )
     return value
 

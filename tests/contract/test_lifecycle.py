@@ -345,3 +345,27 @@ def handler(event, context):
     sys.exit({status!r})
 """)
     assert fn.invoke().error.message == f"the runtime process exited (exit code {reported})"
+
+
+FOLDER_HANDLER = """
+import os
+import src.helper
+from src.helper import VALUE
+STATE = {}
+
+def init(context):
+    STATE["value"] = src.helper.VALUE
+
+def handler(event, context):
+    return {"value": STATE["value"], "same": VALUE, "entry": os.environ["RUNTIME_HANDLER"]}
+"""
+
+
+def test_a_handler_in_a_folder_is_written_as_its_path_in_the_zip(emulate):
+    fn = emulate(modules={"src.index": FOLDER_HANDLER, "src.helper": "VALUE = 42\n"},
+                 handler="src/index.handler", initializer_handler="src/index.init")
+    first, second = fn.invoke({}), fn.invoke({})
+    assert first.ok, first.error
+    assert first.result == {"value": 42, "same": 42, "entry": "src/index.handler"}
+    assert first.cold_start and not second.cold_start
+    assert [a.ok for a in first.init_attempts] == [True]

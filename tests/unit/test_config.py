@@ -41,6 +41,13 @@ def test_code_root_accepts_str_and_path(code):
     [
         ({}, "code_root", "required: the folder holding your function's code"),
         ({"handler": "index"}, "handler", "not of the form file.function"),
+        ({"handler": "src//index.handler"}, "handler", "or folder/file.function"),
+        ({"handler": "/index.handler"}, "handler", "e.g. 'index.handler' or 'src/index.handler'"),
+        ({"handler": "my-src/index.handler"}, "handler", "each name a Python identifier"),
+        ({"handler": "src\\index.handler"}, "handler", "FSS.1003 Invalid function handler."),
+        ({"handler": "src/missing.handler"}, "handler", "needs src/missing.py under code_root"),
+        ({"handler": "src/index.handler", "initializer_handler": "index.init"},
+         "initializer_handler", "must be in the handler's file 'src.index'"),
         ({"handler": "index.handler-x"}, "handler", "FSS.1003 Invalid function handler."),
         ({"handler": "i." + "x" * 127}, "handler", "at most 128 characters"),
         ({"handler": "missing.handler"}, "handler", "needs missing.py under code_root"),
@@ -99,6 +106,16 @@ def test_handler_may_live_in_a_package_module(code):
     root = code(**{"pkg.__init__": "", "pkg.main": "def handler(e, c):\n    return 1\n"})
     config = FunctionConfig(code_root=root, handler="pkg.main.handler")
     assert config.handler_path == root / "pkg" / "main.py"
+
+
+@pytest.mark.parametrize("handler", ["src/app/main.handler", "src.app.main.handler"])
+def test_handler_may_be_written_as_its_path_in_the_zip(code, handler):
+    root = code(**{"src.app.main": "def handler(e, c):\n    return 1\n"})  # (no __init__.py)
+    config = FunctionConfig(code_root=root, handler=handler,
+                            initializer_handler=handler.replace(".handler", ".init"))
+    assert config.handler == handler  # (as given: RUNTIME_HANDLER shows it so)
+    assert config.handler_module == "src.app.main"
+    assert config.handler_path == root / "src" / "app" / "main.py"
 
 
 def test_user_data_may_be_a_json_string_as_the_api_sends_it(code):

@@ -20,7 +20,7 @@ from ._redaction import Redactor, no_redaction
 # The API (re-exported by `pytest_fginit`); other names here are the package's own.
 __all__ = ["FaultRule", "Faults", "PhaseFaults"]
 
-Phase = Literal["initializer", "handler", "pre_stop"]
+Phase = Literal["load", "initializer", "handler", "pre_stop"]
 
 
 @dataclass
@@ -50,7 +50,8 @@ class FaultRule:
 
 
 class PhaseFaults:
-    """The fault queue of one phase (``faults.initializer`` or ``faults.handler``)."""
+    """The fault queue of one phase (``faults.load``, ``faults.initializer``,
+    ``faults.handler`` or ``faults.pre_stop``)."""
 
     def __init__(self, phase: Phase, *, available: bool = True, why_not: str = "",
                  redact: Redactor = no_redaction) -> None:
@@ -165,10 +166,12 @@ class PhaseFaults:
 
 
 class Faults:
-    """``fg_function.faults``: one queue per phase."""
+    """``fg_function.faults``: one queue per phase. ``load`` is the import of the handler's
+    module on a new instance (before the initializer, in the same start phase)."""
 
     def __init__(self, *, has_initializer: bool, has_pre_stop: bool = False,
                  redact: Redactor = no_redaction) -> None:
+        self.load = PhaseFaults("load", redact=redact)
         self.initializer = PhaseFaults(
             "initializer", available=has_initializer,
             why_not="this function has no initializer_handler configured", redact=redact,
@@ -181,12 +184,15 @@ class Faults:
 
     @property
     def pending(self) -> list[FaultRule]:
-        return self.initializer.pending + self.handler.pending + self.pre_stop.pending
+        return (self.load.pending + self.initializer.pending + self.handler.pending
+                + self.pre_stop.pending)
 
     def clear(self) -> None:
+        self.load.clear()
         self.initializer.clear()
         self.handler.clear()
         self.pre_stop.clear()
 
     def __repr__(self) -> str:
-        return f"<Faults {self.initializer!r} {self.handler!r} {self.pre_stop!r}>"
+        return (f"<Faults {self.load!r} {self.initializer!r} {self.handler!r} "
+                f"{self.pre_stop!r}>")

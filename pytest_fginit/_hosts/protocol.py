@@ -97,10 +97,12 @@ class HostedInstance(Protocol):
         """The instance's own process (``None``: it runs in the test process)."""
 
     def start(self, fields: ContextFields, deadline: float,
-              injection: Callable[[], Injection | None] | None) -> StartOutcome:
+              injection: Callable[[], Injection | None] | None,
+              load: Injection | None = None) -> StartOutcome:
         """Import the handler's module, find the entry functions, run the initializer (if
-        any) before ``deadline``. ``injection`` (``None``: no fault is queued) is asked for the
-        initializer's fault only once the code has loaded."""
+        any) before ``deadline``. ``load`` is applied first, in place of the import if it
+        raises; ``injection`` (``None``: no fault is queued) is asked for the initializer's
+        fault only once the code has loaded."""
 
     def handle(self, event: Any, fields: ContextFields, deadline: float,
                injection: Injection | None) -> PhaseOutcome: ...

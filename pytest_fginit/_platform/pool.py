@@ -133,11 +133,12 @@ class InstancePool:
     def _attempt_round(self, pending: list[Start], timeout: int
                        ) -> Ran[_Attempt] | BaseException:
         """One attempt for each of ``pending``, side by side. The attempts are created in
-        order and get the initializer's faults in that order; a fault held for an instance
-        whose code did not load is given back."""
-        faults = self._faults.initializer
+        order and get the load's and the initializer's faults in that order; a fault held
+        for an instance that did not get that far is given back."""
+        faults, load_faults = self._faults.initializer, self._faults.load
         tasks: list[tuple[Timeline | None, Callable[[], _Attempt]]] = []
         held: list[_HeldFault | None] = []
+        loads: list[_HeldFault | None] = []
         created: list[Start] = []
         try:
             for start in pending:
@@ -146,10 +147,12 @@ class InstancePool:
                 created.append(start)
                 hosted = self._hosted[instance] = self.host.start_instance(self.revision.spec)
                 instance.pid = hosted.pid  # (start_instance may fail: no attempt then)
-                rule = faults.take_rule()
+                rule, load_rule = faults.take_rule(), load_faults.take_rule()
                 held.append(_HeldFault(rule) if rule is not None else None)
+                loads.append(_HeldFault(load_rule) if load_rule is not None else None)
                 tasks.append((start.timeline, partial(
-                    self._start_phase, instance, start.request_id, timeout, held[-1])))
+                    self._start_phase, instance, start.request_id, timeout, held[-1],
+                    loads[-1])))
             return side_by_side(tasks, self.host.abort)
         except BaseException as exc:  # no attempt of this round ran: none is recorded
             for start in created:
@@ -158,9 +161,10 @@ class InstancePool:
                 start.instance = None
             return exc
         finally:
-            for fault in reversed(held):
-                if fault is not None and not fault.used:
-                    faults.give_back(fault.rule)
+            for queue, taken in ((faults, held), (load_faults, loads)):
+                for fault in reversed(taken):
+                    if fault is not None and not fault.used:
+                        queue.give_back(fault.rule)
 
     def _record_round(self, pending: list[Start], ran: Ran[_Attempt], timeout: int
                       ) -> tuple[BaseException | None, list[Start]]:
@@ -192,14 +196,15 @@ class InstancePool:
         return instance
 
     def _start_phase(self, instance: Instance, request_id: str | None, timeout: int,
-                     fault: _HeldFault | None) -> _Attempt:
+                     fault: _HeldFault | None, load: _HeldFault | None) -> _Attempt:
         """Load the instance's code and run its initializer (on the request's thread)."""
         started = self._clock.now()
         deadline = started + timeout
         context = context_for(self.revision, request_id or f"init-{instance.id}", timeout)
         hosted = self._hosted[instance]
         try:
-            return started, hosted.start(context, deadline, fault)
+            return started, hosted.start(context, deadline, fault,
+                                         load() if load is not None else None)
         finally:  # (also when an interrupt stopped it: what loaded is there to look at)
             instance.module = hosted.module
 
@@ -333,8 +338,9 @@ class InstancePool:
 
 
 class _HeldFault:
-    """An initializer fault held for one instance: handed over once its code has loaded (the
-    host asks for it then), or given back to the queue if it never was."""
+    """A fault held for one instance: an initializer's is handed over once its code has
+    loaded (the host asks for it then), a load's as its start phase begins; given back to
+    the queue if it never was."""
 
     __slots__ = ("rule", "used")
 

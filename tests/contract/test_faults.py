@@ -135,3 +135,75 @@ def test_crash_exit_codes_are_checked(emulate, exit_code):
     fn = emulate()
     with pytest.raises(ValueError, match="exit_code must be a whole number from 0 to 255"):
         fn.faults.handler.crashes(exit_code=exit_code)
+
+
+LOADS_COUNTED = """
+from pathlib import Path
+with open({log!r}, "a") as log:  # one line per real import of this module
+    log.write("imported\\n")
+
+def handler(event, context):
+    return {{"imports": len(Path({log!r}).read_text().splitlines())}}
+"""
+
+
+def test_load_faults_fail_cold_starts_of_a_function_without_an_initializer(emulate, tmp_path):
+    log = tmp_path / "imports.log"
+    fn = emulate(LOADS_COUNTED.format(log=str(log)), initializer_handler=None)
+    fn.faults.load.raises(ImportError("No module named 'redis'"), times=2)
+    inv = fn.invoke()
+    assert inv.ok, inv.error
+    kinds = [a.error.kind if a.error else "ok" for a in inv.init_attempts]
+    assert kinds == ["load_error", "load_error", "ok"]
+    assert inv.init_attempts[0].error.message == "No module named 'redis'"
+    assert inv.init_attempts[0].error.type == "ImportError"
+    assert inv.result == {"imports": 1}  # the faults replaced the import: it ran once
+    assert [i.state for i in fn.instances] == ["failed", "failed", "ready"]
+    assert fn.faults.pending == []
+
+
+def test_a_load_that_hangs_times_out_at_the_initializer_timeout(emulate):
+    fn = emulate(initializer_timeout=300)
+    fn.faults.load.hangs()
+    inv = fn.invoke()
+    assert inv.ok and inv.result["init_calls"] == 1
+    first = inv.init_attempts[0]
+    assert first.error.kind == "init_timeout"
+    assert first.duration_ms == pytest.approx(300_000, abs=50)
+    assert fn.instances[0].initializer_calls == 0  # the initializer never ran there
+
+
+def test_a_load_fault_leaves_the_initializer_fault_for_the_next_instance(emulate):
+    fn = emulate()
+    fn.faults.load.raises(ImportError("no redis"))
+    fn.faults.initializer.raises(ConnectionError("db down"))
+    inv = fn.invoke()
+    kinds = [a.error.kind if a.error else "ok" for a in inv.init_attempts]
+    assert kinds == ["load_error", "init_failed", "ok"]
+    assert inv.init_attempts[1].error.message == "db down"
+
+
+def test_a_load_delay_counts_against_the_start(emulate):
+    fn = emulate(initializer_timeout=10)
+    fn.faults.load.delays(4)
+    inv = fn.invoke()
+    assert inv.ok and inv.result["init_calls"] == 1
+    assert 4000 <= inv.init_duration_ms < 5000
+
+
+def test_load_crashes_and_memory_overruns_are_attempts_retried_on_new_instances(emulate):
+    fn = emulate()
+    fn.faults.load.crashes(exit_code=3).exhausts_memory()
+    inv = fn.invoke()
+    kinds = [a.error.kind if a.error else "ok" for a in inv.init_attempts]
+    assert kinds == ["crashed", "memory_exceeded", "ok"]
+    assert inv.ok
+
+
+def test_load_faults_past_the_retries_fail_the_request_with_a_load_error(emulate):
+    fn = emulate(init_retries=1)
+    fn.faults.load.raises(ImportError("no redis"), times=3)
+    inv = fn.invoke()
+    assert not inv.ok and inv.error.kind == "load_error"
+    assert len(inv.init_attempts) == 2
+    assert [r.remaining for r in fn.faults.load.pending] == [1]  # one use left for later

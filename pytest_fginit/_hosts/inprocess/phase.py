@@ -259,19 +259,21 @@ class CodeInstance:
                           remaining_ms=lambda: max(0, int((deadline - clock.now()) * 1000)))
 
     def start(self, fields: ContextFields, deadline: float,
-              injection: Callable[[], Injection | None] | None) -> StartOutcome:
+              injection: Callable[[], Injection | None] | None,
+              load: Injection | None = None) -> StartOutcome:
         """Load the code, then run the initializer (if any): one phase, one deadline."""
         context = self.context(fields, deadline)
         outcome = self._runner.run_phase(
-            self._namespace, lambda: self._boot(context, injection), deadline, None
+            self._namespace, lambda: self._boot(context, injection, load), deadline, None
         )
         return StartOutcome(outcome, self._loaded)
 
-    def _boot(self, context: Context,
-              injection: Callable[[], Injection | None] | None) -> None:
+    def _boot(self, context: Context, injection: Callable[[], Injection | None] | None,
+              load: Injection | None) -> None:
         spec = self._spec
         if spec.instance_setup is not None:
             run_instance_setup(spec.instance_setup)
+        apply_injection(load, self._runner.death)  # (the import's fault: a load error)
         module = self._module = self._namespace.import_module(spec.handler_module,
                                                               spec.handler_file)
         names = (spec.handler_function, spec.initializer_function, spec.pre_stop_function)

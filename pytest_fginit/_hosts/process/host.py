@@ -175,8 +175,10 @@ class ProcessInstance:
         return self._pid
 
     def start(self, fields: ContextFields, deadline: float,
-              injection: Callable[[], Injection | None] | None) -> StartOutcome:
-        outcome, loaded = self._phase("start", {"context": fields}, deadline, injection)
+              injection: Callable[[], Injection | None] | None,
+              load: Injection | None = None) -> StartOutcome:
+        payload = {"context": fields, "load": _portable(load)}
+        outcome, loaded = self._phase("start", payload, deadline, injection)
         return StartOutcome(outcome, loaded)
 
     def handle(self, event: Any, fields: ContextFields, deadline: float,

@@ -294,7 +294,8 @@ def _run_phase(channel: Channel, instance: CodeInstance, op: str,
             return answer
 
         start = instance.start(fields, deadline,
-                               injection if payload["fault_queued"] else None)
+                               injection if payload["fault_queued"] else None,
+                               payload["load"])
         return start.phase, start.loaded
     if op == "pre_stop":
         return instance.pre_stop(fields, deadline, payload["injection"]), True

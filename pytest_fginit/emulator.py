@@ -64,12 +64,8 @@ class FunctionEmulator:
                                   self.redact)
         self._dispatcher = Dispatcher(self._pool, self._clock, self.faults, self.invocations,
                                       self.journal, listeners, self.redact)
-        self.instances: list[Instance] = self._pool.instances
-        """Every instance created, in creation order."""
-        self.reserved_init_attempts: list[InitAttempt] = self._pool.reserved_init_attempts
-        """The attempts to bring up reserved instances (``reserved_instances``): no request
-        waited for them."""
         self._version = "latest"
+        self._reserved_due = False  # (start(defer_reserved=True) left them for first use)
         self._configure(config)
         self._state = _Life.NEW
         self._sending = threading.Lock()  # (held while a send runs: one at a time)
@@ -88,7 +84,11 @@ class FunctionEmulator:
 
     # --- life ----------------------------------------------------------------------------
 
-    def start(self) -> FunctionEmulator:
+    def start(self, *, defer_reserved: bool = False) -> FunctionEmulator:
+        """Start the clock and the host; bring up the reserved instances (``reserved_instances``)
+        now, or with ``defer_reserved`` at first use (any verb, or reading `instances`), or
+        when `bring_up_reserved` is called: the ``fg_function`` fixture defers them until
+        the test's fixtures are all set up, so that every fixture's mocks reach them."""
         if self._state is _Life.NEW:
             self._clock.start()
             self._pool.t0 = self._clock.now()
@@ -98,14 +98,24 @@ class FunctionEmulator:
                 self._clock.stop()  # leave no freeze behind
                 raise
             self._state = _Life.RUNNING
-            try:
-                self._dispatcher.top_up_reserved()
-            except BaseException:
-                self.close()
-                raise
+            self._reserved_due = True
+            if not defer_reserved:
+                try:
+                    self.bring_up_reserved()
+                except BaseException:
+                    self.close()
+                    raise
         elif self._state is _Life.CLOSED:
             raise RuntimeError("this FunctionEmulator is closed; create a new one")
         return self
+
+    def bring_up_reserved(self) -> None:
+        """Bring up the reserved instances that ``start(defer_reserved=True)`` left for later
+        (nothing if they are up, or the function has none). What fails is raised here, as
+        from `invoke`; the attempts are in `reserved_init_attempts`."""
+        if self._reserved_due and self._state is _Life.RUNNING:
+            self._reserved_due = False  # (once: a failed bring-up is recorded, not retried)
+            self._dispatcher.top_up_reserved()
 
     def close(self) -> None:
         """Stop every instance, restore the process (clock, environment, ``time.sleep``)."""
@@ -236,11 +246,11 @@ class FunctionEmulator:
     def billing(self) -> Billing:
         """What this function's requests so far are billed, and what it took to serve them."""
         attempts = [a for i in self.invocations for a in i.init_attempts]
-        attempts += self.reserved_init_attempts
+        attempts += self._pool.reserved_init_attempts
         reserved_ms, reserved_gb_s = self._pool.reserved_billed
         return Billing(
             invocations=len(self.invocations),
-            instances=len(self.instances),
+            instances=len(self._pool.instances),
             cold_starts=sum(1 for i in self.invocations if i.cold_start),
             init_failures=sum(1 for a in attempts if not a.ok),
             init_timeouts=sum(1 for a in attempts
@@ -255,6 +265,20 @@ class FunctionEmulator:
         return self._clock.now()
 
     @property
+    def instances(self) -> list[Instance]:
+        """Every instance created, in creation order (reserved ones included: reading this
+        brings them up if `start` deferred them)."""
+        self.bring_up_reserved()
+        return self._pool.instances
+
+    @property
+    def reserved_init_attempts(self) -> list[InitAttempt]:
+        """The attempts to bring up reserved instances (``reserved_instances``): no request
+        waited for them."""
+        self.bring_up_reserved()
+        return self._pool.reserved_init_attempts
+
+    @property
     def elapsed(self) -> float:
         """Seconds on the emulator's clock since it started."""
         return self._pool.elapsed()
@@ -264,13 +288,15 @@ class FunctionEmulator:
         return self._redact(text)
 
     def __repr__(self) -> str:
-        live = sum(1 for i in self.instances if i.state == "ready")
+        instances = self._pool.instances
+        live = sum(1 for i in instances if i.state == "ready")
         return (f"<FunctionEmulator {self.config.func_name!r} {self._state.value}: "
-                f"{len(self.instances)} instances ({live} ready), "
+                f"{len(instances)} instances ({live} ready), "
                 f"{len(self.invocations)} invocations>")
 
     def _require_running(self, what: str) -> None:
         if self._state is _Life.RUNNING:
+            self.bring_up_reserved()  # (a verb is a first use)
             return
         raise RuntimeError(
             f"{what} needs a started emulator: use `with FunctionEmulator(config) as fn:` "

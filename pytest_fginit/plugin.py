@@ -207,7 +207,9 @@ def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
     emulator = FunctionEmulator(config, listeners=[relay])
     relay.emulator = emulator
     item.stash.setdefault(_EMULATORS, []).append(emulator)
-    with emulator:
+    # Reserved instances come up once every fixture is set up (pytest_runtest_call), or at
+    # first use: a mock from a fixture set up after this one reaches their initializers too.
+    with emulator.start(defer_reserved=True):
         yield emulator
     _add_usage(item.config, {config.func_name or "function": emulator.billing})
     if _strict_faults(item) and not item.stash.get(_CALL_FAILED, False):
@@ -305,6 +307,13 @@ def fg_context() -> Callable[..., Context]:
         )
 
     return make
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Every fixture is set up: bring up the reserved instances ``fg_function`` deferred."""
+    for emulator in item.stash.get(_EMULATORS, []):
+        emulator.bring_up_reserved()
 
 
 @pytest.hookimpl(wrapper=True)

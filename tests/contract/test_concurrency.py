@@ -373,3 +373,24 @@ def test_an_interrupted_send_leaves_no_user_code_running(pytester, isolation, vi
         "*function 'fn': 2 requests, 2 instances created*",
         "*test_hung_send*Timeout*",
     ])
+
+
+@pytest.mark.parametrize("first_use", ["invoke", "instances", "bring_up_reserved", "advance"])
+def test_deferred_reserved_instances_come_up_at_first_use(code, first_use):
+    config = FunctionConfig(code_root=code(), initializer_handler="index.init",
+                            reserved_instances=2)
+    with FunctionEmulator(config).start(defer_reserved=True) as fn:
+        assert "0 instances" in repr(fn)  # (repr looks without using)
+        if first_use == "invoke":
+            inv = fn.invoke({})
+            assert inv.ok and not inv.cold_start and inv.instance.reserved
+        elif first_use == "advance":
+            fn.advance(1)
+        elif first_use == "instances":
+            assert [i.reserved for i in fn.instances] == [True, True]
+        else:
+            fn.bring_up_reserved()
+        assert "2 instances (2 ready)" in repr(fn)
+        assert [a.ok for a in fn.reserved_init_attempts] == [True, True]
+        fn.bring_up_reserved()  # (once up, a no-op)
+        assert len(fn.instances) == 2

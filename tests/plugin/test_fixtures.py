@@ -119,3 +119,52 @@ def test_second():
     assert REFS[0]() is None, gc.get_referrers(REFS[0]())
 """)
     project.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+RESERVED_FUNCTION = """
+import os
+
+CLIENT = {}
+
+def init(context):
+    CLIENT["endpoint"] = os.environ.get("DB_ENDPOINT", "the real database")
+
+def handler(event, context):
+    return CLIENT["endpoint"]
+"""
+
+
+def test_a_mock_from_any_fixture_reaches_the_reserved_instances(pytester):
+    pytester.makepyfile(**{"fn/index": RESERVED_FUNCTION})
+    make_tests(pytester, """
+        import pytest
+
+        pytestmark = pytest.mark.fginit(code_root="fn", initializer_handler="index.init",
+                                        reserved_instances=2)
+
+        @pytest.fixture
+        def fake_db(monkeypatch):
+            monkeypatch.setenv("DB_ENDPOINT", "the fake")
+
+        def test_mock_listed_after(fg_function, fake_db):
+            inv = fg_function.invoke({})
+            assert inv.result == "the fake"
+            assert inv.instance.reserved and not inv.cold_start
+
+        def test_mock_listed_before(fake_db, fg_function):
+            assert fg_function.invoke({}).result == "the fake"
+
+        @pytest.fixture
+        def warmed(fg_function):
+            # a fixture that uses the emulator brings the reserved instances up at once
+            return [i.state for i in fg_function.instances]
+
+        def test_first_use_in_a_fixture(warmed, fake_db, fg_function):
+            assert warmed == ["ready", "ready"]
+            assert fg_function.invoke({}).result == "the real database"
+
+        def test_without_any_use_they_are_up_when_the_test_runs(fg_function):
+            assert [a.ok for a in fg_function.reserved_init_attempts] == [True, True]
+    """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=4)

@@ -21,7 +21,7 @@ from typing import Any
 from .common import MAX_DEPTH, Raw, excerpt
 from .hcl_functions import FUNCTIONS, HclError, index_of, to_string
 
-_HEREDOC = re.compile(r'^"<<(?P<indent>-?)(?P<tag>\w+)\n(?P<body>.*?)\n?[ \t]*(?P=tag)"$', re.S)
+_HEREDOC = re.compile(r'"<<(?P<indent>-?)(?P<tag>\w+)\n(?P<body>.*?)\n?[ \t]*(?P=tag)"', re.S)
 _NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 _TRAVERSAL = re.compile(r"[A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*|\[[^\]]*\])*")
@@ -85,11 +85,6 @@ class Evaluator:
                 return raw
             if raw.startswith("${") and raw.endswith("}"):
                 return self._source(raw[2:-1], self.expression)
-            heredoc = _HEREDOC.match(raw)
-            if heredoc:
-                body = heredoc["body"] + "\n"
-                body = textwrap.dedent(body) if heredoc["indent"] else body
-                return self._source(body, lambda: self._template(quoted=False))
             if raw.startswith('"'):
                 return self._source(raw, self._term)
             return raw
@@ -138,6 +133,12 @@ class Evaluator:
 
     def _primary(self) -> Any:
         char = self.text[self.at:self.at + 1]
+        heredoc = _HEREDOC.match(self.text, self.at)  # (python-hcl2 quotes them)
+        if heredoc:
+            self.at = heredoc.end()
+            body = heredoc["body"] + "\n"
+            body = textwrap.dedent(body) if heredoc["indent"] else body
+            return self._source(body, lambda: self._template(quoted=False))
         if char == '"':
             self.at += 1
             return self._template(quoted=True)

@@ -43,11 +43,13 @@ def _loader_class() -> type:
             super().__init__(stream)
             self.repeated = 0
             self.open_anchors: set[str] = set()
+            self.keys: list[str] = []
 
         def compose_node(self, parent: Any, index: Any) -> Any:
             event = self.peek_event()  # type: ignore[no-untyped-call]
             key = getattr(index, "value", None)
-            where = (f"key {str(key)[:40]!r}" if isinstance(key, str) else "a value") + (
+            keys = [*self.keys, key] if isinstance(key, str) else self.keys
+            where = (f"key {keys[-1][:40]!r}" if keys else "a value") + (
                 f", line {event.start_mark.line + 1}")
             if isinstance(event, yaml.AliasEvent):
                 if event.anchor in self.open_anchors:
@@ -62,10 +64,12 @@ def _loader_class() -> type:
             anchor = getattr(event, "anchor", None)
             if anchor is not None:
                 self.open_anchors.add(anchor)
+            saved, self.keys = self.keys, keys
             try:
                 return super().compose_node(parent, index)
             finally:
                 self.open_anchors.discard(anchor)
+                self.keys = saved
 
     return Loader
 

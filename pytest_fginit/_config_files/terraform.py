@@ -10,13 +10,14 @@ else may be anything.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import FunctionConfigError
 from .api_json import load_json
-from .common import Raw, excerpt, parsed, pick
+from .common import MAX_DEPTH, Raw, excerpt, parsed, pick
 from .hcl_eval import Scope, evaluate, unquote
 from .hcl_functions import HclError
 
@@ -43,14 +44,29 @@ def load_hcl(path: Path) -> dict[str, Any]:
     try:
         with path.open() as file:
             data: dict[str, Any] = hcl2.load(file)
-    except (LarkError, UnicodeDecodeError, ValueError) as exc:
+    except (LarkError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        if isinstance(exc, RecursionError) or isinstance(exc.__context__, RecursionError):
+            raise FunctionConfigError("config", f"{str(path)!r}{_deepest(path)}: nested too "
+                                                "deeply for python-hcl2 to parse") from None
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise FunctionConfigError("config", f"{str(path)!r} is not valid HCL "
                                             f"({first_line[:120]})") from None
-    except RecursionError:
-        raise FunctionConfigError("config", f"{str(path)!r}: nested too deeply for "
-                                            "python-hcl2 to parse") from None
     return data
+
+
+def _deepest(path: Path) -> str:
+    """``", line N (key)"``: where brackets first nest past `MAX_DEPTH` (a rough count,
+    strings not told apart: for the error only)."""
+    depth = 0
+    key = "?"
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        assignment = re.match(r"\s*([A-Za-z_][\w-]*)\s*=", line)
+        key = assignment[1] if assignment and depth <= 1 else key
+        for char in line:
+            depth += (char in "{[(") - (char in "}])")
+            if depth > MAX_DEPTH:
+                return f", line {number} ({key})"
+    return ""
 
 
 def from_terraform(path: Path, resource: str | None, var_files: Iterable[Path],

@@ -256,13 +256,17 @@ class FunctionConfig:
         return cls(**fields)
 
     @classmethod
-    def from_file(cls, path: str | Path, resource: str | None = None,
-                  **overrides: Any) -> FunctionConfig:
+    def from_file(cls, path: str | Path, resource: str | None = None, *,
+                  var_files: Iterable[str | Path] = (), **overrides: Any) -> FunctionConfig:
         """Read a deployment file: the FunctionGraph API's function JSON, a Terraform file
-        with a ``huaweicloud_fgs_function`` resource, or a Serverless Devs ``s.yaml``
-        (``resource`` picks one function when the file has several). ``overrides`` win over
-        what the file says; ``code_root`` defaults to the file's (or its folder)."""
-        return cls.from_fields({**fields_from_file(path, resource), **overrides})
+        with a ``huaweicloud_fgs_function`` (or ``opentelekomcloud_fgs_function_v2``, ...)
+        resource, or a Serverless Devs ``s.yaml`` (``resource``, or ``path#name``, picks one
+        function when the file has several; ``var_files``: Terraform variable files to load
+        after those Terraform loads itself). ``overrides`` win over what the file says, and
+        the file's values for them are never worked out; ``code_root`` defaults to the
+        file's (or its folder)."""
+        fields = fields_from_file(path, resource, var_files=var_files, overridden=overrides)
+        return cls.from_fields({**fields, **overrides})
 
     def replace(self, **changes: Any) -> FunctionConfig:
         """A copy with ``changes`` applied, validated again.
@@ -357,17 +361,23 @@ SECRET_FIELDS: Final = tuple(name for name, f in _FIELDS.items() if f.metadata["
 """Keys whose values are secrets (never printed)."""
 
 
-def fields_from_file(path: str | Path, resource: str | None = None) -> dict[str, Any]:
+def fields_from_file(path: str | Path, resource: str | None = None, *,
+                     var_files: Iterable[str | Path] = (),
+                     overridden: Iterable[str] = ()) -> dict[str, Any]:
     """The keys a deployment file gives (``path#name`` picks a function by name), each
-    checked and normalised; an error names the key and the file."""
+    checked and normalised, but for the ``overridden`` ones (left out, never worked out); an
+    error names the key and the file, and quotes at most a short excerpt of a value."""
     # (Imported here: the file parsers load PyYAML and python-hcl2, which most runs never need.)
-    from ._config_files import read_deployment
+    from ._config_files import read_deployment, split_name
 
-    fields = read_deployment(path, resource)
+    shown_path = str(split_name(path, resource)[0])
+    fields = read_deployment(path, resource, var_files=var_files, overridden=overridden)
     for key, value in fields.items():
         try:
             fields[key] = normalize_field(key, value)
         except FunctionConfigError as exc:
             message = str(exc).partition(": ")[2]  # (the key's name comes first)
-            raise FunctionConfigError(key, f"{message} (read from {str(path)!r})") from None
+            if len(message) > 200:  # a long value quoted whole: show its start only
+                message = message.replace(repr(value), repr(value)[:77] + "...")[:300]
+            raise FunctionConfigError(key, f"{message} (read from {shown_path!r})") from None
     return fields

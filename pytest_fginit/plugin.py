@@ -47,12 +47,17 @@ PLUGIN_OPTIONS = {
         "deployment file to read the function's configuration from: the API's function JSON, "
         "Terraform .tf or Serverless Devs s.yaml (path#name picks one of several functions)"
     ),
+    "config_var_files": (
+        "Terraform variable files for config, loaded after terraform.tfvars and *.auto.tfvars "
+        "(ini and command line: separated by commas or new lines)"
+    ),
 }
 _CONTEXT_EXTRAS = ("package", "project_id", "version", "alias", "access_key", "secret_key",
                    "security_token", "token")
 """fg_context's keyword arguments beyond the named ones: the rest of Context's fields."""
 _BASE_FIELDS = pytest.StashKey[dict[str, Any]]()
 _DEPLOYMENT_FILE = pytest.StashKey["Path | None"]()
+_VAR_FILES = pytest.StashKey[list[Path]]()
 _STRICT_FAULTS = pytest.StashKey[bool]()
 _EMULATORS = pytest.StashKey[list["FunctionEmulator"]]()
 _CALL_FAILED = pytest.StashKey[bool]()
@@ -119,6 +124,10 @@ def pytest_configure(config: pytest.Config) -> None:
     ini_file = config.getini("fginit_config")
     config.stash[_DEPLOYMENT_FILE] = (cli_base / cli_file if cli_file
                                       else ini_base / ini_file if ini_file else None)
+    cli_vars = config.getoption("fginit_config_var_files")
+    ini_vars = config.getini("fginit_config_var_files")
+    config.stash[_VAR_FILES] = (_var_files(cli_base, cli_vars) if cli_vars is not None
+                                else _var_files(ini_base, ini_vars or ""))
     strict = config.getoption("fginit_assert_all_faults_used")
     strict = strict if strict is not None else config.getini("fginit_assert_all_faults_used")
     try:
@@ -137,12 +146,29 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         client.shutdown()
 
 
+def _var_files(base: Path, text: str) -> list[Path]:
+    """``config_var_files`` as ini or command-line text: paths separated by commas or new
+    lines, relative to ``base``."""
+    return [base / part.strip() for line in text.splitlines() for part in line.split(",")
+            if part.strip()]
+
+
+def _marker_var_files(item: pytest.Item, value: Any) -> list[Path]:
+    values = [value] if isinstance(value, (str, Path)) else value
+    if not isinstance(values, (list, tuple)) or not all(
+            isinstance(v, (str, Path)) for v in values):
+        raise FunctionConfigError("config_var_files", f"{value!r} is not a path or a list "
+                                                      "of paths")
+    return [item.path.parent / v for v in values]
+
+
 def function_fields(item: pytest.Item) -> dict[str, Any]:
-    """The merged configuration of ``item``: a deployment file's keys (``config``), then ini
-    and options, then markers, closest last."""
+    """The merged configuration of ``item``: a deployment file's keys (``config``, with its
+    ``config_var_files``), then ini and options, then markers, closest last."""
     # A deep copy: a hook may change the dicts in place without touching the ini's values.
     fields: dict[str, Any] = copy.deepcopy(item.config.stash.get(_BASE_FIELDS, {}))
     deployment_file = item.config.stash.get(_DEPLOYMENT_FILE, None)
+    var_files = item.config.stash.get(_VAR_FILES, [])
     markers = list(item.iter_markers(MARKER))  # closest first
     for marker in reversed(markers):
         if marker.args:
@@ -155,6 +181,9 @@ def function_fields(item: pytest.Item) -> dict[str, Any]:
                     raise FunctionConfigError(name, f"{value!r} is not a path")
                 deployment_file = item.path.parent / value
                 continue
+            if name == "config_var_files":
+                var_files = _marker_var_files(item, value)
+                continue
             if name in PLUGIN_OPTIONS:
                 if not isinstance(value, bool):
                     raise FunctionConfigError(name, f"{value!r} is not one of True, False")
@@ -165,8 +194,9 @@ def function_fields(item: pytest.Item) -> dict[str, Any]:
                 value = item.path.parent / value
             fields[name] = value
     if deployment_file is not None:  # the lowest layer: every key given here wins over it
-        path, _, resource = str(deployment_file).partition("#")
-        fields = {**fields_from_file(path, resource or None), **fields}
+        # (the keys given here are left out of the file's: never worked out, never an error)
+        fields = {**fields_from_file(deployment_file, var_files=var_files, overridden=fields),
+                  **fields}
     return fields
 
 

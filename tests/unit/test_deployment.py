@@ -142,9 +142,15 @@ def test_terraform_with_several_functions_needs_a_name(deploy):
 
 
 @pytest.mark.parametrize(("value", "named"), [
-    ("jsonencode({A = local.a})", r"cannot work out \$\{jsonencode\(\{A = local.a\}\)\}"),
+    ("jsonencode({A = local.a})", r"cannot work out \$\{jsonencode\(\{A = local.a\}\)\}: "
+                                  "local.a is not set in the folder's locals blocks"),
     ("jsonencode({A = var.region})", "var.region has no default in the folder's variable"),
-    ('"${upper("x")}"', "cannot work out"),
+    ('"${filebase64("x")}"', r"the function filebase64\(\) is not supported; allowed: "
+                             "format, join, jsonencode, lower, replace, tonumber, tostring"),
+    ("var.db_url == null ? 1 : 2", "the operator == is not supported"),
+    ("jsonencode({A = huaweicloud_obs_bucket.code.bucket})",
+     "huaweicloud_obs_bucket.code.bucket is another resource's attribute"),
+    ('"%{if true}x%{endif}"', "template directives"),
 ])
 def test_terraform_values_only_terraform_could_know_are_errors_naming_them(deploy, value,
                                                                            named):

@@ -1,0 +1,100 @@
+"""Deployment files through the plugin: ``config_var_files`` by marker and ini (paths relative
+to the test file and to the ini file), keys the test gives never worked out, and a file named
+in the ini parsed once for the whole session."""
+
+from __future__ import annotations
+
+import textwrap
+
+pytest_plugins = ["pytester"]
+
+MAIN_TF = """
+variable "prefix" {}
+
+resource "opentelekomcloud_fgs_function_v2" "function" {
+  name        = format("%s-fn", var.prefix)
+  handler     = "index.handler"
+  memory_size = 256
+  timeout     = 30
+  runtime     = "Python3.10"
+  func_code   = filebase64("${path.module}/code.zip")
+}
+"""
+
+
+def write_deployment(project) -> None:
+    (project.path / "deploy").mkdir()
+    (project.path / "deploy" / "main.tf").write_text(MAIN_TF)
+    (project.path / "deploy" / "variables.tfvars").write_text('prefix = "orders"\n')
+    (project.path / "deploy" / "staging.tfvars").write_text('prefix = "staging"\n')
+
+
+def test_config_var_files_by_ini_and_by_marker(project):
+    write_deployment(project)
+    project.makeini("[pytest]\nfginit_config = deploy/main.tf\nfginit_code_root = fn\n"
+                    "fginit_config_var_files = deploy/variables.tfvars\n")
+    project.mkdir("tests")
+    (project.path / "tests" / "test_it.py").write_text(textwrap.dedent("""
+        import pytest
+
+        def test_from_the_ini(fg_function):
+            assert fg_function.config.func_name == "orders-fn"
+
+        @pytest.mark.fginit(config_var_files=["../deploy/staging.tfvars"])
+        def test_from_the_marker(fg_function):
+            assert fg_function.config.func_name == "staging-fn"
+
+        @pytest.mark.fginit(config_var_files=[])
+        def test_none(fg_function):
+            pass
+
+        @pytest.mark.fginit(config_var_files=[], func_name="given")
+        def test_a_key_the_test_gives_is_never_worked_out(fg_function):
+            assert fg_function.invoke().ok
+    """))
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines([
+        "*fg_function: invalid function configuration: config: *main.tf', resource "
+        "opentelekomcloud_fgs_function_v2.function, name: cannot work out "
+        '${format("%s-fn", var.prefix)}: var.prefix has no default in the folder*'
+        "(staging.tfvars, variables.tfvars in the folder is not loaded on its own, as in "
+        "Terraform: name it with config_var_files)"])
+
+
+def test_a_bad_marker_value_names_the_key(project):
+    write_deployment(project)
+    project.makepyfile(test_it="""
+import pytest
+
+@pytest.mark.fginit(config="deploy/main.tf", code_root="fn", config_var_files=3)
+def test_x(fg_function):
+    pass
+""")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*config_var_files: 3 is not a path or a list of paths*"])
+
+
+def test_a_file_named_in_the_ini_is_parsed_once_for_the_session(project):
+    write_deployment(project)
+    project.makeini("[pytest]\nfginit_config = deploy/main.tf\nfginit_code_root = fn\n"
+                    "fginit_config_var_files = deploy/variables.tfvars\n")
+    project.makeconftest("""
+from pytest_fginit._config_files import cache_info
+
+def pytest_sessionfinish(session):
+    print("\\nparsed files:", cache_info()["parses"], "cache hits:", cache_info()["hits"])
+""")
+    project.makepyfile(test_it="""
+import pytest
+
+@pytest.mark.parametrize("n", range(20))
+def test_many(fg_function, n):
+    assert fg_function.config.func_name == "orders-fn"
+""")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider", "-s")
+    result.assert_outcomes(passed=20)
+    # main.tf and variables.tfvars, once each; every test reads three times (main.tf for its
+    # resource and again for the folder's variables, and the variable file): 60 - 2 hits
+    result.stdout.fnmatch_lines(["parsed files: 2 cache hits: 58"])

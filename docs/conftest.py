@@ -1,4 +1,4 @@
-"""Tested docs: every example in ``docs/*.md`` runs as a pytest item.
+"""Tested docs: every example in ``docs/*.md`` and ``docs/zh/*.md`` runs as a pytest item.
 
 An example is written in the page like this::
 
@@ -11,7 +11,7 @@ An example is written in the page like this::
     <!-- expect-output: some line the output must contain -->
 
 * ``<!-- example: NAME -->`` opens an example; NAME becomes the test's name
-  (``docs/quickstart.md::first-test``).
+  (``docs/quickstart.md::first-test``, ``docs/zh/quickstart.md::first-test``).
 * Every fenced code block after it, up to its ``expect``, is one file of the example. The
   block's first line is a comment naming the file, relative to the project root:
   ``# fn/index.py``, ``# pytest.ini`` or ``; pytest.ini``. The line stays in the file.
@@ -29,7 +29,7 @@ An example is written in the page like this::
 Each example is written to a fresh temporary folder and run there with
 ``python -m pytest -p no:cacheprovider -rA`` in a subprocess, with a timeout. A malformed example
 (no ``expect``, a block that names no file, an unknown directive...) is a failing item, never a
-silent skip. ``benchmarks.md`` is not collected.
+silent skip. ``benchmarks.md`` (written by ``bench/run.py``) is not collected.
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 DOCS_DIR = Path(__file__).resolve().parent
+# The folders whose pages are collected: the docs, and their translations.
+COLLECTED_DIRS = (DOCS_DIR, DOCS_DIR / "zh")
+# Pages not collected, by their path relative to DOCS_DIR.
 NOT_COLLECTED = frozenset({"benchmarks.md"})
 TIMEOUT_S = 120
 PYTEST_ARGS = ("-p", "no:cacheprovider", "-rA", "--color=no")
@@ -252,10 +255,15 @@ def summary_counts(output: str) -> dict[str, int] | None:
 # --- pytest collection -----------------------------------------------------------------------
 
 def pytest_collect_file(parent: pytest.Collector, file_path: Path) -> pytest.Collector | None:
-    if (file_path.suffix == ".md" and file_path.parent.resolve() == DOCS_DIR
-            and file_path.name not in NOT_COLLECTED):
+    if (file_path.suffix == ".md" and file_path.parent.resolve() in COLLECTED_DIRS
+            and page_name(file_path) not in NOT_COLLECTED):
         return MarkdownPage.from_parent(parent, path=file_path)
     return None
+
+
+def page_name(path: Path) -> str:
+    """A page's path relative to the docs folder: ``quickstart.md``, ``zh/quickstart.md``."""
+    return path.resolve().relative_to(DOCS_DIR).as_posix()
 
 
 class MarkdownPage(pytest.File):
@@ -315,7 +323,8 @@ class DocExample(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: str | None = None) -> str:
-        where = f"{self.path.name}, example {self.example.name!r} (line {self.example.line})"
+        where = (f"{page_name(self.path)}, example {self.example.name!r} "
+                 f"(line {self.example.line})")
         exc = excinfo.value
         if isinstance(exc, MalformedExample):
             return f"{where} is malformed: {exc}"

@@ -1,5 +1,6 @@
-"""Every relative link in the docs, the README and the examples' README leads somewhere: the file
-(or folder) exists, and an anchor names a heading of the page it points to.
+"""Every relative link in the docs (their translations in docs/zh/ included), the README and
+the examples' README leads somewhere: the file (or folder) exists, and an anchor names a heading
+of the page it points to.
 
 The reference is split into pages that link to each other by anchor, so a moved section or a
 renamed heading breaks links silently; this finds them. Links inside fenced code are not links.
@@ -17,6 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").glob("*.md"),
+                *(ROOT / "docs" / "zh").glob("*.md"),  # translations
                 *(ROOT / "examples").glob("**/README.md")])
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")

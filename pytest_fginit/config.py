@@ -257,16 +257,22 @@ class FunctionConfig:
 
     @classmethod
     def from_file(cls, path: str | Path, resource: str | None = None, *,
-                  var_files: Iterable[str | Path] = (), **overrides: Any) -> FunctionConfig:
+                  var_files: Iterable[str | Path] = (),
+                  user_data_update: Mapping[str, str] | str | None = None,
+                  **overrides: Any) -> FunctionConfig:
         """Read a deployment file: the FunctionGraph API's function JSON, a Terraform file
         with a ``huaweicloud_fgs_function`` (or ``opentelekomcloud_fgs_function_v2``, ...)
         resource, or a Serverless Devs ``s.yaml`` (``resource``, or ``path#name``, picks one
         function when the file has several; ``var_files``: Terraform variable files to load
         after those Terraform loads itself). ``overrides`` win over what the file says, and
         the file's values for them are never worked out; ``code_root`` defaults to the
-        file's (or its folder)."""
+        file's (or its folder). ``user_data_update`` adds keys to (or changes keys of) the
+        ``user_data`` that results, without retyping the file's."""
         fields = fields_from_file(path, resource, var_files=var_files, overridden=overrides)
-        return cls.from_fields({**fields, **overrides})
+        fields = {**fields, **overrides}
+        if user_data_update is not None:
+            fields = with_user_data_update(fields, check_user_data_update(user_data_update))
+        return cls.from_fields(fields)
 
     def replace(self, **changes: Any) -> FunctionConfig:
         """A copy with ``changes`` applied, validated again.
@@ -314,6 +320,21 @@ def check_known(names: Iterable[str]) -> None:
         raise FunctionConfigError(
             unknown[0], "unknown key; allowed keys: " + ", ".join(field_names())
         )
+
+
+def check_user_data_update(value: Any) -> dict[str, str]:
+    """A ``user_data_update`` value (a dict, or its JSON text) checked like ``user_data``."""
+    checked: dict[str, str] = CHECKS["user_data"]("user_data_update", value)
+    return checked
+
+
+def with_user_data_update(fields: Mapping[str, Any],
+                          update: Mapping[str, str]) -> dict[str, Any]:
+    """``fields`` with ``update`` merged into their ``user_data`` (the last layer: it wins
+    over whichever layer set ``user_data``)."""
+    if not update:
+        return dict(fields)
+    return {**fields, "user_data": {**(fields.get("user_data") or {}), **update}}
 
 
 def parse_field_text(name: str, text: str) -> Any:

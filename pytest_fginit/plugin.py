@@ -21,12 +21,14 @@ from ._redaction import MASK
 from .config import (
     SECRET_FIELDS,
     check_known,
+    check_user_data_update,
     field_help,
     field_names,
     fields_from_file,
     normalize_field,
     parse_bool,
     parse_field_text,
+    with_user_data_update,
 )
 from .errors import FunctionConfigError
 
@@ -51,6 +53,10 @@ PLUGIN_OPTIONS = {
         "Terraform variable files for config, loaded after terraform.tfvars and *.auto.tfvars "
         "(ini and command line: separated by commas or new lines)"
     ),
+    "user_data_update": (
+        "keys to add to (or change in) user_data, whichever layer set it (a deployment file, "
+        "ini, a marker): a JSON object (in a marker, a dict); merged farthest first"
+    ),
 }
 _CONTEXT_EXTRAS = ("package", "project_id", "version", "alias", "access_key", "secret_key",
                    "security_token", "token")
@@ -58,6 +64,7 @@ _CONTEXT_EXTRAS = ("package", "project_id", "version", "alias", "access_key", "s
 _BASE_FIELDS = pytest.StashKey[dict[str, Any]]()
 _DEPLOYMENT_FILE = pytest.StashKey["Path | None"]()
 _VAR_FILES = pytest.StashKey[list[Path]]()
+_USER_DATA_UPDATE = pytest.StashKey[dict[str, str]]()
 _STRICT_FAULTS = pytest.StashKey[bool]()
 _EMULATORS = pytest.StashKey[list["FunctionEmulator"]]()
 _CALL_FAILED = pytest.StashKey[bool]()
@@ -128,6 +135,13 @@ def pytest_configure(config: pytest.Config) -> None:
     ini_vars = config.getini("fginit_config_var_files")
     config.stash[_VAR_FILES] = (_var_files(cli_base, cli_vars) if cli_vars is not None
                                 else _var_files(ini_base, ini_vars or ""))
+    update = config.getoption("fginit_user_data_update")
+    source = "--fginit-user-data-update" if update is not None else "fginit_user_data_update"
+    update = update if update is not None else config.getini("fginit_user_data_update")
+    try:
+        config.stash[_USER_DATA_UPDATE] = check_user_data_update(update) if update else {}
+    except FunctionConfigError as exc:
+        raise pytest.UsageError(f"{source} = {update!r}: {exc}") from None
     strict = config.getoption("fginit_assert_all_faults_used")
     strict = strict if strict is not None else config.getini("fginit_assert_all_faults_used")
     try:
@@ -164,11 +178,14 @@ def _marker_var_files(item: pytest.Item, value: Any) -> list[Path]:
 
 def function_fields(item: pytest.Item) -> dict[str, Any]:
     """The merged configuration of ``item``: a deployment file's keys (``config``, with its
-    ``config_var_files``), then ini and options, then markers, closest last."""
+    ``config_var_files``), then ini and options, then markers, closest last; then every
+    ``user_data_update`` (ini, then markers, closest last) merged into ``user_data``."""
     # A deep copy: a hook may change the dicts in place without touching the ini's values.
     fields: dict[str, Any] = copy.deepcopy(item.config.stash.get(_BASE_FIELDS, {}))
     deployment_file = item.config.stash.get(_DEPLOYMENT_FILE, None)
     var_files = item.config.stash.get(_VAR_FILES, [])
+    ini_update: dict[str, str] = item.config.stash.get(_USER_DATA_UPDATE, {})
+    update = dict(ini_update)
     markers = list(item.iter_markers(MARKER))  # closest first
     for marker in reversed(markers):
         if marker.args:
@@ -184,6 +201,9 @@ def function_fields(item: pytest.Item) -> dict[str, Any]:
             if name == "config_var_files":
                 var_files = _marker_var_files(item, value)
                 continue
+            if name == "user_data_update":
+                update.update(check_user_data_update(value))
+                continue
             if name in PLUGIN_OPTIONS:
                 if not isinstance(value, bool):
                     raise FunctionConfigError(name, f"{value!r} is not one of True, False")
@@ -197,7 +217,7 @@ def function_fields(item: pytest.Item) -> dict[str, Any]:
         # (the keys given here are left out of the file's: never worked out, never an error)
         fields = {**fields_from_file(deployment_file, var_files=var_files, overridden=fields),
                   **fields}
-    return fields
+    return with_user_data_update(fields, update)
 
 
 class _HookRelay:

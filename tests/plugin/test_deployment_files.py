@@ -98,3 +98,52 @@ def test_many(fg_function, n):
     # main.tf and variables.tfvars, once each; every test reads three times (main.tf for its
     # resource and again for the folder's variables, and the variable file): 60 - 2 hits
     result.stdout.fnmatch_lines(["parsed files: 2 cache hits: 58"])
+
+
+USER_DATA_TF = """
+resource "huaweicloud_fgs_function" "orders" {
+  name      = "orders"
+  handler   = "index.handler"
+  user_data = jsonencode({ DB_URL = "pg://prod", REGION = "cn-north-4", MODE = "file" })
+}
+"""
+
+
+def test_user_data_update_adds_to_the_files_user_data_layer_by_layer(project):
+    (project.path / "main.tf").write_text(USER_DATA_TF)
+    project.makeini("[pytest]\nfginit_config = main.tf\nfginit_code_root = fn\n"
+                    'fginit_user_data_update = {"MODE": "ini", "FROM_INI": "1"}\n')
+    project.makepyfile(test_it="""
+        import pytest
+
+        @pytest.mark.fginit(user_data_update={"MODE": "class", "FROM_CLASS": "1"})
+        class TestOrders:
+            @pytest.mark.fginit(user_data_update={"DB_URL": "pg://test"})
+            def test_layers(self, fg_function):
+                assert dict(fg_function.config.user_data) == {
+                    "DB_URL": "pg://test", "REGION": "cn-north-4", "MODE": "class",
+                    "FROM_INI": "1", "FROM_CLASS": "1"}
+
+            @pytest.mark.fginit(user_data={"ONLY": "this"})
+            def test_a_whole_user_data_still_gets_the_updates(self, fg_function):
+                assert dict(fg_function.config.user_data) == {
+                    "ONLY": "this", "MODE": "class", "FROM_INI": "1", "FROM_CLASS": "1"}
+
+        @pytest.mark.fginit(user_data_update={"PORT": 5432})
+        def test_bad_value(fg_function):
+            pass
+    """)
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines([
+        "*fg_function: invalid function configuration: user_data_update: entry 'PORT': "
+        "5432 is not a string*"])
+
+
+def test_a_bad_user_data_update_in_the_ini_is_a_usage_error(project):
+    project.makeini("[pytest]\nfginit_code_root = fn\nfginit_user_data_update = [1]\n")
+    project.makepyfile(test_it="def test_it(fg_function):\n    pass\n")
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    assert result.ret == 4
+    assert ("ERROR: fginit_user_data_update = '[1]': user_data_update: must be a JSON object"
+            in result.stderr.str())

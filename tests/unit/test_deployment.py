@@ -304,3 +304,14 @@ def test_malformed_s_yaml_gets_an_error_naming_the_file(deploy, text, named):
     (deploy / "s.yaml").write_text(text)
     with pytest.raises(FunctionConfigError, match=f"config: .*s.yaml': {named}"):
         FunctionConfig.from_file(deploy / "s.yaml")
+
+
+def test_from_file_tops_up_the_files_user_data(tmp_path):
+    (tmp_path / "index.py").write_text("def handler(event, context):\n    return 1\n")
+    (tmp_path / "main.tf").write_text(
+        'resource "huaweicloud_fgs_function" "f" {\n  name = "f"\n  handler = "index.handler"\n'
+        '  user_data = jsonencode({ A = "1", B = "2" })\n}\n')
+    config = FunctionConfig.from_file(tmp_path / "main.tf", user_data_update={"B": "test"})
+    assert dict(config.user_data) == {"A": "1", "B": "test"}
+    with pytest.raises(FunctionConfigError, match="user_data_update: entry 'C': 3 is not"):
+        FunctionConfig.from_file(tmp_path / "main.tf", user_data_update={"C": 3})

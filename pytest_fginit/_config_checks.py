@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import keyword
 import re
+import sys
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -22,6 +24,8 @@ MEMORY_SIZES: Final = (
     128, 256, 512, 768, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 8192, 10240,
 )
 PYTHON_RUNTIMES: Final = ("Python2.7", "Python3.6", "Python3.9", "Python3.10", "Python3.12")
+DEFAULT_RUNTIME: Final = "Python3.10"
+RUNTIME_CHECKS: Final = ("warn", "error", "off")
 ENTRY_MAX_LENGTH: Final = 128
 USER_DATA_MAX_ITEMS: Final = 20
 USER_DATA_MAX_BYTES: Final = 4096
@@ -139,7 +143,9 @@ def _check_func_name(name: str, value: Any) -> str | None:
     return value
 
 
-def _check_runtime(name: str, value: Any) -> str:
+def _check_runtime(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
     if value not in PYTHON_RUNTIMES:
         raise FunctionConfigError(
             name, f"{value!r} is not a Python runtime; allowed: " + ", ".join(PYTHON_RUNTIMES)
@@ -165,6 +171,47 @@ def _check_real_time_limit(name: str, value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise FunctionConfigError(name, f"{value!r}: allowed: None or a number of seconds > 0")
     return float(value)
+
+
+_WARNED_RUNTIMES: set[str] = set()
+"""The runtimes already warned about in this process: once is enough for a whole suite."""
+
+
+def check_runtime_matches(runtime: str, mode: str) -> None:
+    """Warn (once per runtime and process), raise, or say nothing (``mode``) when ``runtime``
+    is not the Python running this process: the emulator runs the code on this interpreter,
+    whatever ``runtime`` says."""
+    running = f"Python{sys.version_info.major}.{sys.version_info.minor}"
+    if mode == "off" or runtime == running or (mode == "warn" and runtime in _WARNED_RUNTIMES):
+        return
+    message = (f"{runtime!r}, but this test runs the function's code on {running} "
+               f"({sys.executable})")
+    if runtime.startswith("Python2"):
+        message += ": Python 2 code (print statements, old-style except) fails to load here"
+    message += "; set runtime_check='off' to accept it, or 'error' to refuse it"
+    if mode == "error":
+        raise FunctionConfigError("runtime", message)
+    _WARNED_RUNTIMES.add(runtime)
+    warnings.warn(f"runtime: {message}", UserWarning, stacklevel=_caller_level())
+
+
+def _caller_level() -> int:
+    """The stack level of the first frame outside this package: the warning points at the
+    user's ``FunctionConfig(...)``, not at our internals (nor at the dataclass's generated
+    ``__init__``, whose file is ``<string>``)."""
+    package = str(Path(__file__).resolve().parent)
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and (frame.f_code.co_filename.startswith(package)
+                                        or frame.f_code.co_filename == "<string>"):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _check_runtime_check(name: str, value: Any) -> str:
+    if value not in RUNTIME_CHECKS:
+        raise FunctionConfigError(
+            name, f"{value!r}: allowed: " + ", ".join(RUNTIME_CHECKS))
+    return str(value)
 
 
 def _check_isolation(name: str, value: Any) -> str:
@@ -217,6 +264,13 @@ CHECKS: Final[dict[str, Callable[[str, Any], Any]]] = {
     "virtual_time": _check_bool,
     "real_time_limit": _check_real_time_limit,
     "isolation": _check_isolation,
+    "runtime_check": _check_runtime_check,
     "instance_setup": _check_instance_setup,
     "inherit_env": _check_bool,
 }
+
+
+def normalize_field(name: str, value: Any) -> Any:
+    """Check one key's value on its own; return it in canonical form."""
+    check = CHECKS.get(name)
+    return check(name, value) if check else value

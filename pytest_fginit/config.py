@@ -17,7 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from ._config_checks import CHECKS, FUNC_NAME, Isolation, entry_file, json_object
+from ._config_checks import (
+    DEFAULT_RUNTIME,
+    FUNC_NAME,
+    Isolation,
+    check_runtime_matches,
+    entry_file,
+    json_object,
+    normalize_field,
+)
+from ._config_sources import check_user_data_update, fields_from_file, with_user_data_update
 from ._redaction import MASK
 from .errors import FunctionConfigError
 
@@ -86,7 +95,9 @@ class FunctionConfig:
         default=None, metadata=_spec("optional_str", "function name (default: code_root's name)")
     )
     runtime: str = field(
-        default="Python3.10", metadata=_spec("str", "runtime, e.g. Python3.10 (informational)")
+        default=None,  # type: ignore[assignment]  # unset: reported as Python3.10, not checked
+        metadata=_spec("optional_str", "runtime, e.g. Python3.10: checked against the Python "
+                                       "that runs the test (runtime_check)"),
     )
     package: str = field(
         default="default", metadata=_spec("str", "the function's app (package), default 'default'")
@@ -158,6 +169,11 @@ class FunctionConfig:
         metadata=_spec("bool", "process isolation: pass the test process's environment to "
                                "instances (default false)"),
     )
+    runtime_check: str = field(
+        default="warn",
+        metadata=_spec("str", "when runtime is not the Python running the test: warn "
+                              "(default), error or off"),
+    )
 
     def __post_init__(self) -> None:
         # The keys filled in below when left unset, as given: replace() starts from these.
@@ -171,7 +187,34 @@ class FunctionConfig:
                 "required: the folder holding your function's code, e.g. code_root='fn'",
             )
         object.__setattr__(self, "code_root", self.code_root.resolve())  # immune to chdir
+        if self.runtime is None:
+            object.__setattr__(self, "runtime", DEFAULT_RUNTIME)
+        else:
+            check_runtime_matches(self.runtime, self.runtime_check)
         handler_file = entry_file(self.handler)
+        self._check_entries(handler_file)
+        if not self.code_root.is_dir():
+            raise FunctionConfigError(
+                "code_root", f"{str(self.code_root)!r} is not a folder"
+            )
+        if self.handler_path is None:
+            raise FunctionConfigError(
+                "handler",
+                f"{self.handler!r} needs {handler_file.replace('.', '/')}.py under code_root "
+                f"{str(self.code_root)!r}, which does not exist",
+            )
+        if self.max_instance_num != -1 and self.reserved_instances > self.max_instance_num:
+            raise FunctionConfigError(
+                "reserved_instances",
+                f"{self.reserved_instances} is more than max_instance_num "
+                f"({self.max_instance_num}); allowed: at most max_instance_num")
+        if self.func_name is None:
+            name = self.code_root.name
+            object.__setattr__(self, "func_name", name if FUNC_NAME.match(name) else "function")
+
+    def _check_entries(self, handler_file: str) -> None:
+        """The initializer and pre-stop entries are in the handler's file (R8); fill in their
+        default timeouts."""
         if self.initializer_handler is not None:
             if entry_file(self.initializer_handler) != handler_file:
                 raise FunctionConfigError(
@@ -191,24 +234,6 @@ class FunctionConfig:
                 )
             if self.pre_stop_timeout is None:  # [assumption] as the initializer's default
                 object.__setattr__(self, "pre_stop_timeout", 3)
-        if not self.code_root.is_dir():
-            raise FunctionConfigError(
-                "code_root", f"{str(self.code_root)!r} is not a folder"
-            )
-        if self.handler_path is None:
-            raise FunctionConfigError(
-                "handler",
-                f"{self.handler!r} needs {handler_file.replace('.', '/')}.py under code_root "
-                f"{str(self.code_root)!r}, which does not exist",
-            )
-        if self.max_instance_num != -1 and self.reserved_instances > self.max_instance_num:
-            raise FunctionConfigError(
-                "reserved_instances",
-                f"{self.reserved_instances} is more than max_instance_num "
-                f"({self.max_instance_num}); allowed: at most max_instance_num")
-        if self.func_name is None:
-            name = self.code_root.name
-            object.__setattr__(self, "func_name", name if FUNC_NAME.match(name) else "function")
 
     # --- derived facts -------------------------------------------------------------------
 
@@ -322,21 +347,6 @@ def check_known(names: Iterable[str]) -> None:
         )
 
 
-def check_user_data_update(value: Any) -> dict[str, str]:
-    """A ``user_data_update`` value (a dict, or its JSON text) checked like ``user_data``."""
-    checked: dict[str, str] = CHECKS["user_data"]("user_data_update", value)
-    return checked
-
-
-def with_user_data_update(fields: Mapping[str, Any],
-                          update: Mapping[str, str]) -> dict[str, Any]:
-    """``fields`` with ``update`` merged into their ``user_data`` (the last layer: it wins
-    over whichever layer set ``user_data``)."""
-    if not update:
-        return dict(fields)
-    return {**fields, "user_data": {**(fields.get("user_data") or {}), **update}}
-
-
 def parse_field_text(name: str, text: str) -> Any:
     """Read one key's value from ini or command-line text (paths are left relative)."""
     kind = field_kind(name)
@@ -370,35 +380,7 @@ def parse_bool(name: str, text: str) -> bool:
     raise FunctionConfigError(name, f"{text!r} is not one of true, false")
 
 
-def normalize_field(name: str, value: Any) -> Any:
-    """Check one key's value on its own; return it in canonical form."""
-    check = CHECKS.get(name)
-    return check(name, value) if check else value
-
-
-_DERIVED = ("func_name", "initializer_timeout", "pre_stop_timeout")
+_DERIVED = ("func_name", "initializer_timeout", "pre_stop_timeout", "runtime")
 _FIELDS = {f.name: f for f in dataclasses.fields(FunctionConfig)}
 SECRET_FIELDS: Final = tuple(name for name, f in _FIELDS.items() if f.metadata["secret"])
 """Keys whose values are secrets (never printed)."""
-
-
-def fields_from_file(path: str | Path, resource: str | None = None, *,
-                     var_files: Iterable[str | Path] = (),
-                     overridden: Iterable[str] = ()) -> dict[str, Any]:
-    """The keys a deployment file gives (``path#name`` picks a function by name), each
-    checked and normalised, but for the ``overridden`` ones (left out, never worked out); an
-    error names the key and the file, and quotes at most a short excerpt of a value."""
-    # (Imported here: the file parsers load PyYAML and python-hcl2, which most runs never need.)
-    from ._config_files import read_deployment, split_name
-
-    shown_path = str(split_name(path, resource)[0])
-    fields = read_deployment(path, resource, var_files=var_files, overridden=overridden)
-    for key, value in fields.items():
-        try:
-            fields[key] = normalize_field(key, value)
-        except FunctionConfigError as exc:
-            message = str(exc).partition(": ")[2]  # (the key's name comes first)
-            if len(message) > 200:  # a long value quoted whole: show its start only
-                message = message.replace(repr(value), repr(value)[:77] + "...")[:300]
-            raise FunctionConfigError(key, f"{message} (read from {shown_path!r})") from None
-    return fields

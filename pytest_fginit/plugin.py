@@ -17,18 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from ._config_checks import normalize_field
+from ._config_sources import check_user_data_update, fields_from_file, with_user_data_update
 from ._redaction import MASK
 from .config import (
     SECRET_FIELDS,
     check_known,
-    check_user_data_update,
     field_help,
     field_names,
-    fields_from_file,
-    normalize_field,
     parse_bool,
     parse_field_text,
-    with_user_data_update,
 )
 from .errors import FunctionConfigError
 

@@ -16,7 +16,7 @@ the file says (``s.yaml``'s ``code.codeUri``), else the file's folder. Parsed fi
 for the session (`common.parsed`).
 
 This package only reads: it gives raw keys. Checking and normalising them is `config`'s job
-(`config.fields_from_file`), so that this leaf imports nothing of the package but `errors`.
+(`_config_sources.fields_from_file`), so that this leaf imports nothing of the package but `errors`.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import types
 from pathlib import Path
 
 import pytest
@@ -188,3 +189,44 @@ def test_replace_works_derived_keys_out_again(code, tmp_path):
                            initializer_handler="index.init")
     assert named.replace(timeout=10).func_name == "kept"
     assert named.replace(timeout=10).initializer_timeout == 9
+
+
+def test_an_unset_runtime_is_reported_as_python_3_10_and_not_checked(code, recwarn):
+    config = FunctionConfig(code_root=code())
+    assert config.runtime == "Python3.10"
+    assert config.replace(timeout=10).runtime == "Python3.10"  # (still unset: not checked)
+    assert not [w for w in recwarn if "runtime" in str(w.message)]
+
+
+def test_a_runtime_other_than_the_running_python_warns_once(code, monkeypatch, recwarn):
+    from pytest_fginit import _config_checks
+
+    monkeypatch.setattr(_config_checks, "_WARNED_RUNTIMES", set())
+    with pytest.warns(UserWarning, match=r"runtime: 'Python2.7', but this test runs the "
+                                         r"function's code on Python3\.[0-9]+ .*Python 2 code"):
+        FunctionConfig(code_root=code(), runtime="Python2.7")
+    recwarn.clear()
+    FunctionConfig(code_root=code(), runtime="Python2.7")  # (a suite hears it once)
+    assert not recwarn.list
+
+
+def test_runtime_check_error_refuses_it_and_off_accepts_it(code, recwarn):
+    with pytest.raises(FunctionConfigError, match=r"^runtime: 'Python2.7', but .* set "
+                                                  r"runtime_check='off' to accept it"):
+        FunctionConfig(code_root=code(), runtime="Python2.7", runtime_check="error")
+    assert FunctionConfig(code_root=code(), runtime="Python2.7",
+                          runtime_check="off").runtime == "Python2.7"
+    assert not recwarn.list
+    with pytest.raises(FunctionConfigError, match="runtime_check: 'loud': allowed: warn, "
+                                                  "error, off"):
+        FunctionConfig(code_root=code(), runtime_check="loud")
+
+
+def test_the_running_pythons_runtime_passes_the_check(code, monkeypatch, recwarn):
+    from pytest_fginit import _config_checks
+
+    running = types.SimpleNamespace(version_info=types.SimpleNamespace(major=3, minor=12),
+                                    executable="python3.12")
+    monkeypatch.setattr(_config_checks, "sys", running)
+    FunctionConfig(code_root=code(), runtime="Python3.12", runtime_check="error")
+    assert not recwarn.list

@@ -35,7 +35,8 @@ def test_a_users_freeze_time_imports_no_module_of_the_control_plane(pytester: py
             # (the plugin and what it imports at load time: the configuration's checks)
             assert set(loaded) <= {
                 "pytest_fginit.plugin", "pytest_fginit.hooks", "pytest_fginit.config",
-                "pytest_fginit._config_checks", "pytest_fginit.errors",
+                "pytest_fginit._config_checks", "pytest_fginit._config_sources",
+                "pytest_fginit.errors",
                 "pytest_fginit._redaction"}, loaded
     """))
     result = pytester.runpytest_subprocess("-s")

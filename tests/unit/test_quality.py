@@ -49,7 +49,7 @@ PACKAGE = Path(pytest_fginit.__file__).resolve().parent
 ALLOWED: dict[str, set[str]] = {
     # pytest glue (layer 5): the only modules that import pytest
     "plugin": {"config", "errors", "_redaction", "emulator", "report", "hooks", "records",
-               "context"},
+               "context", "_config_checks", "_config_sources"},
     "hooks": {"emulator", "records"},
     "report": {"records", "errors", "emulator"},
     # the façade (layer 4)
@@ -73,7 +73,8 @@ ALLOWED: dict[str, set[str]] = {
                            "faults", "config", "context", "_hosts.protocol", "_clock",
                            "_redaction"},
     # the public model (layer 2)
-    "config": {"errors", "_redaction", "_config_files", "_config_checks"},
+    "config": {"errors", "_redaction", "_config_sources", "_config_checks"},
+    "_config_sources": {"errors", "_config_checks", "_config_files"},
     "records": {"errors", "_redaction"},
     "faults": {"_hosts.protocol", "_redaction"},
     # the hosts (layer 2, beside the model): no platform rule, no config, no records

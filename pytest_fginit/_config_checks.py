@@ -225,14 +225,24 @@ def _check_isolation(name: str, value: Any) -> str:
 def _check_instance_setup(name: str, value: Any) -> str | None:
     if value is None:
         return None
-    module, colon, function = value.partition(":") if isinstance(value, str) else ("", "", "")
-    if not (colon and function.isidentifier()
-            and all(part.isidentifier() for part in module.split("."))):
+    module, colon, function = value.rpartition(":") if isinstance(value, str) else ("", "", "")
+    by_file = module.endswith(".py")  # (a path: any folder names)
+    if not (colon and function.isidentifier() and (
+            by_file or all(part.isidentifier() for part in module.split(".")))):
         raise FunctionConfigError(
-            name, f"{value!r} is not of the form package.module:function, "
-                  "e.g. 'tests.fakes:install'"
+            name, f"{value!r} is not of the form package.module:function or "
+                  "path/file.py:function, e.g. 'tests.fakes:install' or "
+                  "'tests/fakes.py:install'"
         )
     return str(value)
+
+
+def instance_setup_file(value: str | None) -> str | None:
+    """The file part of an ``instance_setup`` given by file (``None`` for a module name)."""
+    if value is None:
+        return None
+    where = value.rpartition(":")[0]
+    return where if where.endswith(".py") else None
 
 
 CHECKS: Final[dict[str, Callable[[str, Any], Any]]] = {

@@ -23,6 +23,7 @@ from ._config_checks import (
     Isolation,
     check_runtime_matches,
     entry_file,
+    instance_setup_file,
     json_object,
     normalize_field,
 )
@@ -187,6 +188,11 @@ class FunctionConfig:
                 "required: the folder holding your function's code, e.g. code_root='fn'",
             )
         object.__setattr__(self, "code_root", self.code_root.resolve())  # immune to chdir
+        setup_file = instance_setup_file(self.instance_setup)
+        if setup_file is not None:  # (a file: found from here on, whatever the cwd)
+            function = self.instance_setup.rpartition(":")[2]  # type: ignore[union-attr]
+            object.__setattr__(self, "instance_setup",
+                               f"{Path(setup_file).resolve()}:{function}")
         if self.runtime is None:
             object.__setattr__(self, "runtime", DEFAULT_RUNTIME)
         else:

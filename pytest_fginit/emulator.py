@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from ._clock import Clock, RealClock, VirtualClock
-from ._hosts import open_host
+from ._hosts import check_instance_setup, open_host
 from ._platform.dispatch import Dispatcher
 from ._platform.placement import next_reclaim_at
 from ._platform.pool import EmulatorListener, InstancePool
@@ -90,6 +90,7 @@ class FunctionEmulator:
         when `bring_up_reserved` is called: the ``fg_function`` fixture defers them until
         the test's fixtures are all set up, so that every fixture's mocks reach them."""
         if self._state is _Life.NEW:
+            _check_setup(self.config)
             self._clock.start()
             self._pool.t0 = self._clock.now()
             try:
@@ -233,6 +234,7 @@ class FunctionEmulator:
         self._redeploy(self.config, f"version {version} published")
 
     def _redeploy(self, config: FunctionConfig, what: str) -> None:
+        _check_setup(config)  # (before anything stops)
         self._pool.stop_ready()
         self._pool.host.close()  # (the environment of instances changes with the configuration)
         self._configure(config)
@@ -303,3 +305,14 @@ class FunctionEmulator:
             f"or call start() first" if self._state is _Life.NEW
             else f"{what}: this FunctionEmulator is closed"
         )
+
+
+def _check_setup(config: FunctionConfig) -> None:
+    """A short `FunctionConfigError` now, rather than a traceback at every new instance, when
+    ``instance_setup`` cannot be used (in-process it is imported here; an instance process
+    imports it itself, so it is only found)."""
+    if config.instance_setup is not None:
+        problem = check_instance_setup(config.instance_setup,
+                                       load=config.isolation == "inprocess")
+        if problem is not None:
+            raise FunctionConfigError("instance_setup", problem)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._config_checks import normalize_field
+from ._config_checks import instance_setup_file, normalize_field
 from ._config_sources import check_user_data_update, fields_from_file, with_user_data_update
 from ._redaction import MASK
 from .config import (
@@ -123,7 +123,7 @@ def pytest_configure(config: pytest.Config) -> None:
         except FunctionConfigError as exc:
             shown = MASK if name in SECRET_FIELDS else repr(text)
             raise pytest.UsageError(f"{source} = {shown}: {exc}") from None
-        fields[name] = (base / value) if name == "code_root" and value is not None else value
+        fields[name] = _relative_to(base, name, value)
     config.stash[_BASE_FIELDS] = fields
     cli_file = config.getoption("fginit_config")
     ini_file = config.getini("fginit_config")
@@ -208,14 +208,23 @@ def function_fields(item: pytest.Item) -> dict[str, Any]:
                 continue
             check_known([name])
             value = normalize_field(name, value)
-            if name == "code_root" and value is not None:
-                value = item.path.parent / value
-            fields[name] = value
+            fields[name] = _relative_to(item.path.parent, name, value)
     if deployment_file is not None:  # the lowest layer: every key given here wins over it
         # (the keys given here are left out of the file's: never worked out, never an error)
         fields = {**fields_from_file(deployment_file, var_files=var_files, overridden=fields),
                   **fields}
     return with_user_data_update(fields, update)
+
+
+def _relative_to(base: Path, name: str, value: Any) -> Any:
+    """A key's value with its path made relative to ``base`` (the ini file's folder, the
+    test file's): ``code_root``, and an ``instance_setup`` given by file."""
+    if name == "code_root" and value is not None:
+        return base / value
+    setup_file = instance_setup_file(value) if name == "instance_setup" else None
+    if setup_file is not None:
+        return f"{base / setup_file}:{value.rpartition(':')[2]}"
+    return value
 
 
 class _HookRelay:
@@ -257,7 +266,11 @@ def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
     item.stash.setdefault(_EMULATORS, []).append(emulator)
     # Reserved instances come up once every fixture is set up (pytest_runtest_call), or at
     # first use: a mock from a fixture set up after this one reaches their initializers too.
-    with emulator.start(defer_reserved=True):
+    try:
+        emulator.start(defer_reserved=True)
+    except FunctionConfigError as exc:  # (instance_setup is checked as the emulator starts)
+        pytest.fail(f"fg_function: invalid function configuration: {exc}", pytrace=False)
+    with emulator:
         yield emulator
     _add_usage(item.config, {config.func_name or "function": emulator.billing})
     if _strict_faults(item) and not item.stash.get(_CALL_FAILED, False):

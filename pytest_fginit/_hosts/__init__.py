@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from .._clock import Clock
 from .._redaction import Redactor
+from .instance_setup import check_instance_setup
 from .protocol import InstanceHost
+
+__all__ = ["check_instance_setup", "open_host"]
 
 
 def open_host(isolation: str, clock: Clock, *, real_time_limit: float | None,

@@ -168,3 +168,70 @@ def test_a_mock_from_any_fixture_reaches_the_reserved_instances(pytester):
     """)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)
+
+
+FAKES = """
+import sys
+import types
+
+
+def install():
+    fake = types.ModuleType("redis")
+    fake.ping = lambda: "fake pong"
+    sys.modules["redis"] = fake
+"""
+
+
+@pytest.mark.parametrize("import_mode", ["prepend", "importlib"])
+def test_instance_setup_named_by_file_works_under_every_import_mode(pytester, import_mode):
+    pytester.makepyfile(**{"fn/index": "import redis\n\ndef handler(event, context):\n"
+                                       "    return redis.ping()\n",
+                           "tests/fakes": FAKES})
+    pytester.makeini("[pytest]\nfginit_code_root = fn\n"
+                     "fginit_instance_setup = tests/fakes.py:install\n")
+    pytester.makepyfile(**{"tests/test_it": """
+        import pytest
+
+        def test_from_the_ini(fg_function):
+            assert fg_function.invoke({}).result == "fake pong"
+
+        @pytest.mark.fginit(isolation="process")
+        def test_from_the_ini_in_an_instance_process(fg_function):
+            assert fg_function.invoke({}).result == "fake pong"
+
+        @pytest.mark.fginit(instance_setup="fakes.py:install", isolation="process")
+        def test_from_a_marker_relative_to_this_file(fg_function):
+            assert fg_function.invoke({}).result == "fake pong"
+
+        @pytest.mark.fginit(instance_setup="fakes.py:install")
+        def test_in_process(fg_function):
+            assert fg_function.invoke({}).result == "fake pong"
+    """})
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider",
+                                           f"--import-mode={import_mode}")
+    result.assert_outcomes(passed=4)  # (ini twice, marker twice)
+
+
+def test_an_instance_setup_that_cannot_be_used_fails_at_setup_in_a_few_lines(project):
+    make_tests(project, """
+        import pytest
+
+        @pytest.mark.fginit(code_root="fn", instance_setup="nope.fakes:install")
+        def test_by_name(fg_function):
+            pass
+
+        @pytest.mark.fginit(code_root="fn", instance_setup="fakes.py:install",
+                            isolation="process")
+        def test_missing_file(fg_function):
+            pass
+    """)
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines([
+        "*fg_function: invalid function configuration: instance_setup: 'nope.fakes:install' "
+        "cannot be used: ModuleNotFoundError: No module named 'nope'; name it by file (e.g. "
+        "'tests/fakes.py:install', *",
+        "*fg_function: invalid function configuration: instance_setup: '*fakes.py:install': "
+        "no file */fakes.py",
+    ])
+    assert "Traceback" not in result.stdout.str()

@@ -23,6 +23,7 @@ from typing import Any
 from ..._clock import Clock
 from ..._redaction import Redactor, no_redaction
 from ...context import Context, ContextFields
+from ..instance_setup import load_instance_setup
 from ..protocol import (
     Injection,
     InstanceDied,
@@ -98,11 +99,10 @@ def apply_injection(injection: Injection | None, death: Death = emulated_death) 
 
 
 def run_instance_setup(target: str) -> None:
-    """Import and call ``package.module:function`` (the ``instance_setup`` key)."""
-    module_name, _, function_name = target.partition(":")
+    """Import and call ``package.module:function`` or ``path/file.py:function`` (the
+    ``instance_setup`` key)."""
     try:
-        function = getattr(importlib.import_module(module_name), function_name)
-        function()
+        load_instance_setup(target)()
     except Exception:
         raise SetupFailed(f"instance_setup {target!r} failed:\n"
                           + traceback.format_exc().rstrip()) from None

@@ -201,8 +201,10 @@ def _caller_level() -> int:
     ``__init__``, whose file is ``<string>``)."""
     package = str(Path(__file__).resolve().parent)
     frame, level = sys._getframe(1), 1
-    while frame.f_back is not None and (frame.f_code.co_filename.startswith(package)
-                                        or frame.f_code.co_filename == "<string>"):
+    # (Under fg_function no test frame is on the stack: the warning then shows pytest's
+    # fixture call, and pytest's summary names the test.)
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(
+            (package, "<string>")):
         frame, level = frame.f_back, level + 1
     return level
 

@@ -1,5 +1,6 @@
-"""Where keys come from besides the caller: a deployment file's keys, and
-``user_data_update``, each value checked the way `FunctionConfig` checks it. [test process]
+"""Where keys come from besides the caller: a deployment file's keys (and its variable
+files), and ``user_data_update``, each value checked the way `FunctionConfig` checks it.
+[test process]
 """
 
 from __future__ import annotations
@@ -47,3 +48,20 @@ def fields_from_file(path: str | Path, resource: str | None = None, *,
                 message = message.replace(repr(value), repr(value)[:77] + "...")[:300]
             raise FunctionConfigError(key, f"{message} (read from {shown_path!r})") from None
     return fields
+
+
+def var_files_from_text(base: Path, text: str) -> list[Path]:
+    """``config_var_files`` as ini or command-line text: paths separated by commas or new
+    lines, relative to ``base``."""
+    return [base / part.strip() for line in text.splitlines() for part in line.split(",")
+            if part.strip()]
+
+
+def var_files_from_marker(base: Path, value: Any) -> list[Path]:
+    """``config_var_files`` as a marker gives it (a path or a list), relative to ``base``."""
+    values = [value] if isinstance(value, (str, Path)) else value
+    if not isinstance(values, (list, tuple)) or not all(
+            isinstance(v, (str, Path)) for v in values):
+        raise FunctionConfigError("config_var_files", f"{value!r} is not a path or a list "
+                                                      "of paths")
+    return [base / v for v in values]

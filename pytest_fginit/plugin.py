@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ._config_checks import instance_setup_file, normalize_field
-from ._config_sources import check_user_data_update, fields_from_file, with_user_data_update
+from ._config_sources import (
+    check_user_data_update,
+    fields_from_file,
+    var_files_from_marker,
+    var_files_from_text,
+    with_user_data_update,
+)
 from ._redaction import MASK
 from .config import (
     SECRET_FIELDS,
@@ -131,11 +137,11 @@ def pytest_configure(config: pytest.Config) -> None:
                                       else ini_base / ini_file if ini_file else None)
     cli_vars = config.getoption("fginit_config_var_files")
     ini_vars = config.getini("fginit_config_var_files")
-    config.stash[_VAR_FILES] = (_var_files(cli_base, cli_vars) if cli_vars is not None
-                                else _var_files(ini_base, ini_vars or ""))
-    update = config.getoption("fginit_user_data_update")
-    source = "--fginit-user-data-update" if update is not None else "fginit_user_data_update"
-    update = update if update is not None else config.getini("fginit_user_data_update")
+    config.stash[_VAR_FILES] = (var_files_from_text(cli_base, cli_vars) if cli_vars is not None
+                                else var_files_from_text(ini_base, ini_vars or ""))
+    cli_update = config.getoption("fginit_user_data_update")
+    source = "fginit_user_data_update" if cli_update is None else "--fginit-user-data-update"
+    update = config.getini(source) if cli_update is None else cli_update
     try:
         config.stash[_USER_DATA_UPDATE] = check_user_data_update(update) if update else {}
     except FunctionConfigError as exc:
@@ -156,22 +162,6 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     client = sys.modules.get("pytest_fginit._hosts.process.client")
     if client is not None:
         client.shutdown()
-
-
-def _var_files(base: Path, text: str) -> list[Path]:
-    """``config_var_files`` as ini or command-line text: paths separated by commas or new
-    lines, relative to ``base``."""
-    return [base / part.strip() for line in text.splitlines() for part in line.split(",")
-            if part.strip()]
-
-
-def _marker_var_files(item: pytest.Item, value: Any) -> list[Path]:
-    values = [value] if isinstance(value, (str, Path)) else value
-    if not isinstance(values, (list, tuple)) or not all(
-            isinstance(v, (str, Path)) for v in values):
-        raise FunctionConfigError("config_var_files", f"{value!r} is not a path or a list "
-                                                      "of paths")
-    return [item.path.parent / v for v in values]
 
 
 def function_fields(item: pytest.Item) -> dict[str, Any]:
@@ -197,7 +187,7 @@ def function_fields(item: pytest.Item) -> dict[str, Any]:
                 deployment_file = item.path.parent / value
                 continue
             if name == "config_var_files":
-                var_files = _marker_var_files(item, value)
+                var_files = var_files_from_marker(item.path.parent, value)
                 continue
             if name == "user_data_update":
                 update.update(check_user_data_update(value))
@@ -217,8 +207,7 @@ def function_fields(item: pytest.Item) -> dict[str, Any]:
 
 
 def _relative_to(base: Path, name: str, value: Any) -> Any:
-    """A key's value with its path made relative to ``base`` (the ini file's folder, the
-    test file's): ``code_root``, and an ``instance_setup`` given by file."""
+    """``value``, its path relative to ``base``: ``code_root``, an ``instance_setup`` file."""
     if name == "code_root" and value is not None:
         return base / value
     setup_file = instance_setup_file(value) if name == "instance_setup" else None
@@ -251,6 +240,7 @@ def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
     from .emulator import FunctionEmulator
 
     item = request.node
+    problem: FunctionConfigError | None = None
     try:
         fields = function_fields(item)
         if "code_root" not in fields:
@@ -259,7 +249,8 @@ def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
         item.ihook.pytest_fginit_adjust_config(fields=fields, item=item)
         config = FunctionConfig.from_fields(fields)
     except FunctionConfigError as exc:
-        pytest.fail(f"fg_function: invalid function configuration: {exc}", pytrace=False)
+        problem = exc
+    _fail_on(problem)  # (outside the except: pytest would print the error twice, chained)
     relay = _HookRelay(item.ihook)
     emulator = FunctionEmulator(config, listeners=[relay])
     relay.emulator = emulator
@@ -269,7 +260,8 @@ def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
     try:
         emulator.start(defer_reserved=True)
     except FunctionConfigError as exc:  # (instance_setup is checked as the emulator starts)
-        pytest.fail(f"fg_function: invalid function configuration: {exc}", pytrace=False)
+        problem = exc
+    _fail_on(problem)
     with emulator:
         yield emulator
     _add_usage(item.config, {config.func_name or "function": emulator.billing})
@@ -284,6 +276,11 @@ def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
                 "assert_all_faults_used=false.",
                 pytrace=False,
             )
+
+
+def _fail_on(problem: FunctionConfigError | None) -> None:
+    if problem is not None:
+        pytest.fail(f"fg_function: invalid function configuration: {problem}", pytrace=False)
 
 
 def _add_usage(config: pytest.Config, usage: dict[str, Billing]) -> None:

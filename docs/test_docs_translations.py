@@ -11,30 +11,19 @@ translation behind without any test failing.
 from __future__ import annotations
 
 import ast
-import importlib.util
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+# (test_docs_harness.py loads the harness, docs/conftest.py, as a module: one copy)
+from test_docs_harness import harness
 
 DOCS_DIR = Path(__file__).resolve().parent
 HARNESS_PATH = DOCS_DIR / "conftest.py"
 TRANSLATIONS = sorted((DOCS_DIR / "zh").glob("*.md"))
 
 
-def _load_harness():
-    name = "fginit_docs_harness"  # the name test_docs_harness.py loads it under: one copy
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, HARNESS_PATH)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-harness = _load_harness()
 
 
 def examples(path: Path) -> list:

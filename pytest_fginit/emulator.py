@@ -298,7 +298,8 @@ class FunctionEmulator:
 
     def _require_running(self, what: str) -> None:
         if self._state is _Life.RUNNING:
-            self.bring_up_reserved()  # (a verb is a first use)
+            if self._reserved_due:  # (a verb is a first use; checked inline: every invoke)
+                self.bring_up_reserved()
             return
         raise RuntimeError(
             f"{what} needs a started emulator: use `with FunctionEmulator(config) as fn:` "

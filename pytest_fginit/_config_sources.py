@@ -28,6 +28,15 @@ def with_user_data_update(fields: Mapping[str, Any],
     return {**fields, "user_data": {**(fields.get("user_data") or {}), **update}}
 
 
+_parse_store: list[Any] = []  # (at most one: the running session's pytest cache)
+
+
+def keep_parsed_files_in(store: Any) -> None:
+    """Slow parses of deployment files are kept in ``store`` (pytest's ``config.cache``)
+    between sessions from now on; ``None``: in memory, for this session only."""
+    _parse_store[:] = [] if store is None else [store]
+
+
 def fields_from_file(path: str | Path, resource: str | None = None, *,
                      var_files: Iterable[str | Path] = (),
                      overridden: Iterable[str] = ()) -> dict[str, Any]:
@@ -35,8 +44,9 @@ def fields_from_file(path: str | Path, resource: str | None = None, *,
     checked and normalised, but for the ``overridden`` ones (left out, never worked out); an
     error names the key and the file, and quotes at most a short excerpt of a value."""
     # (Imported here: the file parsers load PyYAML and python-hcl2, which most runs never need.)
-    from ._config_files import read_deployment, split_name
+    from ._config_files import read_deployment, split_name, use_store
 
+    use_store(_parse_store[0] if _parse_store else None)
     shown_path = str(split_name(path, resource)[0])
     fields = read_deployment(path, resource, var_files=var_files, overridden=overridden)
     for key, value in fields.items():

@@ -21,6 +21,7 @@ from ._config_checks import instance_setup_file, normalize_field
 from ._config_sources import (
     check_user_data_update,
     fields_from_file,
+    keep_parsed_files_in,
     var_files_from_marker,
     var_files_from_text,
     with_user_data_update,
@@ -131,6 +132,7 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"{source} = {shown}: {exc}") from None
         fields[name] = _relative_to(base, name, value)
     config.stash[_BASE_FIELDS] = fields
+    keep_parsed_files_in(getattr(config, "cache", None))  # (None: -p no:cacheprovider)
     cli_file = config.getoption("fginit_config")
     ini_file = config.getini("fginit_config")
     config.stash[_DEPLOYMENT_FILE] = (cli_base / cli_file if cli_file
@@ -159,6 +161,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     # The fork server of process isolation lives as long as the session (one per xdist
     # worker); it was started only if a test used process isolation.
+    keep_parsed_files_in(None)
     client = sys.modules.get("pytest_fginit._hosts.process.client")
     if client is not None:
         client.shutdown()

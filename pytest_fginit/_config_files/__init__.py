@@ -21,17 +21,19 @@ This package only reads: it gives raw keys. Checking and normalising them is `co
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from ..errors import FunctionConfigError
 from .api_json import from_api_json
-from .common import cache_info, clear_cache
+from .common import cache_info, clear_cache, kept_answer, use_store
 from .serverless import from_serverless
 from .terraform import FUNCTION_TYPES, from_terraform
 
-__all__ = ["FUNCTION_TYPES", "cache_info", "clear_cache", "read_deployment", "split_name"]
+__all__ = ["FUNCTION_TYPES", "cache_info", "clear_cache", "read_deployment", "split_name",
+           "use_store"]
 
 
 def split_name(path: str | Path, resource: str | None = None) -> tuple[Path, str | None]:
@@ -58,7 +60,18 @@ def read_deployment(path: str | Path, resource: str | None = None, *,
     ``resource`` (or ``path#name``): which function, when the file deploys several.
     ``var_files``: Terraform variable files to load after the ones Terraform loads itself.
     ``overridden``: the keys the caller gives, which are left out (and never worked out).
+
+    The answer is kept while the files it was worked out from are unchanged: a suite that
+    names one file in its ini asks the same question at every test (a few ``stat`` calls,
+    not the folder's globs and the expressions' evaluation again).
     """
+    key = (os.path.abspath(path), resource, tuple(os.path.abspath(f) for f in var_files),
+           frozenset(overridden))
+    return kept_answer(key, lambda: _read(path, resource, var_files, overridden))
+
+
+def _read(path: str | Path, resource: str | None, var_files: Iterable[str | Path],
+          overridden: Iterable[str]) -> dict[str, Any]:
     path, resource = split_name(path, resource)
     skip = frozenset(overridden)
     named = [Path(f) for f in var_files]

@@ -6,17 +6,27 @@ The cache keeps each parsed file for the session, keyed by its resolved path, mo
 time (ns) and size: a suite that names one file in its ini parses it once, and a file changed
 on disk is read again. What it holds is shared: readers never change it, and what they hand
 out is built afresh (or copied) from it.
+
+Behind it, a slow parser's results (python-hcl2: about 0.2 s for a small file, most of it
+importing and building the parser, and 3 to 4 ms per resource) may also be kept between
+sessions in a `Store` (the plugin gives pytest's cache, ``.pytest_cache``): one entry per
+file path, which holds the SHA-256 of the text it was parsed from, so an edited file is parsed
+again and the store never grows with edits.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import hashlib
+import json
+import os
 import reprlib
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from ..errors import FunctionConfigError
 
@@ -29,7 +39,52 @@ EXCERPT = 80
 """At most this many characters of a user's value are quoted in an error."""
 _CACHE_SIZE = 256
 _cache: OrderedDict[tuple[str, str, int, int], Any] = OrderedDict()
-_stats = {"parses": 0, "hits": 0}
+_stats = {"parses": 0, "hits": 0, "stored": 0, "answers": 0}
+_recorders: list[list[tuple[str, int, int]]] = []  # open `recording_reads`, innermost last
+
+
+class Store(Protocol):
+    """What `persisted` needs of a store (pytest's ``config.cache`` is one)."""
+
+    def get(self, key: str, default: Any) -> Any: ...
+
+    def set(self, key: str, value: Any) -> None: ...
+
+
+_store: list[Store] = []  # (at most one: the session's, while it runs)
+_FORMAT = 1  # of a stored entry: bumped when what a reader stores changes
+
+
+def use_store(store: Store | None) -> None:
+    """Keep slow parsers' results in ``store`` from now on (``None``: in memory only)."""
+    _store[:] = [] if store is None else [store]
+
+
+def persisted(parse: Callable[[Path], T], version: Callable[[], str]) -> Callable[[Path], T]:
+    """``parse``, answered from the store when the file's text is what was parsed last time
+    by the same parser (``version()``, asked only when a store is in use). Only JSON-shaped
+    results are stored."""
+    def answer(path: Path) -> T:
+        if not _store:
+            return parse(path)
+        store = _store[0]
+        key = "fginit/parsed/" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        stamp = [_FORMAT, version(), digest]
+        entry = store.get(key, None)
+        if isinstance(entry, dict) and entry.get("stamp") == stamp:
+            _stats["stored"] += 1
+            stored: T = entry["data"]
+            return stored
+        result = parse(path)
+        try:
+            if json.loads(json.dumps(result)) == result:
+                store.set(key, {"stamp": stamp, "data": result})
+        except (TypeError, ValueError, OSError):  # (not JSON, or the store is read-only)
+            pass
+        return result
+
+    return answer
 
 
 @dataclass(frozen=True)
@@ -48,6 +103,8 @@ def parsed(path: Path, kind: str, parse: Callable[[Path], T]) -> T:
     resolved = path.resolve()
     stat = resolved.stat()
     key = (kind, str(resolved), stat.st_mtime_ns, stat.st_size)
+    for reads in _recorders:
+        reads.append(key[1:])
     if key in _cache:
         _stats["hits"] += 1
         _cache.move_to_end(key)
@@ -61,14 +118,69 @@ def parsed(path: Path, kind: str, parse: Callable[[Path], T]) -> T:
     return result
 
 
+_ANSWERS_KEPT = 64
+_answers: OrderedDict[Any, tuple[list[tuple[str, int, int]], dict[str, Any]]] = OrderedDict()
+
+
+def kept_answer(key: Any, work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``work()``, or a copy of its last answer for ``key`` while the files it read (through
+    `parsed`) and their folders are unchanged. An error is not kept."""
+    kept = _answers.get(key)
+    if kept is not None and _unchanged(kept[0]):
+        _answers.move_to_end(key)
+        _stats["answers"] += 1
+        return copy.deepcopy(kept[1])
+    with _recording_reads() as reads:
+        answer = work()
+    _answers[key] = (_with_folders(reads), copy.deepcopy(answer))
+    if len(_answers) > _ANSWERS_KEPT:
+        _answers.popitem(last=False)
+    return answer
+
+
+@contextlib.contextmanager
+def _recording_reads() -> Iterator[list[tuple[str, int, int]]]:
+    """Within it, every file `parsed` reads is listed (path, modification time, size)."""
+    reads: list[tuple[str, int, int]] = []
+    _recorders.append(reads)
+    try:
+        yield reads
+    finally:
+        _recorders.remove(reads)
+
+
+def _unchanged(reads: list[tuple[str, int, int]]) -> bool:
+    """Every file of ``reads`` is as it was, and no file came or went in their folders (a
+    folder's modification time changes when an entry is added, removed or renamed)."""
+    try:
+        for name, mtime_ns, size in reads:
+            stat = os.stat(name)
+            if (stat.st_mtime_ns, stat.st_size) != (mtime_ns, size):
+                return False
+        return True
+    except OSError:
+        return False
+
+
+def _with_folders(reads: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """``reads``, once each, and their folders: what `_unchanged` checks to know that reading
+    again would give the same answer (readers also glob their file's folder)."""
+    folders = {os.path.dirname(name) for name, _, _ in reads}
+    stats = {folder: os.stat(folder) for folder in folders}
+    return [*dict.fromkeys(reads), *((f, s.st_mtime_ns, s.st_size) for f, s in stats.items())]
+
+
 def cache_info() -> dict[str, int]:
-    """How many files were parsed, and how many reads the cache answered, this session."""
+    """How many files were read (``parses``: by their parser or from the store, ``stored``
+    of them), how many reads the in-memory cache answered, and how many questions
+    `kept_answer` answered without reading, this session."""
     return {**_stats, "size": len(_cache)}
 
 
 def clear_cache() -> None:
     _cache.clear()
-    _stats.update(parses=0, hits=0)
+    _answers.clear()
+    _stats.update(parses=0, hits=0, stored=0, answers=0)
 
 
 def excerpt(value: Any) -> str:

@@ -10,6 +10,10 @@ else may be anything.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import importlib.metadata
+import importlib.util
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -17,7 +21,7 @@ from typing import Any
 
 from ..errors import FunctionConfigError
 from .api_json import load_json
-from .common import MAX_DEPTH, Raw, excerpt, parsed, pick
+from .common import MAX_DEPTH, Raw, excerpt, parsed, persisted, pick
 from .hcl_eval import Scope, evaluate, unquote
 from .hcl_functions import HclError
 
@@ -37,7 +41,19 @@ _WHOLE_NUMBERS = ("timeout", "memory_size", "initializer_timeout", "pre_stop_tim
                   "max_instance_num", "concurrency_num")
 
 
-def load_hcl(path: Path) -> dict[str, Any]:
+@functools.cache
+def _hcl2_version() -> str:
+    """python-hcl2's version, read from its ``version.py`` without importing it (importing
+    hcl2 is what a stored parse saves; ``importlib.metadata`` takes 30 ms to find it)."""
+    spec = importlib.util.find_spec("hcl2")
+    if spec is not None and spec.origin:
+        version_file = Path(spec.origin).parent / "version.py"
+        with contextlib.suppress(OSError):
+            return f"{version_file.parent}: {version_file.read_text()}"
+    return importlib.metadata.version("python-hcl2")
+
+
+def _parse_hcl(path: Path) -> dict[str, Any]:
     import hcl2
     from lark.exceptions import LarkError
 
@@ -52,6 +68,11 @@ def load_hcl(path: Path) -> dict[str, Any]:
         raise FunctionConfigError("config", f"{str(path)!r} is not valid HCL "
                                             f"({first_line[:120]})") from None
     return data
+
+
+load_hcl = persisted(_parse_hcl, _hcl2_version)
+"""A ``.tf`` or ``.tfvars`` file's blocks, as python-hcl2 gives them (kept between sessions
+when a store is in use: python-hcl2 is slow)."""
 
 
 def _deepest(path: Path) -> str:

@@ -84,7 +84,9 @@ def test_a_file_named_in_the_ini_is_parsed_once_for_the_session(project):
 from pytest_fginit._config_files import cache_info
 
 def pytest_sessionfinish(session):
-    print("\\nparsed files:", cache_info()["parses"], "cache hits:", cache_info()["hits"])
+    info = cache_info()
+    print("\\nparsed files:", info["parses"], "cache hits:", info["hits"],
+          "answers kept:", info["answers"])
 """)
     project.makepyfile(test_it="""
 import pytest
@@ -95,9 +97,36 @@ def test_many(fg_function, n):
 """)
     result = project.runpytest_subprocess("-p", "no:cacheprovider", "-s")
     result.assert_outcomes(passed=20)
-    # main.tf and variables.tfvars, once each; every test reads three times (main.tf for its
-    # resource and again for the folder's variables, and the variable file): 60 - 2 hits
-    result.stdout.fnmatch_lines(["parsed files: 2 cache hits: 58"])
+    # main.tf and variables.tfvars, once each; the first test reads main.tf twice (for its
+    # resource, and again for the folder's variables: 1 hit); the 19 others ask the same
+    # question, answered while the files are unchanged
+    result.stdout.fnmatch_lines(["parsed files: 2 cache hits: 1 answers kept: 19"])
+
+
+def test_the_next_session_reads_the_parsed_file_from_pytests_cache(project):
+    """python-hcl2 takes about 0.2 s for a small file: kept in .pytest_cache between runs."""
+    write_deployment(project)
+    project.makeini("[pytest]\nfginit_config = deploy/main.tf\nfginit_code_root = fn\n"
+                    "fginit_config_var_files = deploy/variables.tfvars\n")
+    project.makeconftest("""
+from pytest_fginit._config_files import cache_info
+
+def pytest_sessionfinish(session):
+    print("\\nparsed files:", cache_info()["parses"], "from the store:", cache_info()["stored"])
+""")
+    project.makepyfile(test_it="""
+def test_one(fg_function):
+    assert fg_function.config.func_name == "orders-fn"
+""")
+    first = project.runpytest_subprocess("-s")
+    first.assert_outcomes(passed=1)
+    first.stdout.fnmatch_lines(["parsed files: 2 from the store: 0"])
+    second = project.runpytest_subprocess("-s")
+    second.assert_outcomes(passed=1)
+    second.stdout.fnmatch_lines(["parsed files: 2 from the store: 2"])
+    without = project.runpytest_subprocess("-s", "-p", "no:cacheprovider")
+    without.assert_outcomes(passed=1)
+    without.stdout.fnmatch_lines(["parsed files: 2 from the store: 0"])
 
 
 USER_DATA_TF = """

@@ -11,7 +11,8 @@ Behind it, a slow parser's results (python-hcl2: about 0.2 s for a small file, m
 importing and building the parser, and 3 to 4 ms per resource) may also be kept between
 sessions in a `Store` (the plugin gives pytest's cache, ``.pytest_cache``): one entry per
 file path, which holds the SHA-256 of the text it was parsed from, so an edited file is parsed
-again and the store never grows with edits.
+again and the store never grows with edits. A file others may not read (a ``secrets.tfvars``
+with mode 600) is never stored: its values would be copied into a file others may read.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import hashlib
 import json
 import os
 import reprlib
+import stat
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -65,8 +67,8 @@ def persisted(parse: Callable[[Path], T], version: Callable[[], str]) -> Callabl
     by the same parser (``version()``, asked only when a store is in use). Only JSON-shaped
     results are stored."""
     def answer(path: Path) -> T:
-        if not _store:
-            return parse(path)
+        if not _store or not path.stat().st_mode & stat.S_IROTH:
+            return parse(path)  # (a private file, a secrets.tfvars: never copied elsewhere)
         store = _store[0]
         key = "fginit/parsed/" + hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
         digest = hashlib.sha256(path.read_bytes()).hexdigest()

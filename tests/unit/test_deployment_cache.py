@@ -103,6 +103,19 @@ def test_a_stored_parse_answers_the_next_session_until_the_text_changes(folder, 
     assert len(calls) == 2 and len(store.values) == 1  # the entry replaced, not added
 
 
+def test_a_file_others_may_not_read_is_never_stored(folder):
+    """A secrets.tfvars kept private (mode 600) must not be copied into .pytest_cache."""
+    store = DictStore()
+    use_store(store)
+    (folder / "main.tf").chmod(0o600)
+    assert read_deployment(folder / "main.tf")["memory_size"] == 256
+    assert store.values == {}
+    (folder / "main.tf").chmod(0o644)
+    clear_cache()
+    read_deployment(folder / "main.tf")
+    assert len(store.values) == 1
+
+
 def test_without_a_store_nothing_is_kept_between_sessions(folder):
     read_deployment(folder / "main.tf")
     clear_cache()

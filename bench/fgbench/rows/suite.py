@@ -133,7 +133,7 @@ def measure(plan: Plan, ll: LambdaLocal) -> Section:
               runs["ours"], "the same suite by marker", runs["theirs"],
               kind="slowdown", target=1.1)
     first = Row("suite_first", "6b. as 6, main.tf not parsed before",
-                runs["first"], "the same suite by marker (as 6)", runs["theirs"],
+                runs["first"], "the same suite by marker, as 6", runs["theirs"],
                 kind="slowdown")
     method = render("suite", tests=tests, modules=MODULES, filler=FILLER,
                     rounds=plan.suite_rounds, ours_spread=spread(runs["ours"], "µs"),

@@ -11,11 +11,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .emulator import FunctionEmulator
     from .errors import FunctionError
-    from .records import InitAttempt, Instance, InstanceState, Invocation
+    from .records import InitAttempt, Instance, InstanceState, Invocation, JournalEntry
 
 __all__: list[str] = []  # no API: the plugin's report, built from the journal
 
 _MESSAGE_MAX = 200
+SHOWN_AT_EACH_END = 100
+"""A long journal shows this many lines at its start and at its end, and counts what lies
+between: a failed test that sent 100,000 requests gets a report of a few hundred lines (about
+1 KB each would be 100 MB), its first events and its last, where the failure is."""
 
 
 def describe_error(error: FunctionError | None) -> str:
@@ -38,24 +42,14 @@ def format_timeline(emulator: FunctionEmulator) -> str:
         f"{c.memory_size} MB, init_retries {c.init_retries}, {clock}, "
         f"{'process' if c.isolation == 'process' else 'in-process'} isolation"
     ]
-    for at, what, record in emulator.journal:
-        match what:  # (JournalEntry.what: a closed set)
-            case "instance":
-                instance, state = record
-                if state in ("ready", "failed"):
-                    continue  # the attempt's line just said so
-                text = _instance_line(instance, state)
-            case "attempt":
-                text = _attempt_line(record)
-            case "invocation":
-                text = _invocation_line(record)
-            case "pre_stop":
-                text = _pre_stop_line(record)
-            case "deploy":
-                text = str(record)
-            case "advance":
-                text = f"clock advanced {record:g} s"
-        lines.append(f"  {at:+10.3f}s  {text}")
+    journal = emulator.journal
+    if len(journal) > 2 * SHOWN_AT_EACH_END + 1:
+        head, tail = journal[:SHOWN_AT_EACH_END], journal[-SHOWN_AT_EACH_END:]
+        lines += [_line(entry) for entry in head if _shown(entry)]
+        lines.append(_left_out(journal[SHOWN_AT_EACH_END:-SHOWN_AT_EACH_END]))
+        lines += [_line(entry) for entry in tail if _shown(entry)]
+    else:
+        lines += [_line(entry) for entry in journal if _shown(entry)]
     if len(lines) == 1:
         lines.append("  (nothing happened: no request was sent)")
     pending = emulator.faults.pending
@@ -63,6 +57,42 @@ def format_timeline(emulator: FunctionEmulator) -> str:
         lines.append("  faults not used up: " + ", ".join(
             f"{r.phase} {r.description} x{r.remaining}" for r in pending))
     return emulator.redact("\n".join(lines))
+
+
+def _shown(entry: JournalEntry) -> bool:
+    # A state change to ready or failed: the attempt's line just said so.
+    return not (entry.what == "instance" and entry.record[1] in ("ready", "failed"))
+
+
+def _line(entry: JournalEntry) -> str:
+    at, what, record = entry
+    match what:  # (JournalEntry.what: a closed set)
+        case "instance":
+            instance, state = record
+            text = _instance_line(instance, state)
+        case "attempt":
+            text = _attempt_line(record)
+        case "invocation":
+            text = _invocation_line(record)
+        case "pre_stop":
+            text = _pre_stop_line(record)
+        case "deploy":
+            text = str(record)
+        case "advance":
+            text = f"clock advanced {record:g} s"
+    return f"  {at:+10.3f}s  {text}"
+
+
+def _left_out(entries: list[JournalEntry]) -> str:
+    """One line for the middle of a long journal: how many events, and of which kinds."""
+    requests = [e.record for e in entries if e.what == "invocation"]
+    failed = sum(1 for inv in requests if inv.error is not None)
+    attempts = [e.record for e in entries if e.what == "attempt"]
+    others = len(entries) - len(requests) - len(attempts)
+    return (f"  ... {len(entries):,} events not shown: {len(requests):,} requests "
+            f"({failed:,} failed), {len(attempts):,} init attempts "
+            f"({sum(1 for a in attempts if not a.ok):,} failed), {others:,} other events "
+            "(all of them: fn.journal, fn.invocations)")
 
 
 def _instance_line(instance: Instance, state: InstanceState) -> str:

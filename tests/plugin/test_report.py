@@ -168,3 +168,27 @@ def test_no_summary_when_no_test_used_the_plugin(project):
     result = project.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert "what the platform would have done" not in result.stdout.str()
+
+
+def test_a_long_timeline_shows_its_start_and_end_and_counts_the_middle(project):
+    """100,000 requests would attach about 100 MB to the report: a few hundred lines instead."""
+    make_tests(project, MARKED + """
+def test_fails(fg_function):
+    for n in range(1000):
+        fg_function.invoke({"n": n}, request_id=f"req-{n}")
+    fg_function.faults.handler.raises(ValueError("the last one"))
+    fg_function.invoke({}, request_id="req-last")
+    assert False, "show me the timeline"
+""")
+    result = project.runpytest_subprocess()
+    result.assert_outcomes(failed=1)
+    section = result.stdout.str().partition("- fginit lifecycle -")[2]
+    timeline = [line for line in section.splitlines() if re.match(r"\s+[+-][0-9.]+s  ", line)]
+    assert len(timeline) < 250
+    # 1,004 events (created, ready, the attempt, 1,001 requests): 100 at each end are shown
+    result.stdout.fnmatch_lines([
+        "*s  request req-0: ok on instance-1 (cold start*",
+        "*... 804 events not shown: 804 requests (0 failed), 0 init attempts (0 failed), "
+        "0 other events (all of them: fn.journal, fn.invocations)",
+        "*s  request req-last: handler_error ValueError: the last one on instance-1 (warm*",
+    ])

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import keyword
+import math
+import os
 import re
 import sys
 import warnings
@@ -48,6 +50,44 @@ def _check_path(name: str, value: Any) -> Path | None:
     if not isinstance(value, (str, Path)):
         raise FunctionConfigError(name, f"{value!r} is not a path")
     return Path(value)
+
+
+def resolve_path(name: str, path: Path) -> Path:
+    """``path`` made absolute, its links followed; `FunctionConfigError` naming the key when
+    it cannot be (a NUL in it, a loop of links, a relative path in a deleted folder)."""
+    if not path.is_absolute():
+        path = working_folder(name, f"{str(path)!r} is relative to") / path
+    try:
+        return path.resolve()
+    except ValueError:  # (embedded null byte)
+        raise FunctionConfigError(
+            name, f"{str(path)!r} holds a NUL character; allowed: a path") from None
+    except (OSError, RuntimeError) as exc:  # (RuntimeError: a loop of links, before 3.13)
+        raise FunctionConfigError(
+            name, f"{str(path)!r} cannot be resolved ({exc}); allowed: a path whose "
+                  "links lead somewhere") from None
+
+
+def working_folder(name: str, why: str) -> Path:
+    """The test process's working folder; if it was deleted (a temporary folder a test
+    chdir'd into), `FunctionConfigError` naming ``name``, ``why`` it matters ("... is
+    relative to") and the folder."""
+    try:
+        return Path(os.getcwd())
+    except FileNotFoundError:
+        raise FunctionConfigError(
+            name, f"{why} the working folder {_deleted_cwd()}, which no longer exists (was it "
+                  "a temporary folder?); chdir to an existing folder first") from None
+
+
+def _deleted_cwd() -> str:
+    """The deleted working folder's path, as far as the system still tells it."""
+    try:
+        link = os.readlink("/proc/self/cwd")  # (Linux: "/tmp/x (deleted)")
+    except OSError:
+        link = os.environ.get("PWD", "")
+    link = link.removesuffix(" (deleted)")
+    return repr(link) if link else "(its path is unknown)"
 
 
 _EXAMPLE_ENTRY = {"handler": "handler", "initializer_handler": "init",
@@ -126,6 +166,7 @@ def _check_user_data(name: str, value: Any) -> dict[str, str]:
             raise FunctionConfigError(
                 name, f"entry {key!r}: {shown} is not a string; values must be str"
             )
+        _check_variable(name, key, item)
     if len(value) > USER_DATA_MAX_ITEMS:
         raise FunctionConfigError(name, f"{len(value)} entries; allowed: at most "
                                         f"{USER_DATA_MAX_ITEMS}")
@@ -133,6 +174,36 @@ def _check_user_data(name: str, value: Any) -> dict[str, str]:
     if size > USER_DATA_MAX_BYTES:
         raise FunctionConfigError(name, f"{size} bytes; allowed: at most {USER_DATA_MAX_BYTES}")
     return dict(value)
+
+
+def _check_variable(name: str, key: str, item: str) -> None:
+    """One entry of ``user_data`` (or its kin) is an environment variable of the instance:
+    caught here rather than as the function's crash when the instance's environment is set.
+
+    [assumption] FunctionGraph's console rule for variable names is not in the reference: the
+    rule is the operating system's (a name neither empty nor holding ``=`` or NUL; a value
+    without NUL), and both are UTF-8 text, as the API's JSON carries them.
+    """
+    problem = ("is empty" if not key else "holds '='" if "=" in key
+               else "holds a NUL character" if "\0" in key else _not_utf8(key))
+    if problem:
+        raise FunctionConfigError(
+            name, f"entry {key!r}: the name {problem}; allowed: a non-empty name without "
+                  "'=' or NUL characters (it becomes an environment variable)")
+    problem = "holds a NUL character" if "\0" in item else _not_utf8(item)
+    if problem:
+        shown = "the value" if name == "encrypted_user_data" else f"the value {item!r}"
+        raise FunctionConfigError(
+            name, f"entry {key!r}: {shown} {problem}; allowed: UTF-8 text without NUL "
+                  "characters (it becomes an environment variable)")
+
+
+def _not_utf8(text: str) -> str:
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # (a lone surrogate, e.g. "\\udcff" in JSON)
+        return "is not valid UTF-8 text (it holds a lone surrogate)"
+    return ""
 
 
 def _check_func_name(name: str, value: Any) -> str | None:
@@ -168,8 +239,12 @@ def _check_bool(name: str, value: Any) -> bool:
 def _check_real_time_limit(name: str, value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise FunctionConfigError(name, f"{value!r}: allowed: None or a number of seconds > 0")
+    # (nan passes "<= 0": it would switch the limit off; inf is None spelt another way)
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not 0 < value < math.inf):
+        raise FunctionConfigError(
+            name, f"{value!r}: allowed: None or a number of seconds > 0, finite (None: "
+                  "no limit)")
     return float(value)
 
 

@@ -26,6 +26,7 @@ from ._config_checks import (
     instance_setup_file,
     json_object,
     normalize_field,
+    resolve_path,
 )
 from ._config_sources import check_user_data_update, fields_from_file, with_user_data_update
 from ._redaction import MASK
@@ -187,12 +188,13 @@ class FunctionConfig:
                 "code_root",
                 "required: the folder holding your function's code, e.g. code_root='fn'",
             )
-        object.__setattr__(self, "code_root", self.code_root.resolve())  # immune to chdir
+        # (resolved: immune to chdir)
+        object.__setattr__(self, "code_root", resolve_path("code_root", self.code_root))
         setup_file = instance_setup_file(self.instance_setup)
         if setup_file is not None:  # (a file: found from here on, whatever the cwd)
             function = self.instance_setup.rpartition(":")[2]  # type: ignore[union-attr]
             object.__setattr__(self, "instance_setup",
-                               f"{Path(setup_file).resolve()}:{function}")
+                               f"{resolve_path('instance_setup', Path(setup_file))}:{function}")
         if self.runtime is None:
             object.__setattr__(self, "runtime", DEFAULT_RUNTIME)
         else:

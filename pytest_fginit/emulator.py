@@ -16,6 +16,7 @@ import math
 import threading
 from collections.abc import Iterable
 from dataclasses import replace
+from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
 
@@ -24,13 +25,23 @@ from ._hosts import check_instance_setup, open_host
 from ._platform.dispatch import Dispatcher
 from ._platform.placement import next_reclaim_at
 from ._platform.pool import EmulatorListener, InstancePool
-from ._platform.revision import check_version_name, environment, revision_of
+from ._platform.revision import (
+    check_version_name,
+    environment,
+    forget_stale_bytecode,
+    revision_of,
+)
 from .config import FunctionConfig
 from .errors import FunctionConfigError
 from .faults import Faults
 from .records import Billing, InitAttempt, Instance, Invocation, JournalEntry
 
 __all__ = ["EmulatorListener", "FunctionEmulator"]  # (EmulatorListener: pytest_fginit's API)
+
+
+_LAST_TIME = datetime(9999, 12, 30, tzinfo=timezone.utc).timestamp()
+"""The latest the virtual clock may show: a day short of `datetime.max`, so that local times
+of it exist too."""
 
 
 class _Life(enum.Enum):
@@ -183,10 +194,18 @@ class FunctionEmulator:
     def advance(self, seconds: float) -> None:
         """Move the clock user code sees forward by ``seconds`` (virtual time only)."""
         self._require_running("advance()")
-        if (isinstance(seconds, bool) or not isinstance(seconds, (int, float))
-                or not 0 <= seconds < math.inf):
-            raise ValueError(f"advance() moves the clock forward only: seconds must be a "
-                             f"finite number >= 0, not {seconds!r}")
+        number = not isinstance(seconds, bool) and isinstance(seconds, (int, float))
+        if number and self._clock.virtual:
+            most = _LAST_TIME - self._clock.now()
+            ok = 0 <= seconds <= most  # (False for nan)
+        else:
+            most, ok = math.inf, number and 0 <= seconds < math.inf
+        if not ok:
+            allowed = ("a finite number >= 0" if most == math.inf else
+                       f"a number from 0 to {most:.0f} (the clock cannot pass "
+                       "9999-12-30, near the end of Python's dates)")
+            raise ValueError(f"advance() moves the clock forward only: seconds must be "
+                             f"{allowed}, not {seconds!r}")
         if not self._clock.virtual:
             raise RuntimeError("advance() needs virtual_time=True; this function runs on "
                                "real time")
@@ -235,6 +254,7 @@ class FunctionEmulator:
 
     def _redeploy(self, config: FunctionConfig, what: str) -> None:
         _check_setup(config)  # (before anything stops)
+        forget_stale_bytecode(config.code_root)  # (new instances run the code on disk now)
         self._pool.stop_ready()
         self._pool.host.close()  # (the environment of instances changes with the configuration)
         self._configure(config)

@@ -13,6 +13,7 @@ break the emulator.)
 from __future__ import annotations
 
 import math
+import re
 from functools import partial
 from json import dumps as _json_dumps
 from json import loads as _json_loads
@@ -28,7 +29,7 @@ from .outcomes import body_size, error_of, function_error, record_result
 from .parallel import at, side_by_side
 from .placement import NoRoom, Request, Start, join_or_open, missing_reserved, pick_instance
 from .pool import EmulatorListener, InstancePool
-from .revision import context_for
+from .revision import check_working_folder, context_for
 
 _Body = tuple[Any, str, Any]  # (the event, its JSON text, the event as user code receives it)
 _Queue = list[tuple[Request, FaultRule | None]]  # (handlers one instance runs in turn)
@@ -53,6 +54,7 @@ class Dispatcher:
     def send(self, what: str, events: list[Any], ids: list[str | None]) -> list[Invocation]:
         """Serve ``events`` as requests that arrive together; their invocations, in order."""
         bodies = _serialise(what, events)
+        _check_request_ids(what, ids)
         pool = self._pool
         pool.reclaim_idle()  # (before the requests arrive: their time is their own)
         pool.sends += 1
@@ -62,6 +64,8 @@ class Dispatcher:
         try:
             # What raises here (an interrupt in user code, a failed instance_setup) is raised
             # once what did end is recorded, and the clock has moved past all of it.
+            if starts:
+                check_working_folder(pool.revision.config)
             failure = pool.bring_up(starts) if starts else None
             if failure is None:
                 failure = self._run_handlers(requests)
@@ -92,6 +96,7 @@ class Dispatcher:
         together = missing > 1
         starts = [Start(Timeline() if together else None, pool.reserved_init_attempts, None,
                         reserved=True) for _ in range(missing)]
+        check_working_folder(pool.revision.config)
         try:
             failure = pool.bring_up(starts)
         finally:
@@ -274,18 +279,63 @@ class Dispatcher:
             self._pool.stop(instance, "killed")
 
 
+MAX_EVENT_DEPTH = 200
+"""How deeply an event's lists and objects may nest. [assumption] The platform's limit is not
+published; this one keeps every step of a send well inside Python's recursion limit (1000
+frames by default), so that both isolation modes take the same events: the JSON round trip
+takes a frame per level, the pickle to an instance process two, on top of the test's stack."""
+
+_REQUEST_ID = re.compile(r"[!-~]{1,64}")
+"""A request id a test gives: 1-64 visible ASCII characters (FunctionGraph's are UUIDs; its
+async API takes ids of up to 64 characters). No spaces or line breaks: the id goes into log
+lines (``<time> <request id> <LEVEL> <message>``) and a response header."""
+
+
+def _check_request_ids(what: str, ids: list[str | None]) -> None:
+    for request_id in ids:
+        if request_id is not None and not (isinstance(request_id, str)
+                                           and _REQUEST_ID.fullmatch(request_id)):
+            raise ValueError(
+                f"{what}: request_id {request_id!r}: allowed: None (one is made up) or a str "
+                "of 1-64 visible ASCII characters (no spaces, tabs or line breaks), e.g. a "
+                "UUID")
+
+
 def _serialise(what: str, events: list[Any]) -> list[_Body]:
     """Each event with its JSON text and what user code receives (the event after a JSON
-    round trip); `TypeError` naming the event that cannot be sent."""
+    round trip); `TypeError` naming the event that cannot be sent, `ValueError` for one
+    nested more than `MAX_EVENT_DEPTH` deep."""
     bodies = []
     for n, event in enumerate(events):
+        which = "the event" if len(events) == 1 else f"event {n}"
         try:
             body = _json_dumps(event)
-            bodies.append((event, body, _json_loads(body)))
+            payload = _json_loads(body)
+        except RecursionError:
+            body, payload = "", None
         except (TypeError, ValueError) as exc:
-            which = "the event" if len(events) == 1 else f"event {n}"
             raise TypeError(f"{what}: {which} must be JSON-serialisable: {exc}") from None
+        # (a body with few brackets cannot nest deeply: only those are walked)
+        if not body or (body.count("[") + body.count("{") > MAX_EVENT_DEPTH
+                        and _depth(payload) > MAX_EVENT_DEPTH):
+            raise ValueError(f"{what}: {which} is nested too deeply: allowed: at most "
+                             f"{MAX_EVENT_DEPTH} levels of lists and objects")
+        bodies.append((event, body, payload))
     return bodies
+
+
+def _depth(value: Any) -> int:
+    """How deeply ``value``'s lists and dicts nest (without recursion: it may be deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (list, dict)):
+            deepest = max(deepest, level)
+            if deepest > MAX_EVENT_DEPTH:
+                return deepest
+            stack.extend((child, level + 1)
+                         for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def _with_instances(requests: list[Request]) -> list[Request]:

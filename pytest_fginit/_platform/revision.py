@@ -10,11 +10,15 @@ with; they are stopped on a redeploy.
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 import tempfile
 from dataclasses import dataclass
+from importlib.util import cache_from_source
 from pathlib import Path
 
+from .._config_checks import working_folder
 from .._hosts.protocol import InstanceSpec
 from .._redaction import Redactor, redactor
 from ..config import FunctionConfig
@@ -49,6 +53,65 @@ def revision_of(config: FunctionConfig, version: str = "latest") -> Revision:
         pre_stop_function=config.pre_stop_function,
     )
     return Revision(config, version, spec, redactor(config.secrets))
+
+
+def check_working_folder(config: FunctionConfig) -> None:
+    """Process isolation: an instance process starts in the test process's working folder,
+    read as it starts; a deleted one is named here, before the start, rather than as a bare
+    `FileNotFoundError` from the host."""
+    if config.isolation == "process":
+        working_folder("isolation", "process: each instance process starts in")
+
+
+_RACY_S = 2
+"""A bytecode file written less than this long after its source's last change may hold an
+older text of it (see `forget_stale_bytecode`)."""
+
+
+def forget_stale_bytecode(code_root: Path) -> None:
+    """Delete the ``__pycache__`` files of ``code_root`` that may hold old code: at a code
+    update, so that the new instances (both isolation modes) run what is on disk now.
+
+    Python takes a bytecode file as up to date when it records its source's size and its
+    modification time *in whole seconds*: a same-size edit within the second the file was
+    compiled in goes unseen. A bytecode file written well after its source's last change
+    (``_RACY_S``) was compiled from the source as it is and is kept, so a big code root's
+    libraries are not compiled again at every update; only the racy ones are deleted, and
+    compiled again on their next load. (As git treats its "racily clean" index entries.)
+    """
+    for folder, subfolders, files in os.walk(code_root):
+        subfolders[:] = [d for d in subfolders if d != "__pycache__"]
+        for file in files:
+            if file.endswith(".py"):
+                _forget_if_racy(os.path.join(folder, file))
+
+
+def _forget_if_racy(source: str) -> None:
+    try:
+        changed = os.stat(source).st_mtime
+    except OSError:
+        return
+    for cached in _bytecode_files(source):
+        try:
+            if os.stat(cached).st_mtime < int(changed) + _RACY_S:
+                os.unlink(cached)
+        except OSError:  # (none there, or not ours to delete: Python then recompiles)
+            pass
+
+
+def _bytecode_files(source: str) -> set[str]:
+    """Where Python may keep ``source``'s bytecode: beside it and under
+    ``sys.pycache_prefix`` (an instance process may have either), at each optimisation."""
+    tag = sys.implementation.cache_tag
+    if tag is None:
+        return set()
+    folder, name = os.path.split(source)
+    stem = name[:-3]
+    found = {os.path.join(folder, "__pycache__", f"{stem}.{tag}{opt}.pyc")
+             for opt in ("", ".opt-1", ".opt-2")}
+    if sys.pycache_prefix:
+        found |= {cache_from_source(source, optimization=opt) for opt in ("", 1, 2)}
+    return found
 
 
 def check_version_name(version: object) -> str:

@@ -64,7 +64,7 @@ ALLOWED: dict[str, set[str]] = {
     "_platform.parallel": {"_clock"},
     "_platform.outcomes": {"errors", "_redaction", "_hosts.protocol", "records"},
     "_platform.revision": {"config", "context", "errors", "_hosts", "_hosts.protocol",
-                           "_clock", "_redaction"},
+                           "_clock", "_redaction", "_config_checks"},
     "_platform.pool": {"_platform.placement", "_platform.outcomes", "_platform.parallel",
                        "_platform.revision", "records", "errors", "faults", "config",
                        "context", "_hosts.protocol", "_clock", "_redaction"},

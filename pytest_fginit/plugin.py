@@ -26,7 +26,7 @@ from ._config_sources import (
     var_files_from_text,
     with_user_data_update,
 )
-from ._redaction import MASK
+from ._redaction import MASK, mask_report
 from .config import (
     SECRET_FIELDS,
     check_known,
@@ -171,6 +171,7 @@ def function_fields(item: pytest.Item) -> dict[str, Any]:
     """The merged configuration of ``item``: a deployment file's keys (``config``, with its
     ``config_var_files``), then ini and options, then markers, closest last; then every
     ``user_data_update`` (ini, then markers, closest last) merged into ``user_data``."""
+    __tracebackhide__ = True  # (the fields hold the secrets: pytest -l would show them)
     # A deep copy: a hook may change the dicts in place without touching the ini's values.
     fields: dict[str, Any] = copy.deepcopy(item.config.stash.get(_BASE_FIELDS, {}))
     deployment_file = item.config.stash.get(_DEPLOYMENT_FILE, None)
@@ -239,6 +240,7 @@ class _HookRelay:
 @pytest.fixture
 def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
     """A `FunctionEmulator` for this test's function (configured by marker and ini)."""
+    __tracebackhide__ = True  # (``fields`` holds the secrets: pytest -l would show them)
     from .config import FunctionConfig
     from .emulator import FunctionEmulator
 
@@ -385,6 +387,7 @@ def pytest_runtest_makereport(
     if call.when == "call":  # (an xfailed test raised, though its report is "skipped")
         item.stash[_CALL_FAILED] = call.excinfo is not None
     emulators = item.stash.get(_EMULATORS, [])
+    mask_report(report, [emulator.redact for emulator in emulators])  # (-l, fd output)
     if report.failed and call.when in ("setup", "call") and emulators:
         from .report import format_timeline
 

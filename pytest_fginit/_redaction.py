@@ -9,8 +9,8 @@ A secret is also masked in the forms that code commonly escapes it into on the w
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from typing import Final
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
 
 MASK: Final = "******"
 MIN_SECRET_LENGTH: Final = 4
@@ -99,11 +99,19 @@ def mask_strings_in(tree: object, redact: Redactor) -> object:
     return mask(tree)
 
 
-def mask_report(report: object, redactors: Iterable[Redactor]) -> None:
+def mask_report(report: object, redactors: Iterable[Redactor],
+                fields: dict[str, Any] | None = None, secret_names: Iterable[str] = ()) -> None:
     """Mask a pytest test report in place: its traceback (the locals of every frame with
     ``pytest -l``) and its sections (captured output and log, which hold what the function
-    wrote to the descriptors themselves): what the terminal and ``--junitxml`` show."""
-    for redact in {r for r in redactors if r is not no_redaction}:
+    wrote to the descriptors themselves): what the terminal and ``--junitxml`` show. Masked:
+    what each of ``redactors`` masks, and the secrets among configuration ``fields`` (those
+    named in ``secret_names``: a string, or a dict's string values)."""
+    secrets = []
+    for name in secret_names:
+        value = (fields or {}).get(name)
+        values = value.values() if isinstance(value, Mapping) else [value]
+        secrets += [v for v in values if isinstance(v, str)]
+    for redact in {*redactors, redactor(secrets)} - {no_redaction}:
         for name in ("longrepr", "sections"):
             if hasattr(report, name):
                 setattr(report, name, mask_strings_in(getattr(report, name), redact))

@@ -72,6 +72,7 @@ _VAR_FILES = pytest.StashKey[list[Path]]()
 _USER_DATA_UPDATE = pytest.StashKey[dict[str, str]]()
 _STRICT_FAULTS = pytest.StashKey[bool]()
 _EMULATORS = pytest.StashKey[list["FunctionEmulator"]]()
+_FIELDS = pytest.StashKey[dict[str, Any]]()  # (fg_function's: their secrets masked in reports)
 _CALL_FAILED = pytest.StashKey[bool]()
 _USAGE = pytest.StashKey[dict[str, "Billing"]]()
 """Per emulated function (by name): what the session's tests made the platform do."""
@@ -247,7 +248,7 @@ def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
     item = request.node
     problem: FunctionConfigError | None = None
     try:
-        fields = function_fields(item)
+        fields = item.stash[_FIELDS] = function_fields(item)
         if "code_root" not in fields:
             pytest.fail(_NOTHING_CONFIGURED, pytrace=False)
         # item.ihook: hooks of the conftest files that apply to this test's folder only.
@@ -387,7 +388,7 @@ def pytest_runtest_makereport(
     if call.when == "call":  # (an xfailed test raised, though its report is "skipped")
         item.stash[_CALL_FAILED] = call.excinfo is not None
     emulators = item.stash.get(_EMULATORS, [])
-    mask_report(report, [emulator.redact for emulator in emulators])  # (-l, fd output)
+    mask_report(report, [e.redact for e in emulators], item.stash.get(_FIELDS, {}), SECRET_FIELDS)
     if report.failed and call.when in ("setup", "call") and emulators:
         from .report import format_timeline
 
@@ -395,5 +396,5 @@ def pytest_runtest_makereport(
             report.sections.append((SECTION, format_timeline(emulator)))
     if call.when == "teardown":
         # Items live for the whole session: let go of the instances (models, connections).
-        item.stash[_EMULATORS] = []
+        item.stash[_EMULATORS], item.stash[_FIELDS] = [], {}
     return report

@@ -3,7 +3,8 @@
 
 A secret is also masked in the forms that code commonly escapes it into on the way to text:
 ``repr()`` (a PEM key's newlines become ``\\n``, a backslash doubles, a quote gets one),
-``json.dumps`` (non-ASCII becomes ``\\uXXXX``, ``"`` and ``\\`` are escaped) and ``ascii()``.
+``json.dumps`` (non-ASCII becomes ``\\uXXXX``, ``"`` and ``\\`` are escaped), ``ascii()`` and
+the ``repr()`` of its UTF-8 bytes.
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ def no_redaction(text: str) -> str:
 
 def escaped_forms(secret: str) -> set[str]:
     """``secret`` and the forms it takes escaped: by ``repr()`` (in either quote), by
-    ``json.dumps`` (with and without ``ensure_ascii``) and by ``ascii()``."""
+    ``json.dumps`` (with and without ``ensure_ascii``), by ``ascii()``, and as the ``repr()``
+    of its UTF-8 bytes (``b'p\\xc3\\xa4ss'``)."""
     forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]}
-    for quoted in (repr(secret), ascii(secret), repr(secret + "'\""), ascii(secret + "'\"")):
+    encoded = secret.encode("utf-8", "backslashreplace")
+    for quoted in (repr(secret), ascii(secret), repr(secret + "'\""), ascii(secret + "'\""),
+                   repr(encoded)[1:], repr(encoded + b"'\"")[1:]):
         # (the quote-escaped variant: a secret followed by both quotes makes repr() pick "'"
         # and escape the "'" inside, the form a secret takes in the repr of a str holding both)
         forms.add(quoted[1:-1].removesuffix("\\'\""))

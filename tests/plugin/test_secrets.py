@@ -181,7 +181,8 @@ def test_a_secret_is_masked_in_its_escaped_forms(secret: str) -> None:
     redact = redactor([secret])
     for text in (secret, repr(secret), ascii(secret), json.dumps(secret),
                  json.dumps(secret, ensure_ascii=False), repr({"key": secret}),
-                 repr(secret + "'\""), json.dumps({"k": [secret]})):
+                 repr(secret + "'\""), json.dumps({"k": [secret]}), str(secret.encode()),
+                 repr([secret.encode(), (secret + "'\"").encode()])):
         masked = redact(text)
         assert MASK in masked
         for form in escaped_forms(secret):

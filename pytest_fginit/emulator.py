@@ -238,7 +238,11 @@ class FunctionEmulator:
                 raise FunctionConfigError(
                     fixed, f"cannot change on a running emulator (it is "
                            f"{getattr(self.config, fixed)!r}): start a new FunctionEmulator")
-        config = self.config.replace(**fields)  # (checked before anything stops)
+        __tracebackhide__ = True  # (``fields`` may hold new secrets: pytest -l would show them)
+        try:
+            config = self.config.replace(**fields)  # (checked before anything stops)
+        except FunctionConfigError as exc:  # raised from here: the frames below hold them too
+            raise exc.with_traceback(None) from None
         self._redeploy(config, f"updated ({', '.join(sorted(fields)) or 'same configuration'})")
         return config
 

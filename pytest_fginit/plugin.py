@@ -26,7 +26,7 @@ from ._config_sources import (
     var_files_from_text,
     with_user_data_update,
 )
-from ._redaction import MASK
+from ._redaction import MASK, mask_report
 from .config import (
     SECRET_FIELDS,
     check_known,
@@ -72,6 +72,7 @@ _VAR_FILES = pytest.StashKey[list[Path]]()
 _USER_DATA_UPDATE = pytest.StashKey[dict[str, str]]()
 _STRICT_FAULTS = pytest.StashKey[bool]()
 _EMULATORS = pytest.StashKey[list["FunctionEmulator"]]()
+_FIELDS = pytest.StashKey[dict[str, Any]]()  # (fg_function's: their secrets masked in reports)
 _CALL_FAILED = pytest.StashKey[bool]()
 _USAGE = pytest.StashKey[dict[str, "Billing"]]()
 """Per emulated function (by name): what the session's tests made the platform do."""
@@ -171,6 +172,7 @@ def function_fields(item: pytest.Item) -> dict[str, Any]:
     """The merged configuration of ``item``: a deployment file's keys (``config``, with its
     ``config_var_files``), then ini and options, then markers, closest last; then every
     ``user_data_update`` (ini, then markers, closest last) merged into ``user_data``."""
+    __tracebackhide__ = True  # (the fields hold the secrets: pytest -l would show them)
     # A deep copy: a hook may change the dicts in place without touching the ini's values.
     fields: dict[str, Any] = copy.deepcopy(item.config.stash.get(_BASE_FIELDS, {}))
     deployment_file = item.config.stash.get(_DEPLOYMENT_FILE, None)
@@ -239,13 +241,14 @@ class _HookRelay:
 @pytest.fixture
 def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
     """A `FunctionEmulator` for this test's function (configured by marker and ini)."""
+    __tracebackhide__ = True  # (``fields`` holds the secrets: pytest -l would show them)
     from .config import FunctionConfig
     from .emulator import FunctionEmulator
 
     item = request.node
     problem: FunctionConfigError | None = None
     try:
-        fields = function_fields(item)
+        fields = item.stash[_FIELDS] = function_fields(item)
         if "code_root" not in fields:
             pytest.fail(_NOTHING_CONFIGURED, pytrace=False)
         # item.ihook: hooks of the conftest files that apply to this test's folder only.
@@ -385,6 +388,7 @@ def pytest_runtest_makereport(
     if call.when == "call":  # (an xfailed test raised, though its report is "skipped")
         item.stash[_CALL_FAILED] = call.excinfo is not None
     emulators = item.stash.get(_EMULATORS, [])
+    mask_report(report, [e.redact for e in emulators], item.stash.get(_FIELDS, {}), SECRET_FIELDS)
     if report.failed and call.when in ("setup", "call") and emulators:
         from .report import format_timeline
 
@@ -392,5 +396,5 @@ def pytest_runtest_makereport(
             report.sections.append((SECTION, format_timeline(emulator)))
     if call.when == "teardown":
         # Items live for the whole session: let go of the instances (models, connections).
-        item.stash[_EMULATORS] = []
+        item.stash[_EMULATORS], item.stash[_FIELDS] = [], {}
     return report

@@ -19,6 +19,7 @@ from .namespace import IsolatedNamespace, code_root_names
 from .patches import (
     EXIT_GUARD,
     LOG_HANDLER,
+    MASKING,
     SLEEP,
     Patch,
     StreamTees,
@@ -54,6 +55,7 @@ class InProcessHost:
             for patch in (SLEEP, LOG_HANDLER, EXIT_GUARD):
                 patch.acquire()
                 self._patched.append(patch)
+            MASKING.add(self._redact)  # (what any thread logs, warns, prints while open)
             self._watchdog.start()
         except BaseException:
             self.close()  # undo whatever was done
@@ -66,6 +68,7 @@ class InProcessHost:
         self._runner.forget()
         while self._patched:
             self._patched.pop().release()
+        MASKING.discard(self._redact)
         self._watchdog.close()
         restore_environment(saved)
 

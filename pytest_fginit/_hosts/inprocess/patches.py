@@ -9,6 +9,13 @@ count), the way time-machine patches on its first traveller. The patches:
 * `EXIT_GUARD`: ``os._exit`` on a thread running a phase ends the (emulated) instance, not
   pytest.
 * `LOG_HANDLER`: the root logger copies records made while a phase runs into its log.
+* `MASKING` (counted by the hosts that have secrets, each adding its redactor): while one is
+  open, what reaches pytest from any thread, not only from a phase's, is masked: log records
+  (as they are made, so pytest's log capture, ``caplog`` and live logging see them masked),
+  warnings (as they are shown or recorded: pytest's warning capture), and what other threads
+  write through the tees. Not masked: writes to the descriptors themselves (``os.write(1,
+  ...)``, ``sys.__stdout__``, a subprocess), which bypass ``sys.stdout``; the plugin masks
+  them in its reports, process isolation everywhere (documented).
 
 Not counted, because they belong to one host: the streams' tees (`StreamTees`) and the
 function's environment (`set_environment` / `restore_environment`).
@@ -16,11 +23,13 @@ function's environment (`set_environment` / `restore_environment`).
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from typing import IO, Any
 
@@ -79,6 +88,8 @@ class _Tee:
         if out.sink is not None:
             text = out.redact(text)
             out.sink.append(text)
+        else:  # another thread: the test's, or one the function started
+            text = MASKING.redact(text)
         return self.inner.write(text)
 
     def flush(self) -> None:
@@ -195,3 +206,100 @@ def restore_environment(saved: Mapping[str, str]) -> None:
         if os.environ.get(key) != value:
             os.environ[key] = value
     time.tzset()
+
+
+# --- masking what reaches pytest from any thread ----------------------------------------------
+
+class _Masking:
+    """The redactors of the open hosts that have secrets (see the module's docstring): the
+    first added installs the log record factory and the warnings wrapper, the last removed
+    takes them out."""
+
+    def __init__(self) -> None:
+        self._redactors: list[Redactor] = []
+        self._lock = threading.Lock()
+        self.redact: Redactor = no_redaction
+        self._factory_before: Callable[..., logging.LogRecord] = logging.getLogRecordFactory()
+        self._show_before: Callable[[Any], None] | None = None
+
+    def add(self, redact: Redactor) -> None:
+        if redact is no_redaction:
+            return
+        with self._lock:
+            self._redactors.append(redact)
+            self.redact = self._combined()
+            if len(self._redactors) == 1:
+                self._install()
+
+    def discard(self, redact: Redactor) -> None:
+        with self._lock:
+            if redact not in self._redactors:
+                return
+            self._redactors.remove(redact)
+            self.redact = self._combined()
+            if not self._redactors:
+                self._uninstall()
+
+    def _combined(self) -> Redactor:
+        redactors = tuple(self._redactors)
+        if len(redactors) <= 1:
+            return redactors[0] if redactors else no_redaction
+
+        def redact(text: str) -> str:
+            for each in redactors:
+                text = each(text)
+            return text
+
+        return redact
+
+    def _install(self) -> None:
+        self._factory_before = logging.getLogRecordFactory()
+        logging.setLogRecordFactory(self._record)
+        # ``warnings._showwarnmsg`` is what every warning shown or recorded goes through,
+        # ``warnings.catch_warnings`` (pytest's, per test) included: it swaps what is below.
+        self._show_before = getattr(warnings, "_showwarnmsg", None)
+        if self._show_before is not None:
+            warnings._showwarnmsg = self._show_warning  # type: ignore[attr-defined]
+
+    def _uninstall(self) -> None:
+        if logging.getLogRecordFactory() == self._record:  # else someone set theirs since
+            logging.setLogRecordFactory(self._factory_before)
+        if getattr(warnings, "_showwarnmsg", None) == self._show_warning:
+            warnings._showwarnmsg = self._show_before  # type: ignore[attr-defined]
+
+    def _record(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        """A log record, its message (and traceback, stack) masked as it is made."""
+        record = self._factory_before(*args, **kwargs)
+        redact = self.redact
+        try:
+            message = record.getMessage()
+        except Exception:  # (a bad format: logging reports it when the record is handled)
+            return record
+        masked = redact(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        if record.exc_info and not record.exc_text:
+            text = logging.Formatter().formatException(record.exc_info)
+            if redact(text) != text:  # (formatted now, masked: a handler would show it)
+                record.exc_text = redact(text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return record
+
+    def _show_warning(self, message: warnings.WarningMessage) -> None:
+        text = str(message.message)
+        masked = self.redact(text)
+        if masked != text:
+            message = copy.copy(message)  # (the warning itself stays the caller's)
+            warning: Warning = UserWarning(masked)
+            if isinstance(message.message, Warning):  # (always, made by warnings.warn)
+                warning = copy.copy(message.message)
+                warning.args = (masked,)
+                if str(warning) != masked:  # (a __str__ of its own)
+                    warning = UserWarning(masked)
+            message.message = warning
+        if self._show_before is not None:
+            self._show_before(message)
+
+
+MASKING = _Masking()

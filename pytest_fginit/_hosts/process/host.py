@@ -26,7 +26,7 @@ from typing import Any
 
 from ..._clock import Clock, real_time
 from ..._clock import real_monotonic as _now
-from ..._redaction import Redactor, no_redaction
+from ..._redaction import Redactor, Secrets, no_redaction
 from ...context import ContextFields
 from ..inprocess.namespace import code_root_names
 from ..protocol import Injection, InstanceSpec, PhaseOutcome, StartOutcome
@@ -90,7 +90,7 @@ class ProcessHost:
         self.memory_size = memory_size
         self.memory_limit = memory_size << 20
         self._inherit_env = inherit_env
-        self._secrets = secrets
+        self._secrets = Secrets(secrets)  # (its repr masks them: frames holding it print)
         self._function_env: dict[str, str] = {}
         self.in_flight: set[ProcessInstance] = set()
         """Instances running a phase now (their requests' threads add and remove them)."""

@@ -2,7 +2,9 @@
 
 The fork server, its spares and the control messages are described in `server` (the side
 that implements them); this module is the test process's end: it starts the server, asks it
-for spares, kills and releases instance processes, and reads their exits.
+for spares, kills and releases instance processes, and reads their exits (an emulator's close
+waits for those of its instances). It reads whatever the server has told it before each
+message it sends, and while a send waits for room: neither side ever waits on a full buffer.
 
 The server is started by module name (`SERVER_MODULE`), never imported here: its side of the
 boundary runs in another process.
@@ -152,7 +154,7 @@ class ForkServer:
         self._spares: collections.deque[tuple[int, socket.socket]] = collections.deque()
         self._spare_asked = False
         self._exits: dict[int, int] = {}
-        self._forgotten: set[int] = set()
+        self._forgotten: set[int] = set()  # instances whose exits nobody waits for
         self.closed = False
 
     @property

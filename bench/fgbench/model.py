@@ -46,19 +46,21 @@ class Plan:
     memory_rounds: int  # row 5b: this many times BURST idle instances, and BURST copies
     suite_tests: int  # row 6: tests in the generated suite
     suite_rounds: int  # row 6: whole pytest runs per side
-    masking_requests: int  # per round, each side of row 7 (a sample: 10,000 lines logged)
+    process_burst: int  # row 7: process instances brought up by one send, then closed
+    process_burst_rounds: int  # row 7: this many sends and closes
+    masking_requests: int  # per round, each side of row 8 (a sample: 10,000 lines logged)
 
 
 PLANS = {
     "quick": Plan(time_limit_s=25, rounds=2, cold=15, cold_new=3, warm_ours=150,
                   warm_theirs=5, timeouts=3, warmup=2, proc_cold=4, fresh=2, proc_warm=40,
                   many_rounds=1, burst=1, memory_rounds=1,
-                  suite_tests=20, suite_rounds=1,
+                  suite_tests=20, suite_rounds=1, process_burst=100, process_burst_rounds=1,
                   masking_requests=3),
     "full": Plan(time_limit_s=300, rounds=12, cold=100, cold_new=15, warm_ours=2000,
                  warm_theirs=40, timeouts=25, warmup=5, proc_cold=30, fresh=10, proc_warm=500,
                  many_rounds=4, burst=5, memory_rounds=4,
-                 suite_tests=100, suite_rounds=8,
+                 suite_tests=100, suite_rounds=8, process_burst=1000, process_burst_rounds=3,
                  masking_requests=20),
 }
 

@@ -21,8 +21,8 @@ ROWS = ("1a. cold start, bytecode cached", "1b. cold start, source compiled",
         "4d. 50 process instances alive", "5a. 100 simultaneous cold requests",
         "5b. memory per idle instance, in-process", "6. a suite, main.tf in pytest.ini",
         "6b. as 6, main.tf not parsed before",
-        "7. 10,000 log lines, secrets masked",
-        )
+        "7. a burst of process instances, up and closed",
+        "8. 10,000 log lines, secrets masked")
 
 
 def test_bench_quick_mode_runs_every_row(tmp_path):
@@ -55,9 +55,7 @@ def test_bench_writes_the_page_with_every_row_and_the_method(tmp_path):
     headings = [line for line in method.splitlines() if line.startswith("### ")]
     assert [h.split(":")[0] for h in headings] == [
         "### 1a, 1b", "### 1c", "### 2", "### 3", "### 4a, 4b", "### 4c", "### 4d", "### 5a",
-        "### 5b", "### 6, 6b",
-        "### 7",
-        ]
+        "### 5b", "### 6, 6b", "### 7", "### 8"]
     assert "{" not in method  # every field of the templates was filled in
 
 

@@ -378,6 +378,7 @@ def handler(event, context):
 
 
 def test_an_interrupted_talk_with_the_fork_server_starts_a_new_one(run, monkeypatch):
+    forkserver.shutdown()  # (a new server: no spare yet, the first request waits for one)
     fn = run("""
 import os
 def handler(event, context):
@@ -385,7 +386,7 @@ def handler(event, context):
 """)
     first = forkserver.shared_server()
 
-    def interrupted(self):
+    def interrupted(self, *args, **kwargs):
         raise KeyboardInterrupt  # as if Ctrl-C came while the server's answer was on its way
 
     with monkeypatch.context() as patch:

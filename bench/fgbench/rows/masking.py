@@ -1,4 +1,4 @@
-"""Row 7: what masking secrets costs a handler that logs 10,000 lines, in-process: the same
+"""Row 8: what masking secrets costs a handler that logs 10,000 lines, in-process: the same
 handler on an emulator with secrets configured (masking on) against one without (masking off).
 """
 
@@ -77,10 +77,10 @@ def measure(plan: Plan, ll: LambdaLocal) -> Section:
         sides = interleave(p.rounds, {
             "ours": lambda: run_logging_handler(root, p.masking_requests, masked=True),
             "theirs": lambda: run_logging_handler(root, p.masking_requests, masked=False),
-        }, "7. masking secrets   ")
+        }, "8. masking secrets   ")
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    row = Row("masking", f"7. {LINES:,} log lines, secrets masked", sides["ours"],
+    row = Row("masking", f"8. {LINES:,} log lines, secrets masked", sides["ours"],
               "the same, no secrets", sides["theirs"], kind="slowdown", target=1.2)
     method = render("masking", lines=f"{LINES:,}", half=f"{LINES // 2:,}",
                     secrets=len(SECRETS) + len(SECRETS["encrypted_user_data"]) - 1,

@@ -2,7 +2,9 @@
 
 The fork server, its spares and the control messages are described in `server` (the side
 that implements them); this module is the test process's end: it starts the server, asks it
-for spares, kills and releases instance processes, and reads their exits.
+for spares, kills and releases instance processes, and reads their exits (an emulator's close
+waits for those of its instances). It reads whatever the server has told it before each
+message it sends, and while a send waits for room: neither side ever waits on a full buffer.
 
 The server is started by module name (`SERVER_MODULE`), never imported here: its side of the
 boundary runs in another process.
@@ -15,22 +17,30 @@ import collections
 import contextlib
 import functools
 import os
+import resource
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..._clock import real_monotonic as _now
-from .wire import Channel, ChannelClosed
+from .wire import Channel, ChannelClosed, DescriptorsDropped
 
 SERVER_MODULE = "pytest_fginit._hosts.process.server"
 _SHUTDOWN_WAIT_S = 10.0
 _ANSWER_WAIT_S = 30.0
 """How long a fork may take before the server is taken as hung."""
+_END_WAIT_S = 2.0
+"""How long `ForkServer.end` waits for stopped instances to exit before it kills them (an
+instance told to stop exits within milliseconds, even while a thread of its code is busy)."""
+_KILLED_WAIT_S = 10.0
+"""How long it then waits for the killed ones to be reaped (a kill while coverage measures
+gives them a second to save their data first)."""
 PASSED_THROUGH_ENV = (
     "PATH", "PYTHONPATH", "PYTHONHOME", "PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE",
     "PYTHONUTF8", "PYTHONIOENCODING", "VIRTUAL_ENV", "LD_LIBRARY_PATH", "TMPDIR", "LANG",
@@ -57,6 +67,53 @@ class ForkServerError(RuntimeError):
 
 class ForkFailed(ForkServerError):
     """The fork server is fine, but ``fork()`` failed there (EAGAIN, ENOMEM)."""
+
+
+DESCRIPTORS_PER_INSTANCE = 3
+"""What an instance holds open in the test process while it lives: its socket, log and status
+files."""
+
+
+class DescriptorLimitError(OSError):
+    """The test process ran out of file descriptors starting a process instance: a limit of
+    the machine the tests run on, not of the platform, so the test fails with what to do
+    (rather than requests recorded with errors FunctionGraph would not give)."""
+
+    def __init__(self, holding: int, cause: OSError) -> None:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        hard_text = "unlimited" if hard == resource.RLIM_INFINITY else str(hard)
+        super().__init__(cause.errno, (
+            f"process isolation ran out of file descriptors ({cause.strerror}) with "
+            f"{holding} process instances of this function alive: the test process may have "
+            f"{soft} open at once (its soft RLIMIT_NOFILE, `ulimit -n`; the hard limit is "
+            f"{hard_text}), and each process instance holds {DESCRIPTORS_PER_INSTANCE} while "
+            f"it lives. Raise the limit (`ulimit -n` in the shell that runs pytest, or "
+            f"resource.setrlimit(resource.RLIMIT_NOFILE, ...) in conftest.py), or lower "
+            f"max_instance_num or the number of requests sent together."))
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "exit status unknown"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "unknown signal"
+        return f"killed by signal {-code} ({name})"
+    return f"exit code {code}"
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The most memory the process has held (``VmHWM``), 0 if it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 # --- the test process's side -----------------------------------------------------------------
@@ -97,7 +154,7 @@ class ForkServer:
         self._spares: collections.deque[tuple[int, socket.socket]] = collections.deque()
         self._spare_asked = False
         self._exits: dict[int, int] = {}
-        self._forgotten: set[int] = set()
+        self._forgotten: set[int] = set()  # instances whose exits nobody waits for
         self.closed = False
 
     @property
@@ -129,13 +186,16 @@ class ForkServer:
                 Channel(sock).send(("request", request), fds)
             except ChannelClosed:  # it died while it waited: take the next
                 sock.close()
-                self.release(pid, 0)
+                with self._lock:
+                    if self._exits.pop(pid, None) is None:
+                        self._forgotten.add(pid)  # (its exit is nobody's to wait for)
+                self._post(("release", pid, 0))
                 continue
             return pid, sock
 
     def _ask_for_spare(self) -> None:
         if not self._spare_asked:
-            self._channel.send(("spare",))
+            self._channel.send(("spare",), reading=self._read)
             self._spare_asked = True
 
     def kill(self, pid: int) -> None:
@@ -144,11 +204,8 @@ class ForkServer:
         self._post(("kill", pid))
 
     def release(self, pid: int, grace_s: float) -> None:
-        """The instance was told to stop: forget its exit, and kill it if it has not exited
-        after ``grace_s``."""
-        with self._lock:
-            if self._exits.pop(pid, None) is None:
-                self._forgotten.add(pid)
+        """The instance was told to stop: kill it if it has not exited after ``grace_s``.
+        (Its exit is kept for `exit_code` or `await_exits`.)"""
         self._post(("release", pid, grace_s))
 
     def exit_code(self, pid: int, timeout: float) -> int | None:
@@ -164,6 +221,32 @@ class ForkServer:
                     self._read()
             return self._exits.pop(pid)
 
+    def await_exits(self, pids: Iterable[int], timeout: float) -> set[int]:
+        """Wait up to ``timeout`` for the instances ``pids`` to exit (and be reaped); returns
+        those that have not. (Their exits are used up: `exit_code` no longer has them.)"""
+        waiting = set(pids)
+        limit = _now() + timeout
+        with self._lock, self._talking():
+            while True:
+                for pid in [pid for pid in waiting if pid in self._exits]:
+                    del self._exits[pid]
+                    waiting.discard(pid)
+                left = limit - _now()
+                if not waiting or self.closed or left <= 0:
+                    return waiting
+                if self._channel.poll(left):
+                    self._read()
+
+    def end(self, pids: Iterable[int]) -> None:
+        """Return once the instances ``pids`` (told to stop, or killed) have exited and been
+        reaped: after a moment to exit, those left are killed. (If the server has died, so
+        have they, of its death.)"""
+        with contextlib.suppress(ForkServerError):
+            left = self.await_exits(pids, _END_WAIT_S)
+            for pid in left:
+                self.kill(pid)
+            self.await_exits(left, _KILLED_WAIT_S)
+
     def close(self) -> None:
         """Stop the server; it kills whatever instances are still alive, and reaps them."""
         with self._lock:
@@ -178,13 +261,24 @@ class ForkServer:
         with self._lock:
             if not self.closed:
                 with self._talking():
-                    self._channel.send(message)
+                    while self._channel.poll(0):  # (what it told us meanwhile: exits)
+                        self._read()
+                    # (read while sending too: neither side may wait on a full buffer)
+                    self._channel.send(message, reading=self._read)
 
     def _read(self, waiting_for_spare: bool = False) -> tuple[Any, ...]:
         """One message; spares and exit notices are filed on the way (call with the lock
         held). A failed fork raises `ForkFailed` for a caller that waits for a spare."""
         message: tuple[Any, ...]
-        message, fds = self._channel.recv_with_fds()
+        try:
+            message, fds = self._channel.recv_with_fds()
+        except DescriptorsDropped as dropped:  # a spare whose socket we had no room for
+            message = dropped.message
+            self._forgotten.add(message[1])  # (it exits, its end of the socket closed)
+            self._spare_asked = False
+            if waiting_for_spare:
+                raise
+            return message
         if message[0] == "spare":
             self._spares.append((message[1], socket.socket(fileno=fds[0])))
             self._spare_asked = False
@@ -209,7 +303,7 @@ class ForkServer:
             self._end()
             raise ForkServerError("the fork server stopped unexpectedly"
                                   + self._last_words()) from None
-        except ForkFailed:  # (said in a whole message: the conversation is intact)
+        except (ForkFailed, DescriptorsDropped):  # (whole messages: the stream is intact)
             raise
         except BaseException:  # cut off mid-conversation: the stream cannot be trusted
             self.closed = True

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import logging
 import math
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -31,14 +31,17 @@ from ...context import ContextFields
 from ..inprocess.namespace import code_root_names
 from ..protocol import Injection, InstanceSpec, PhaseOutcome, StartOutcome
 from .client import (
+    DescriptorLimitError,
     ForkServer,
     ForkServerError,
     anonymous_file,
+    describe_exit,
     instance_environment,
+    peak_rss_bytes,
     shared_server,
 )
 from .coverage_support import measuring_coverage
-from .wire import INSTANCE_STATUS, Channel, ChannelClosed, portable_exception
+from .wire import INSTANCE_STATUS, Channel, ChannelClosed, frame_of, portable_exception
 
 _POLL_S = 0.02
 """How often the host looks at a running phase's memory and real-time deadline."""
@@ -48,30 +51,6 @@ _EXIT_WAIT_S = 1.0
 (a crashed one is reaped within milliseconds; one that closed the connection but lives is not)."""
 _STOP_GRACE_S = 5.0
 """How long a stopped instance has to exit before the fork server kills it."""
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "exit status unknown"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = "unknown signal"
-        return f"killed by signal {-code} ({name})"
-    return f"exit code {code}"
-
-
-def _peak_rss_bytes(pid: int) -> int:
-    """The most memory the process has held (``VmHWM``), 0 if it cannot be read."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as status:
-            for line in status:
-                if line.startswith(b"VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
 
 
 class ProcessHost:
@@ -94,7 +73,12 @@ class ProcessHost:
         self._function_env: dict[str, str] = {}
         self.in_flight: set[ProcessInstance] = set()
         """Instances running a phase now (their requests' threads add and remove them)."""
+        self.ending: dict[ForkServer, set[int]] = {}
+        """The instances stopped or killed since the last close, whose exits `close` waits
+        for, by the fork server that forked them."""
         self.aborting = False
+        self.holding = 0
+        """Instances not stopped yet (each holds descriptors of ours: its socket and files)."""
 
     def abort(self) -> None:
         self.aborting = True
@@ -109,7 +93,11 @@ class ProcessHost:
         shared_server()  # started now rather than in the first request's time
 
     def close(self) -> None:
-        pass
+        """Return once every instance stopped since the last close has exited (and been
+        reaped): each has a moment to exit, then it is killed."""
+        ending, self.ending = self.ending, {}
+        for server, pids in ending.items():
+            server.end(pids)
 
     def start_instance(self, spec: InstanceSpec) -> ProcessInstance:
         server = shared_server()  # (a new one if the last was abandoned)
@@ -133,11 +121,14 @@ class ProcessHost:
             lead = self.clock.now() - real_time()  # (the instance's clock starts at ours)
             os.pwrite(status_fd, INSTANCE_STATUS.pack(lead, 0, 0), 0)
             pid, sock = server.spawn(request, [log_fd, status_fd])
-        except BaseException:
+        except BaseException as exc:
             for fd in (log_fd, status_fd):
                 if fd >= 0:
                     os.close(fd)
+            if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+                raise DescriptorLimitError(self.holding, exc) from exc
             raise
+        self.holding += 1
         return ProcessInstance(self, server, pid, Channel(sock), log_fd, status_fd)
 
 
@@ -208,6 +199,7 @@ class ProcessInstance:
             self._channel.close()
             os.close(self._log_fd)
             os.close(self._status_fd)
+            self._host.holding -= 1
 
     # --- one phase ---------------------------------------------------------------------------
 
@@ -238,12 +230,13 @@ class ProcessInstance:
         host, clock = self._host, self._host.clock
         if not self._alive:  # (an interrupted test may go on using the emulator; a request
             return self._dead(), False  # that shared the instance may find it ended)
-        self._phases += 1
         payload["deadline"] = deadline
         payload["offset"] = clock.now() - real_time()
         payload["fault_queued"] = injection is not None
+        frame = frame_of((op, payload))  # (an event too deep to send fails here, unsent)
+        self._phases += 1
         try:
-            self._channel.send((op, payload))
+            self._channel.send_frame(frame)
             ended, body, loaded = self._await_answer(deadline, injection, op != "start")
         except ChannelClosed:
             return self._crashed(deadline), op != "start"
@@ -283,7 +276,7 @@ class ProcessInstance:
                     if ended < self._phases:
                         # The peak first, then whether the phase had ended by then: memory it
                         # takes after, to copy its answer, is not the function's.
-                        peak = _peak_rss_bytes(self._pid)
+                        peak = peak_rss_bytes(self._pid)
                         if peak > host.memory_limit and self._status()[1] < self._phases:
                             return self._killed("memory_exceeded", deadline, peak), None, loaded
                     continue
@@ -309,7 +302,7 @@ class ProcessInstance:
     def _killed(self, status: str, deadline: float, peak: int = 0) -> PhaseOutcome:
         """Kill the instance for a timeout, or for memory above its limit (``peak`` seen)."""
         if status == "memory_exceeded":
-            peak = max(peak, _peak_rss_bytes(self._pid))  # (while it can still be read)
+            peak = max(peak, peak_rss_bytes(self._pid))  # (while it can still be read)
         self._kill()
         clock = self._host.clock
         if status == "timeout":
@@ -331,13 +324,13 @@ class ProcessInstance:
             code = None
         if code is None:
             self._server.kill(self._pid)
-            self._server.release(self._pid, _STOP_GRACE_S)
+            self._released()
         if deadline is not None:
             self._follow_status(deadline)  # the time it passed before it died
         self._death = PhaseOutcome("crashed", self._host.clock.now(),
-                                   detail=_describe_exit(code), exit_code=code)
+                                   detail=describe_exit(code), exit_code=code)
         return PhaseOutcome("crashed", self._host.clock.now(), log=self._read_log(),
-                            detail=_describe_exit(code), exit_code=code)
+                            detail=describe_exit(code), exit_code=code)
 
     def _kill(self) -> None:
         if self._alive:
@@ -351,6 +344,12 @@ class ProcessInstance:
         files as soon as the tests have run."""
         if measuring_coverage() and self._server.exit_code(self._pid, _STOP_GRACE_S) is not None:
             return
+        self._released()
+
+    def _released(self) -> None:
+        """Let the fork server kill the instance if it has not exited after a grace, and
+        have the host's `close` wait for its exit."""
+        self._host.ending.setdefault(self._server, set()).add(self._pid)
         self._server.release(self._pid, _STOP_GRACE_S)
 
     def _status(self) -> tuple[float, int, int]:

@@ -24,6 +24,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -98,6 +99,32 @@ def _real_death(memory_limit: int) -> Death:
     return die
 
 
+class _InstanceChannel(Channel):
+    """The instance's connection, which only the instance process may use. A process that the
+    function's code forked and that came back into the runtime (the child's side of
+    ``os.fork()`` returned from the handler) ends at once, silently: reading a request or
+    answering one for its parent would put every later answer one request off."""
+
+    __slots__ = ("owner",)
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(sock)
+        self.owner = os.getpid()
+
+    def send(self, message: Any, fds: Sequence[int] = (), *,
+             reading: Callable[[], object] | None = None) -> None:
+        self.only_the_instance()
+        super().send(message, fds, reading=reading)
+
+    def recv(self) -> Any:
+        self.only_the_instance()
+        return super().recv()
+
+    def only_the_instance(self) -> None:
+        if os.getpid() != self.owner:
+            _real_exit(0)  # (not exit_process: nothing of the instance's is this one's)
+
+
 class _StatusFile:
     """Keeps the instance's status file (`wire.INSTANCE_STATUS`) up to date."""
 
@@ -106,8 +133,11 @@ class _StatusFile:
         self.clock = clock
         self.phase = 0
         self.peak = 0
+        self.owner = os.getpid()
 
     def write(self) -> None:
+        if os.getpid() != self.owner:  # (a process the function forked: not the instance)
+            return
         offset = self.clock.now() - real_time()  # its lead on real time
         os.pwrite(self.fd, INSTANCE_STATUS.pack(offset, self.phase, self.peak), 0)
 
@@ -247,7 +277,7 @@ def _become_the_instance(request: dict[str, Any]) -> _ReportingClock:
 
 def run(sock_fd: int, status_fd: int, request: dict[str, Any]) -> int:
     """Serve one instance until told to stop; returns the process's exit code."""
-    channel = Channel(socket.socket(fileno=sock_fd))
+    channel = _InstanceChannel(socket.socket(fileno=sock_fd))
     clock = _become_the_instance(request)
     status = clock.status = _StatusFile(status_fd, clock)
     redact = redactor(request["secrets"])
@@ -265,6 +295,7 @@ def run(sock_fd: int, status_fd: int, request: dict[str, Any]) -> int:
             return 0
         _follow_clock(clock, payload["offset"])
         outcome, loaded = _run_phase(channel, instance, op, payload)
+        channel.only_the_instance()  # (the function forked, and its child returned here)
         status.phase_ended()  # (before the result is copied: that is not the function's memory)
         if outcome.status == "crashed":  # sys.exit() or an injected crash: exit for real
             return outcome.exit_code if outcome.exit_code is not None else 1
@@ -272,7 +303,7 @@ def run(sock_fd: int, status_fd: int, request: dict[str, Any]) -> int:
         if outcome.status == "ok" and op == "handle":
             try:
                 value_json = json.dumps(outcome.value)
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, RecursionError) as exc:
                 outcome.unserializable = (type(exc).__name__, str(exc))
         for stream in (sys.stdout, sys.stderr):  # all of the phase's output in the log file
             with contextlib.suppress(Exception):

@@ -20,7 +20,12 @@ Control messages (`wire.Channel`), test process to server: ``("spare",)``, answe
 ``("spare", pid)`` with the test process's end of the spare's socket attached; ``("kill",
 pid)``; ``("release", pid, grace_s)`` (kill it if it has not exited by then); ``("shutdown",)``.
 Server to test process, at any time: ``("exited", pid, exit_code)`` with a negative code for a
-signal, as ``subprocess`` reports it.
+signal, as ``subprocess`` reports it, for every instance that ends (the test process waits for
+them as its emulators close).
+
+The server never waits on a full socket buffer: what it tells waits in an `wire.Outbox` while
+the test process is busy, so it always goes on reading (a thousand releases at the end of a
+burst, each answered by an exit, would otherwise fill both directions and hang both sides).
 
 This module imports nothing of the test process's side (`client`, `host`): it runs in the
 server and, after a fork, briefly in each instance process until the runtime takes over.
@@ -44,7 +49,7 @@ from typing import Any
 
 from ..._clock import real_monotonic as _now
 from .coverage_support import SAVE_AND_EXIT, measuring_coverage
-from .wire import Channel, ChannelClosed
+from .wire import Channel, ChannelClosed, Outbox
 
 _PR_SET_PDEATHSIG = 1
 _PR_SET_CHILD_SUBREAPER = 36
@@ -101,6 +106,7 @@ def serve(control_fd: int) -> None:
 class _Server:
     def __init__(self, control: Channel, private_fds: tuple[int, ...]) -> None:
         self.control = control
+        self.outbox = Outbox(control.sock)
         self.private_fds = private_fds
         self.live: set[int] = set()  # instances, spares included
         self.kill_at: dict[int, float] = {}  # pid -> when to SIGKILL its group
@@ -108,42 +114,57 @@ class _Server:
     def loop(self, wake_read: int) -> None:
         control = self.control.fileno()
         poller = select.poll()  # (not select(): descriptors may be numbered past 1024)
-        poller.register(control, select.POLLIN)
         poller.register(wake_read, select.POLLIN)
         while True:
+            # Never blocked on a full buffer: what we tell waits in the outbox while the test
+            # process is busy (it may be sending us a thousand releases meanwhile).
+            poller.register(control, select.POLLIN | (select.POLLOUT if self.outbox.pending
+                                                      else 0))
             timeout = (max(0.0, min(self.kill_at.values()) - _now()) * 1000
                        if self.kill_at else None)
-            readable = {fd for fd, _ in poller.poll(timeout)}
-            if wake_read in readable:
+            events = dict(poller.poll(timeout))
+            if wake_read in events:
                 with contextlib.suppress(BlockingIOError):
                     while os.read(wake_read, 512):
                         pass
-            self.reap()
-            self.kill_due()
-            if control not in readable:
-                continue
             try:
-                message, fds = self.control.recv_with_fds()
+                self.reap()
+                self.kill_due()
+                happened = events.get(control, 0)
+                if happened & select.POLLOUT:
+                    self.outbox.flush()
+                if (happened & (select.POLLIN | select.POLLHUP | select.POLLERR)
+                        and not self.obey(self.control.recv_with_fds())):
+                    return
             except ChannelClosed:  # the test process is gone
                 return
-            for fd in fds:  # (none are expected)
-                os.close(fd)
-            op = message[0]
-            if op == "spare":
-                self.fork_spare()
-            elif op == "kill":
-                self.kill(message[1])
-            elif op == "release":
-                _, pid, grace = message
-                if pid in self.live:
-                    self.kill_at[pid] = _now() + grace
-            elif op == "shutdown":
-                return
+
+    def obey(self, received: tuple[Any, list[int]]) -> bool:
+        """Do what the test process asked; ``False``: shut down."""
+        message, fds = received
+        for fd in fds:  # (none are expected)
+            os.close(fd)
+        op = message[0]
+        if op == "spare":
+            self.fork_spare()
+        elif op == "kill":
+            self.kill(message[1])
+        elif op == "release":
+            _, pid, grace = message
+            if pid in self.live:
+                self.kill_at[pid] = _now() + grace
+        elif op == "shutdown":
+            return False
+        return True
 
     def fork_spare(self) -> None:
         """Fork an instance process that waits for its request on a socket whose other end
         goes to the test process."""
-        ours, theirs = socket.socketpair()
+        try:
+            ours, theirs = socket.socketpair()
+        except OSError as exc:  # (EMFILE: the limit the test process gave us)
+            self.tell(("fork_failed", str(exc)))
+            return
         server_pid = os.getpid()
         try:
             pid = os.fork()
@@ -154,13 +175,12 @@ class _Server:
             return
         if pid == 0:
             ours.close()
-            _instance_process(theirs.fileno(), self.private_fds, server_pid)  # never returns
+            # (descriptors still waiting in the outbox are other spares' ends: not this one's)
+            _instance_process(theirs.fileno(), self.private_fds + self.outbox.descriptors(),
+                              server_pid)  # never returns
         theirs.close()
         self.live.add(pid)
-        try:
-            self.tell(("spare", pid), [ours.fileno()])
-        finally:
-            ours.close()
+        self.tell(("spare", pid), [ours.detach()])  # (the outbox closes it once sent)
 
     def kill(self, pid: int) -> None:
         if pid not in self.live:
@@ -202,8 +222,8 @@ class _Server:
                 os.kill(pid, signal.SIGKILL)
 
     def tell(self, message: tuple[Any, ...], fds: Sequence[int] = ()) -> None:
-        with contextlib.suppress(ChannelClosed):
-            self.control.send(message, fds)
+        with contextlib.suppress(ChannelClosed):  # (the loop sees the end, on its own)
+            self.outbox.put(message, fds)
 
     def kill_all(self) -> None:
         """Kill every instance (a grace first while coverage measures), reap everything."""

@@ -8,12 +8,17 @@ so the reading side always reads a header with room for them.
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import errno
 import os
 import pickle
 import select
 import socket
 import struct
-from collections.abc import Sequence
+import sys
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 _LENGTH = struct.Struct("!I")
@@ -30,6 +35,17 @@ class ChannelClosed(EOFError):
     """The process at the other end closed its end, or died."""
 
 
+class DescriptorsDropped(OSError):
+    """A message came with descriptors this process had no room for (it has as many open as
+    its ``RLIMIT_NOFILE`` allows): the kernel closed them. The message was read (``message``),
+    so the stream is intact."""
+
+    def __init__(self, message: Any) -> None:
+        super().__init__(errno.EMFILE, "descriptors sent with a message were dropped: this "
+                                       "process has as many open as its limit allows")
+        self.message = message
+
+
 class Channel:
     """One end of a socket pair, sending and receiving whole messages."""
 
@@ -43,16 +59,37 @@ class Channel:
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    def send(self, message: Any, fds: Sequence[int] = ()) -> None:
-        data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
-        frame = memoryview(_LENGTH.pack(len(data)) + data)
+    def send(self, message: Any, fds: Sequence[int] = (), *,
+             reading: Callable[[], object] | None = None) -> None:
+        """Send a whole message. With ``reading``, never wait on a full buffer alone: while
+        the socket takes no more, ``reading()`` is called each time a message can be read
+        (the other end may be blocked on its own full buffer, waiting for us to read)."""
+        self.send_frame(frame_of(message), fds, reading=reading)
+
+    def send_frame(self, data: bytes, fds: Sequence[int] = (), *,
+                   reading: Callable[[], object] | None = None) -> None:
+        """Send a message already made into a frame (`frame_of`)."""
+        frame = memoryview(data)
         try:
             if fds:
                 frame = frame[socket.send_fds(self.sock, [frame], list(fds)):]
-            if frame:
+            if reading is None:
                 self.sock.sendall(frame)
+                return
+            while frame:
+                ready = self._wait_to_send()
+                if ready & select.POLLIN:
+                    reading()
+                if ready & (select.POLLOUT | select.POLLHUP | select.POLLERR):
+                    with contextlib.suppress(BlockingIOError):
+                        frame = frame[self.sock.send(frame, socket.MSG_DONTWAIT):]
         except (BrokenPipeError, ConnectionResetError):
             raise ChannelClosed from None
+
+    def _wait_to_send(self) -> int:
+        poller = select.poll()
+        poller.register(self.sock.fileno(), select.POLLIN | select.POLLOUT)
+        return sum(events for _, events in poller.poll())
 
     def recv(self) -> Any:
         """The next message (on a channel that carries no file descriptors)."""
@@ -61,13 +98,20 @@ class Channel:
 
     def recv_with_fds(self) -> tuple[Any, list[int]]:
         try:
-            head, fds, _flags, _addr = socket.recv_fds(self.sock, _LENGTH.size, _MAX_FDS)
+            head, fds, flags, _addr = socket.recv_fds(self.sock, _LENGTH.size, _MAX_FDS)
         except ConnectionResetError:
             raise ChannelClosed from None
         for fd in fds:  # (received descriptors are inheritable: these are ours alone)
             os.set_inheritable(fd, False)
         if not head:
             raise ChannelClosed
+        if flags & socket.MSG_CTRUNC:  # descriptors sent that this process had no room for
+            for fd in fds:
+                os.close(fd)
+            head += self._exactly(_LENGTH.size - len(head))
+            (length,) = _LENGTH.unpack(head)
+            # (the message is read all the same: the stream stays whole)
+            raise DescriptorsDropped(pickle.loads(self._exactly(length)))
         try:
             head += self._exactly(_LENGTH.size - len(head))
             (length,) = _LENGTH.unpack(head)
@@ -99,6 +143,116 @@ class Channel:
                 raise ChannelClosed
             got += n
         return bytes(buffer)
+
+
+def frame_of(message: Any) -> bytes:
+    """A message as it goes on the wire: its length, then its pickle. `MessageTooDeep` if it
+    is nested too deep to pickle (nothing is sent then)."""
+    try:
+        data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+    except RecursionError:
+        data = _deep_pickle(message)
+    return _LENGTH.pack(len(data)) + data
+
+
+_DEEP_RECURSION_LIMIT = 10_000
+"""The recursion limit a deeply nested message is pickled under. Pickle recurses twice per
+level of a dict or list, so at the default limit of 1,000 an event nested 500 levels deep (well
+within what JSON, and so the emulator, accepts) would not pickle; 10,000 levels of pickle's C
+recursion still fit easily in a thread's stack."""
+_deep_lock = threading.Lock()  # (the limit is the interpreter's: one raise at a time)
+
+
+def _deep_pickle(message: Any) -> bytes:
+    with _deep_lock:
+        limit = sys.getrecursionlimit()
+        try:
+            if limit < _DEEP_RECURSION_LIMIT:
+                sys.setrecursionlimit(_DEEP_RECURSION_LIMIT)
+                return pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
+        except RecursionError:
+            pass
+        finally:
+            sys.setrecursionlimit(limit)
+    raise MessageTooDeep(nesting_depth(message), max(limit, _DEEP_RECURSION_LIMIT))
+
+
+class MessageTooDeep(ValueError):
+    """A message (an event, say) nested too deep to pickle, so to send to a process."""
+
+    def __init__(self, depth: int, limit: int) -> None:
+        super().__init__(
+            f"the event is nested too deep to send to a process instance (its message goes "
+            f"{depth} containers deep; pickle takes about {limit // 2}, half the recursion "
+            f"limit of {limit}). Nothing was sent: the instance is as it was.")
+        self.depth = depth
+
+
+def nesting_depth(value: Any) -> int:
+    """How many containers deep ``value`` goes (counted without recursion)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, (list, tuple, set, frozenset)):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+class Outbox:
+    """Messages on their way out of a process that must never wait for its reader (the fork
+    server: it must go on reading the test process's messages, or both could wait on full
+    buffers). `put` queues a message and sends what the socket takes now; `flush` sends more
+    when it can take more (when `pending`, the owner polls the socket for ``POLLOUT``).
+    Descriptors sent with a message are the outbox's: it closes them once sent."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._queue: collections.deque[tuple[memoryview, list[int]]] = collections.deque()
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._queue)
+
+    def put(self, message: Any, fds: Sequence[int] = ()) -> None:
+        self._queue.append((memoryview(frame_of(message)), list(fds)))
+        self.flush()
+
+    def flush(self) -> None:
+        """Send what the socket takes without waiting (ChannelClosed: the reader is gone)."""
+        queue = self._queue
+        try:
+            while queue:
+                frame, fds = queue[0]
+                if fds:
+                    sent = socket.send_fds(self.sock, [frame], fds, socket.MSG_DONTWAIT)
+                    for fd in fds:  # (they went with the first byte)
+                        os.close(fd)
+                    fds.clear()
+                else:
+                    sent = self.sock.send(frame, socket.MSG_DONTWAIT)
+                frame = frame[sent:]
+                if frame:
+                    queue[0] = (frame, fds)
+                    return
+                queue.popleft()
+        except BlockingIOError:
+            return
+        except (BrokenPipeError, ConnectionResetError):
+            self.discard()
+            raise ChannelClosed from None
+
+    def descriptors(self) -> tuple[int, ...]:
+        """The descriptors waiting to be sent (a forked child closes its copies)."""
+        return tuple(fd for _, fds in self._queue for fd in fds)
+
+    def discard(self) -> None:
+        while self._queue:
+            for fd in self._queue.popleft()[1]:
+                os.close(fd)
 
 
 # --- exceptions on the way to an instance ------------------------------------------------------

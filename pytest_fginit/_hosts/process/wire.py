@@ -16,8 +16,6 @@ import pickle
 import select
 import socket
 import struct
-import sys
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -146,60 +144,11 @@ class Channel:
 
 
 def frame_of(message: Any) -> bytes:
-    """A message as it goes on the wire: its length, then its pickle. `MessageTooDeep` if it
-    is nested too deep to pickle (nothing is sent then)."""
-    try:
-        data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
-    except RecursionError:
-        data = _deep_pickle(message)
+    """A message as it goes on the wire: its length, then its pickle. (An event is at most
+    `dispatch.MAX_EVENT_DEPTH` levels deep, checked before anything runs: far within what
+    pickle, which recurses twice a level, takes at Python's recursion limit.)"""
+    data = pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
     return _LENGTH.pack(len(data)) + data
-
-
-_DEEP_RECURSION_LIMIT = 10_000
-"""The recursion limit a deeply nested message is pickled under. Pickle recurses twice per
-level of a dict or list, so at the default limit of 1,000 an event nested 500 levels deep (well
-within what JSON, and so the emulator, accepts) would not pickle; 10,000 levels of pickle's C
-recursion still fit easily in a thread's stack."""
-_deep_lock = threading.Lock()  # (the limit is the interpreter's: one raise at a time)
-
-
-def _deep_pickle(message: Any) -> bytes:
-    with _deep_lock:
-        limit = sys.getrecursionlimit()
-        try:
-            if limit < _DEEP_RECURSION_LIMIT:
-                sys.setrecursionlimit(_DEEP_RECURSION_LIMIT)
-                return pickle.dumps(message, pickle.HIGHEST_PROTOCOL)
-        except RecursionError:
-            pass
-        finally:
-            sys.setrecursionlimit(limit)
-    raise MessageTooDeep(nesting_depth(message), max(limit, _DEEP_RECURSION_LIMIT))
-
-
-class MessageTooDeep(ValueError):
-    """A message (an event, say) nested too deep to pickle, so to send to a process."""
-
-    def __init__(self, depth: int, limit: int) -> None:
-        super().__init__(
-            f"the event is nested too deep to send to a process instance (its message goes "
-            f"{depth} containers deep; pickle takes about {limit // 2}, half the recursion "
-            f"limit of {limit}). Nothing was sent: the instance is as it was.")
-        self.depth = depth
-
-
-def nesting_depth(value: Any) -> int:
-    """How many containers deep ``value`` goes (counted without recursion)."""
-    deepest = 0
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            item = list(item.values())
-        if isinstance(item, (list, tuple, set, frozenset)):
-            deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in item)
-    return deepest
 
 
 class Outbox:

@@ -25,6 +25,13 @@ from .errors import FunctionConfigError
 MEMORY_SIZES: Final = (
     128, 256, 512, 768, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 8192, 10240,
 )
+
+
+# Frames of this module are cut from pytest's tracebacks: with -l, a check's ``value`` (a
+# secret, maybe) would be shown. The error's message names the field; pytest --full-trace
+# still shows the frames.
+__tracebackhide__ = True
+
 PYTHON_RUNTIMES: Final = ("Python2.7", "Python3.6", "Python3.9", "Python3.10", "Python3.12")
 DEFAULT_RUNTIME: Final = "Python3.10"
 RUNTIME_CHECKS: Final = ("warn", "error", "off")

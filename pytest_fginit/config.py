@@ -32,6 +32,11 @@ from ._config_sources import check_user_data_update, fields_from_file, with_user
 from ._redaction import MASK
 from .errors import FunctionConfigError
 
+# Frames of this module (the dataclass's generated __init__ too: its globals are ours) are cut
+# from pytest's tracebacks: with -l, __init__'s locals list every field, secrets included. The
+# error's message names the field; pytest --full-trace still shows the frames.
+__tracebackhide__ = True
+
 # The API (re-exported by `pytest_fginit`); other names here are the package's own.
 __all__ = ["FunctionConfig"]
 

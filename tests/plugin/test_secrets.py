@@ -94,6 +94,26 @@ def test_showlocals_and_junitxml_show_no_secret_of_failures_in_the_plugins_frame
     _assert_no_secret(shown)
 
 
+def test_showlocals_shows_no_secret_of_a_function_config_built_by_hand(project):
+    """No fg_function, so no report masking: the configuration's own frames (the dataclass's
+    __init__ lists every field) are cut from the traceback."""
+    project.makepyfile(test_by_hand=HEADER + textwrap.dedent("""
+        from pytest_fginit import FunctionConfig
+
+        def test_bad_timeout():
+            FunctionConfig(code_root="fn", timeout=-1, **SECRETS)
+
+        def test_bad_secret_value():
+            FunctionConfig(code_root="fn", encrypted_user_data={"PW": SECRETS["access_key"],
+                                                                 "X": 5})
+    """))
+    result, shown = _shown(project, "-l", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    assert "timeout: -1 is out of range" in shown
+    assert "values must be str" in shown
+    _assert_no_secret(shown)
+
+
 # --- 2. every channel the function writes by, masked -------------------------------------------
 
 CHANNELS = """

@@ -196,6 +196,17 @@ def test_the_ctrl_c_handler_is_put_back_when_the_emulator_closes(code):
         signal.signal(signal.SIGINT, before)
 
 
+@pytest.mark.inprocess_only("the test process's own SIGINT handler")
+def test_an_ignored_ctrl_c_gets_no_handler_and_user_interrupts_stay_the_functions(emulate):
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # (as a background job's is)
+    try:
+        fn = emulate(index=RAISES)
+        assert fn.invoke("KeyboardInterrupt").error.type == "KeyboardInterrupt"
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 # --- instance_setup ---------------------------------------------------------------------------
 
 SETUPS = """

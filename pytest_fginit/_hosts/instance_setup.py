@@ -1,6 +1,12 @@
 """The test's ``instance_setup`` function: found by module name (``tests.fakes:install``) or
 by file (``tests/fakes.py:install``, which works under every ``--import-mode``), checked when
-an emulator starts, called in each new instance. [test process, instance process]
+an emulator starts, called in each new instance (`run_instance_setup`). [test process,
+instance process]
+
+What it raises is the test's scaffolding failing, never the function's: every exception,
+``BaseException``s too (``sys.exit()``, a ``KeyboardInterrupt`` it raises itself), becomes
+`SetupFailed`, which the emulator raises to the test as ``InstanceSetupError``. The caller
+names what must pass through instead (a real Ctrl-C, the phase's deadline).
 """
 
 from __future__ import annotations
@@ -9,9 +15,27 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+
+class SetupFailed(BaseException):
+    """The ``instance_setup`` function raised (carries its formatted traceback)."""
+
+
+def run_instance_setup(target: str, passes: Callable[[BaseException], bool]) -> None:
+    """Import and call ``package.module:function`` or ``path/file.py:function`` (the
+    ``instance_setup`` key); what it raises becomes `SetupFailed`, unless ``passes`` says it
+    is not the setup's own."""
+    try:
+        load_instance_setup(target)()
+    except BaseException as exc:
+        if passes(exc):
+            raise
+        raise SetupFailed(f"instance_setup {target!r} failed:\n"
+                          + traceback.format_exc().rstrip()) from None
 
 
 def split_target(target: str) -> tuple[str, str]:

@@ -67,7 +67,7 @@ def record_result(invocation: Invocation, outcome: PhaseOutcome, redact: Redacto
         else:
             invocation.result = _json_loads(text)
             invocation.ok = True
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:  # (RecursionError: too deep)
         invocation.error = function_error(
             "result_not_serializable", type(exc).__name__,
             f"the handler's return value is not JSON-serialisable: {exc}", redact)

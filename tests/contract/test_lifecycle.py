@@ -248,13 +248,16 @@ def test_the_emulator_must_be_started_and_cannot_be_reused_after_close(code):
     assert emulator.instances[0].state == "recycled"
 
 
-@pytest.mark.inprocess_only("a KeyboardInterrupt in another process is not the test's")
-def test_a_keyboard_interrupt_in_user_code_propagates_and_close_cleans_up(emulate):
+@pytest.mark.inprocess_only("a Ctrl-C of the instance's process is not the test's")
+def test_a_ctrl_c_while_user_code_runs_propagates_and_close_cleans_up(emulate):
     import sys
 
     fn = emulate(index="""
+        import os, signal
         def init(context):
-            raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)  # (Ctrl-C, while the initializer runs)
+            while True:
+                pass
         def handler(event, context):
             return 1
     """)

@@ -86,8 +86,9 @@ ALLOWED: dict[str, set[str]] = {
     "_hosts.inprocess.namespace": set(),
     "_hosts.inprocess.patches": {"_clock", "_redaction", "_hosts.protocol",
                                  "_hosts.inprocess.deadline"},
+    "_hosts.inprocess.interrupts": {"_hosts.inprocess.patches"},
     "_hosts.inprocess.phase": {"_clock", "_redaction", "context", "_hosts.protocol",
-                               "_hosts.instance_setup",
+                               "_hosts.instance_setup", "_hosts.inprocess.interrupts",
                                "_hosts.inprocess.deadline", "_hosts.inprocess.namespace",
                                "_hosts.inprocess.patches"},
     "_hosts.inprocess.host": {"_clock", "_redaction", "_hosts.protocol",
@@ -103,6 +104,7 @@ ALLOWED: dict[str, set[str]] = {
     "_hosts.process.runtime": {"_clock", "_redaction", "context", "_hosts.protocol",
                                "_hosts.inprocess.deadline", "_hosts.inprocess.namespace",
                                "_hosts.inprocess.patches", "_hosts.inprocess.phase",
+                               "_hosts.inprocess.interrupts",
                                "_hosts.process.wire", "_hosts.process.coverage_support"},
     # leaves (layer 1)
     "errors": set(),

@@ -23,7 +23,7 @@ from typing import Any
 from ..._clock import Clock
 from ..._redaction import Redactor, no_redaction
 from ...context import Context, ContextFields
-from ..instance_setup import load_instance_setup
+from ..instance_setup import SetupFailed, run_instance_setup
 from ..protocol import (
     Injection,
     InstanceDied,
@@ -34,6 +34,7 @@ from ..protocol import (
     UserException,
 )
 from .deadline import PhaseDeadline, PhaseKilled, Watchdog, current_phase, set_current_phase
+from .interrupts import CTRL_C_MARK, belongs_to_test, on_main_thread
 from .namespace import Namespace
 from .patches import StreamTees, phase_output
 
@@ -49,10 +50,6 @@ class EntryNotFound(Exception):
     """The handler's module lacks a configured entry function (FunctionGraph's 4001)."""
 
 
-class SetupFailed(BaseException):
-    """The ``instance_setup`` function raised (carries its formatted traceback)."""
-
-
 def user_exception(exc: BaseException) -> UserException:
     """``exc`` as FunctionGraph reports it: only the user's frames."""
     if isinstance(exc, EntryNotFound):  # the platform's complaint, not a user exception
@@ -60,7 +57,17 @@ def user_exception(exc: BaseException) -> UserException:
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if not f.filename.startswith(_NOT_USER_CODE)]
     lines = "".join(traceback.format_list(frames)).rstrip("\n").split("\n")
-    return UserException(type(exc).__name__, str(exc), tuple(line for line in lines if line))
+    return UserException(type(exc).__name__, text_of(exc),
+                         tuple(line for line in lines if line))
+
+
+def text_of(value: object) -> str:
+    """``str(value)``, or what Python's tracebacks print when that raises: user code's
+    ``__str__`` is user code, and may fail."""
+    try:
+        return str(value)
+    except Exception:
+        return "<exception str() failed>"
 
 
 def exit_code_of(exc: SystemExit) -> int:
@@ -98,16 +105,6 @@ def apply_injection(injection: Injection | None, death: Death = emulated_death) 
         raise injection.exception
 
 
-def run_instance_setup(target: str) -> None:
-    """Import and call ``package.module:function`` or ``path/file.py:function`` (the
-    ``instance_setup`` key)."""
-    try:
-        load_instance_setup(target)()
-    except Exception:
-        raise SetupFailed(f"instance_setup {target!r} failed:\n"
-                          + traceback.format_exc().rstrip()) from None
-
-
 class PhaseRunner:
     """Runs phases of instance code, each before its deadline, several at once if asked.
 
@@ -115,12 +112,18 @@ class PhaseRunner:
     tees, installed while any phase runs. Without them (an instance process), output goes to
     the process's own streams, which the test process collects. ``death`` is what an injected
     crash or memory overrun does: emulated in-process, real in an instance process.
+    ``test_owns`` says which exceptions that end a phase are the test's (they propagate; see
+    `interrupts`): in the test process a real Ctrl-C and pytest's outcomes, in an instance
+    process (no test runs there) a real Ctrl-C only. Every other is the phase's outcome.
     """
 
     def __init__(self, clock: Clock, watchdog: Watchdog, *, redact: Redactor = no_redaction,
-                 tees: StreamTees | None = None, death: Death = emulated_death) -> None:
+                 tees: StreamTees | None = None, death: Death = emulated_death,
+                 test_owns: Callable[[BaseException], bool] = belongs_to_test) -> None:
         self.clock = clock
         self.death = death
+        self.test_owns = test_owns
+        self._marks_ctrl_c = False  # (holds `CTRL_C_MARK`: from its first main-thread phase)
         self._watchdog = watchdog
         self._redact = redact
         self._tees = tees
@@ -136,6 +139,9 @@ class PhaseRunner:
         log: list[str] = []
         capture = self._tees is not None
         started = clock.now()
+        if not self._marks_ctrl_c and on_main_thread():
+            CTRL_C_MARK.acquire()
+            self._marks_ctrl_c = True
         generation = self._phase_starts(namespace)
         if capture:
             phase_output.sink, phase_output.redact = log, self._redact
@@ -168,7 +174,7 @@ class PhaseRunner:
                  failure: BaseException | None, log: list[str]) -> PhaseOutcome:
         """How the phase ended, from what it raised (if anything) and its deadline's flags."""
         clock = self.clock
-        if isinstance(failure, KeyboardInterrupt):
+        if failure is not None and self.test_owns(failure):  # stops the test: not recorded
             raise failure
         if phase.hung:  # stopped by real_time_limit: its timeout comes at once
             clock.pass_time(deadline - clock.now())
@@ -179,7 +185,7 @@ class PhaseRunner:
             exit_code = exit_code_of(failure)
             if failure.code is not None and not isinstance(failure.code, int):
                 # As Python does when such an exit ends a process: the message on stderr.
-                message = self._redact(f"{failure.code}\n")
+                message = self._redact(f"{text_of(failure.code)}\n")
                 log.append(message)
                 (self._tees.stderr.inner if self._tees is not None else sys.stderr).write(message)
             failure = InstanceDied("crashed", f"exit code {exit_code}", exit_code)
@@ -219,9 +225,17 @@ class PhaseRunner:
             if self._tees is not None and self._running == 0:
                 self._tees.restore()
 
+    def setup_passes(self, exc: BaseException) -> bool:
+        """Whether ``exc``, raised in ``instance_setup``, is not the setup's failure: the
+        test's own, or the phase's end (its deadline, an emulated exit)."""
+        return isinstance(exc, PhaseKilled | InstanceDied) or self.test_owns(exc)
+
     def forget(self) -> None:
         """At the host's close: phases still running (left behind by an interrupt, blocked in
-        C code) give the streams back now, not whenever they end."""
+        C code) give the streams back now, not whenever they end; the Ctrl-C mark goes."""
+        if self._marks_ctrl_c:
+            self._marks_ctrl_c = False
+            CTRL_C_MARK.release()
         with self._lock:
             if self._running and self._tees is not None:
                 self._tees.restore()
@@ -272,7 +286,7 @@ class CodeInstance:
               load: Injection | None) -> None:
         spec = self._spec
         if spec.instance_setup is not None:
-            run_instance_setup(spec.instance_setup)
+            run_instance_setup(spec.instance_setup, self._runner.setup_passes)
         apply_injection(load, self._runner.death)  # (the import's fault: a load error)
         module = self._module = self._namespace.import_module(spec.handler_module,
                                                               spec.handler_file)

@@ -32,6 +32,7 @@ from ..._clock import Clock, RealClock, Timeline, VirtualClock, real_time
 from ..._redaction import redactor
 from ...context import Context, ContextFields
 from ..inprocess.deadline import Watchdog
+from ..inprocess.interrupts import is_ctrl_c
 from ..inprocess.namespace import PlainNamespace, top_level_names
 from ..inprocess.patches import SLEEP
 from ..inprocess.phase import CodeInstance, Death, PhaseRunner
@@ -283,7 +284,7 @@ def run(sock_fd: int, status_fd: int, request: dict[str, Any]) -> int:
     redact = redactor(request["secrets"])
     spec = request["spec"]
     runner = PhaseRunner(clock, Watchdog(None), redact=redact,
-                         death=_real_death(request["memory_limit"]))
+                         death=_real_death(request["memory_limit"]), test_owns=is_ctrl_c)
     SLEEP.acquire()  # (for the process's life: it ends with the instance)
     instance = CodeInstance(runner, spec, PlainNamespace(spec.code_root), redact)
     while True:
@@ -303,7 +304,7 @@ def run(sock_fd: int, status_fd: int, request: dict[str, Any]) -> int:
         if outcome.status == "ok" and op == "handle":
             try:
                 value_json = json.dumps(outcome.value)
-            except (TypeError, ValueError, RecursionError) as exc:
+            except (TypeError, ValueError, RecursionError) as exc:  # (RecursionError: too deep)
                 outcome.unserializable = (type(exc).__name__, str(exc))
         for stream in (sys.stdout, sys.stderr):  # all of the phase's output in the log file
             with contextlib.suppress(Exception):

@@ -12,7 +12,7 @@ import time
 import freezegun.api
 import pytest
 
-from pytest_fginit import InstanceSetupError
+from pytest_fginit import FunctionConfig, FunctionEmulator, InstanceSetupError
 
 RAISES = """
 import os, signal, sys
@@ -47,6 +47,11 @@ def handler(event, context):
     if event == "deep":
         deep = {}
         for _ in range(100_000):
+            deep = {"a": deep}
+        return deep
+    if event == "deep 700":  # (JSON-encodable on the instance's shallow stack)
+        deep = {}
+        for _ in range(700):
             deep = {"a": deep}
         return deep
     if event == "ctrl-c":  # (a real SIGINT, to the process named, while this code runs)
@@ -116,6 +121,35 @@ def test_a_result_too_deep_or_looped_for_json_is_not_serialisable(emulate, event
     assert inv.error.kind == "result_not_serializable" and inv.error.code == 4007
     assert inv.error.type == ("ValueError" if event == "self" else "RecursionError")
     assert inv.instance.state == "ready" and not fn.invoke("fine").cold_start
+
+
+class NoStrHere(Exception):
+    def __str__(self) -> str:
+        raise ValueError("no str for you")
+
+
+def test_an_injected_exception_whose_str_fails_is_recorded_as_python_prints_it(emulate):
+    """Process isolation sends an injected exception with its message: made with care."""
+    fn = emulate(index=RAISES)
+    fn.faults.handler.raises(NoStrHere())
+    inv = fn.invoke("fine")
+    assert (inv.error.kind, inv.error.type, inv.error.message) == (
+        "handler_error", "NoStrHere", "<exception str() failed>")
+    assert fn.invoke("fine").ok
+
+
+def _deep_call(levels: int, call):
+    return call() if levels == 0 else _deep_call(levels - 1, call)
+
+
+def test_a_result_the_instance_encodes_but_the_test_process_cannot_decode_is_not_serialisable(
+        code):
+    """Process isolation only: in-process, the result is encoded on the test's own stack."""
+    config = FunctionConfig(code_root=code(RAISES), isolation="process")
+    with FunctionEmulator(config) as fn:
+        inv = _deep_call(400, lambda: fn.invoke("deep 700"))  # (the test's stack is deep)
+        assert (inv.error.kind, inv.error.type) == ("result_not_serializable", "RecursionError")
+        assert inv.instance.state == "ready" and not fn.invoke("fine").cold_start
 
 
 # --- what is the test's -----------------------------------------------------------------------

@@ -251,7 +251,10 @@ class ProcessInstance:
         outcome = PhaseOutcome(status, ended_at, None, exception, unserializable=unserializable,
                                peak_bytes=peak)
         if value_json is not None:
-            outcome.value = json.loads(value_json)
+            try:
+                outcome.value = json.loads(value_json)
+            except RecursionError as exc:  # (the instance's stack was shallower than ours)
+                outcome.unserializable = (type(exc).__name__, str(exc))
         self._follow(ended_at)
         outcome.log = self._read_log()
         return outcome, loaded

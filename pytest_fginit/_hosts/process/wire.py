@@ -217,7 +217,11 @@ def portable_exception(exc: BaseException) -> BaseException:
         blob: bytes | None = pickle.dumps(exc)
     except Exception:
         blob = None
-    return _ExceptionCarrier(blob, type(exc).__name__, str(exc))
+    try:
+        message = str(exc)
+    except Exception:  # (as Python's tracebacks print an exception whose __str__ fails)
+        message = "<exception str() failed>"
+    return _ExceptionCarrier(blob, type(exc).__name__, message)
 
 
 class _ExceptionCarrier(Exception):

@@ -150,3 +150,13 @@ def test_a_thread_left_running_is_warned_of_and_does_not_hang_pytest(pytester):
     result.stdout.fnmatch_lines([
         "*LeftBehindWarning: pytest-fginit: index.handler left thread 'poller' running*",
     ])
+
+
+def test_a_library_with_compiled_modules_stays_imported(code):
+    if "cProfile" in sys.modules or "_lsprof" in sys.modules:
+        pytest.skip("cProfile is imported already")
+    root = code("def handler(event, context):\n    import cProfile\n    return cProfile.__name__\n")
+    with FunctionEmulator(FunctionConfig(code_root=root, handler="index.handler")) as fn:
+        assert fn.invoke().result == "cProfile"
+    # (_lsprof is compiled: it stays, and cProfile, imported with it, too)
+    assert "cProfile" in sys.modules and "_lsprof" in sys.modules

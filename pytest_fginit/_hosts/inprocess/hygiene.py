@@ -35,6 +35,10 @@ _TIMERS = tuple(getattr(signal, name) for name in ("ITIMER_REAL", "ITIMER_VIRTUA
 # plugin (the phase log handler shared by every open host): never the function's to undo.
 _KEPT_HANDLER_MODULES = ("_pytest.", "pytest_fginit.")
 
+# (plain numbers, listed once: making the `signal.Signals` members cost more than the reads)
+_SIGNALS = tuple(int(sig) for sig in signal.valid_signals()
+                 if sig not in (signal.SIGKILL, signal.SIGSTOP))
+
 _LoggerState = tuple[int, list[logging.Handler], bool, bool]
 
 
@@ -51,14 +55,15 @@ class ProcessState:
         self.builtins = dict(vars(builtins))
         self.recursion_limit = sys.getrecursionlimit()
         self.sleep = time.sleep  # (taken before `patches.SLEEP` replaces it)
-        self.signals = {sig: signal.getsignal(sig) for sig in _catchable_signals()}
+        self.signals = {sig: signal.getsignal(sig) for sig in _SIGNALS}
         self.timers = {which: signal.getitimer(which) for which in _TIMERS}
         self.taken_at = real_monotonic()
         self.log_disable = logging.root.manager.disable
         self.loggers = {name: _logger_state(logger) for name, logger in _loggers()}
 
-    def restore(self, imported: Iterable[str]) -> None:
-        """Put everything back; ``imported``: the modules user code added to ``sys.modules``."""
+    def restore(self, imported: Iterable[tuple[str, ...]]) -> None:
+        """Put everything back; ``imported``: what user code's imports added to ``sys.modules``
+        (a batch per import)."""
         restore_environ(self.environ)
         if self.cwd is not None and _cwd() != self.cwd:
             with contextlib.suppress(OSError):
@@ -124,8 +129,9 @@ class HostLayers:
     def __init__(self) -> None:
         self._layers: list[tuple[object, dict[str, str]]] = []
         self._state: ProcessState | None = None
-        self.imported: set[str] = set()
-        """Names that user code's imports added to ``sys.modules`` (the namespaces add)."""
+        self.imported: list[tuple[str, ...]] = []
+        """What user code's imports added to ``sys.modules``, a batch of names per import
+        (the namespaces add)."""
         self._lock = threading.Lock()
 
     def enter(self, host: object, environment: Mapping[str, str]) -> None:
@@ -146,8 +152,8 @@ class HostLayers:
             assert state is not None
             if not self._layers:
                 self._state = None
-                imported = set(self.imported)
-                self.imported.clear()  # (the same set: namespaces hold it)
+                imported = list(self.imported)
+                self.imported.clear()  # (the same list: namespaces hold it)
                 state.restore(imported)
                 return
             for key in mine[0]:
@@ -175,20 +181,19 @@ def restore_environ(saved: Mapping[str, str]) -> None:
     time.tzset()
 
 
-def forget_modules(names: Iterable[str]) -> None:
-    """Take the modules user code imported out of ``sys.modules``, except packages that hold
-    compiled (or built-in) modules: many of those refuse to be imported twice in a process
-    (numpy: "cannot load module more than once per process"), so they stay loaded."""
-    by_package: dict[str, list[str]] = {}
-    for name in names:
-        by_package.setdefault(name.partition(".")[0], []).append(name)
-    for package, members in by_package.items():
-        loaded = [m for n, m in list(sys.modules.items())
-                  if n == package or n.startswith(package + ".")]
-        if any(not _pure_python(module) for module in loaded):
-            continue
-        for name in members:
-            sys.modules.pop(name, None)
+def forget_modules(batches: Iterable[tuple[str, ...]]) -> None:
+    """Take the modules user code imported out of ``sys.modules``, one import's batch at a
+    time, except a batch that holds, or whose packages hold, compiled (or built-in) modules:
+    many of those cannot be imported twice in a process (numpy: "cannot load module more than
+    once per process"), and one kept loaded would go on making objects of the old copies of
+    the modules beside it (PyYAML's ``_yaml`` makes ``yaml.nodes`` nodes). Those stay."""
+    for batch in batches:
+        packages = {name.partition(".")[0] for name in batch}
+        loaded = [module for name, module in list(sys.modules.items())
+                  if name.partition(".")[0] in packages]
+        if all(_pure_python(module) for module in loaded):
+            for name in batch:
+                sys.modules.pop(name, None)
 
 
 def _pure_python(module: Any) -> bool:
@@ -207,11 +212,6 @@ def _restore_dict(current: dict[str, Any], saved: Mapping[str, Any]) -> None:
     for key, value in saved.items():
         if current.get(key) is not value:
             current[key] = value
-
-
-def _catchable_signals() -> list[signal.Signals]:
-    return [sig for sig in signal.valid_signals()
-            if sig not in (signal.SIGKILL, signal.SIGSTOP)]
 
 
 def _cwd() -> str | None:

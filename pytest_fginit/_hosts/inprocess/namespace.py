@@ -12,7 +12,8 @@ A code-root module named like a standard-library module that is already imported
 ``os.py``) does not replace it: on the platform (and in process isolation) the runtime imported
 the standard one before the code root came on ``sys.path``, so ``import time`` finds it in
 ``sys.modules``. The names of the modules user code's imports add to ``sys.modules`` (its
-libraries) are noted in ``imported``, for the host to take out again when emulation ends.
+libraries) are noted in ``imported``, import by import, for the host to take out again when
+emulation ends.
 
 Known bypasses (documented): ``importlib.import_module("db")`` and ``sys.modules["db"]`` inside
 user code, and ``exec`` with fresh globals; ``__name__`` and ``cls.__module__`` show the
@@ -81,7 +82,7 @@ class IsolatedNamespace:
     """The modules of one instance."""
 
     def __init__(self, code_root: Path, top_names: frozenset[str],
-                 imported: set[str] | None = None) -> None:
+                 imported: list[tuple[str, ...]] | None = None) -> None:
         self.prefix = f"{_PREFIX}{next(_counter)}__"
         self._top_names = frozenset(name for name in top_names
                                     if not _loaded_standard_module(name))
@@ -156,12 +157,15 @@ class IsolatedNamespace:
 
     def _note_imports(self, added: int) -> None:
         """Note the last ``added`` names of ``sys.modules`` (a dict keeps the order in which
-        names came): what the import that just ran added, the emulator's own aside."""
+        names came), the emulator's own aside: what the import that just ran added, as one
+        batch (a library and what it imported)."""
         imported = self._imported
         assert imported is not None
-        for name in itertools.islice(reversed(sys.modules), added):
-            if not name.startswith(_PREFIX):
-                imported.add(name)
+        # (list() copies in one step: other threads may be importing at the same time)
+        batch = tuple(name for name in list(sys.modules)[-added:]
+                      if not name.startswith(_PREFIX))
+        if batch:
+            imported.append(batch)
 
 
 def _loaded_standard_module(name: str) -> bool:

@@ -103,13 +103,32 @@ def test_a_code_root_module_named_like_a_loaded_stdlib_module_does_not_replace_i
         assert fn.invoke().result is True
 
 
-def test_asyncio_sleep_past_the_deadline_is_stopped_at_it(code):
+@pytest.mark.parametrize("isolation", ["inprocess", "process"])
+def test_asyncio_sleep_past_the_deadline_is_stopped_at_it(code, isolation):
     root = code("import asyncio\n\ndef handler(event, context):\n"
                 "    asyncio.run(asyncio.sleep(600))\n")
     with FunctionEmulator(FunctionConfig(code_root=root, handler="index.handler",
-                                         timeout=3)) as fn:
+                                         timeout=3, isolation=isolation)) as fn:
         inv = fn.invoke()  # (600 real seconds without the wake-up: the hang guard is the CI's)
     assert inv.error.kind == "handler_timeout"
+
+
+SPAWN_POOL = """
+import multiprocessing
+
+def square(x):
+    return x * x
+
+def handler(event, context):
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.map(square, [2])
+"""
+
+
+def test_a_spawn_pool_works_in_process_isolation(code):
+    with FunctionEmulator(FunctionConfig(code_root=code(SPAWN_POOL), handler="index.handler",
+                                         timeout=120, isolation="process")) as fn:
+        assert fn.invoke().result == [4]
 
 
 def test_a_spawn_pool_in_process_is_a_clear_error(code):
@@ -160,3 +179,26 @@ def test_a_library_with_compiled_modules_stays_imported(code):
         assert fn.invoke().result == "cProfile"
     # (_lsprof is compiled: it stays, and cProfile, imported with it, too)
     assert "cProfile" in sys.modules and "_lsprof" in sys.modules
+
+
+LEAVES_A_PROCESS = """
+import subprocess, sys
+
+CHILD = []
+
+def handler(event, context):
+    CHILD.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]))
+    return CHILD[0].pid
+"""
+
+
+def test_a_child_process_left_running_is_warned_of(code):
+    root = code(LEAVES_A_PROCESS)
+    fn = FunctionEmulator(FunctionConfig(code_root=root, handler="index.handler")).start()
+    pid = fn.invoke().result
+    child = fn.instances[0].module.CHILD[0]
+    with pytest.warns(UserWarning, match=r"index\.handler left process \d+ running"):
+        fn.close()
+    assert child.pid == pid
+    child.kill()
+    child.wait()

@@ -6,6 +6,10 @@ The virtual clock runs at real speed and jumps forward, never back, when time is
 freezegun shows it to everything in the process that reads ``time.time``, ``time.monotonic``,
 ``time.perf_counter`` or ``datetime.now``: user code in instances, and the test itself.
 
+Every running virtual clock of the process shares one freezegun freeze (`_SharedFreeze`): the
+first to start starts it, the last to stop stops it, so clocks may stop in any order (each of
+their own freezes would unwind only as a stack). The process reads the latest running clock.
+
 Requests sent at the same moment each run on a `Timeline` of their own, so that their sleeps
 overlap rather than add up; the shared clock then moves to the latest of them.
 

@@ -6,6 +6,10 @@ The virtual clock runs at real speed and jumps forward, never back, when time is
 freezegun shows it to everything in the process that reads ``time.time``, ``time.monotonic``,
 ``time.perf_counter`` or ``datetime.now``: user code in instances, and the test itself.
 
+Every running virtual clock of the process shares one freezegun freeze (`_SharedFreeze`): the
+first to start starts it, the last to stop stops it, so clocks may stop in any order (each of
+their own freezes would unwind only as a stack). The process reads the latest running clock.
+
 Requests sent at the same moment each run on a `Timeline` of their own, so that their sleeps
 overlap rather than add up; the shared clock then moves to the latest of them.
 
@@ -19,7 +23,7 @@ from __future__ import annotations
 import threading
 import time
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import freezegun.api as _fz
 from freezegun import freeze_time
@@ -129,35 +133,27 @@ class VirtualClock:
     virtual = True
 
     def __init__(self) -> None:
-        self._freezer: object | None = None
-        self._factory: _fz.TickingDateTimeFactory | None = None
+        self._running = False
         self._offset = 0.0  # virtual minus real seconds
         self._stopped_at: float | None = None
 
     def start(self) -> None:
-        if self._freezer is not None:
+        if self._running:
             return
-        freezer = freeze_time(_utc(_fz.real_time()), tick=True,
-                              ignore=list(_IGNORED_BY_FREEZE), real_asyncio=True)
-        factory = freezer.start()
-        assert isinstance(factory, _fz.TickingDateTimeFactory)
-        # What freezegun shows user code goes through our factory: it adds the lead of the
-        # reading thread's timeline. (freezegun calls the last factory of its stack, and its
-        # stop() pops the last one, whichever object it is.)
-        _fz.freeze_factories[-1] = _TimelineFactory(factory)  # type: ignore[call-overload]
-        self._freezer, self._factory = freezer, factory
-        self._offset = 0.0
+        self._offset, self._stopped_at = 0.0, None
+        _FREEZE.join(self)
+        self._running = True
 
     def stop(self) -> None:
-        freezer, self._freezer = self._freezer, None
-        if freezer is not None:
-            # Keep reading the stopped clock where it was; it no longer ticks with real time.
-            self._stopped_at = self.now()
-            self._factory = None
-            freezer.stop()  # type: ignore[attr-defined]
+        if not self._running:
+            return
+        # Keep reading the stopped clock where it was; it no longer ticks with real time.
+        self._stopped_at = self.now()
+        self._running = False
+        _FREEZE.leave(self)
 
     def now(self) -> float:
-        if self._factory is None:
+        if not self._running:
             return _fz.real_time() if self._stopped_at is None else self._stopped_at
         timeline = _entered.timeline
         if timeline is None:
@@ -165,13 +161,12 @@ class VirtualClock:
         return _fz.real_time() + self._offset + timeline.lead
 
     def now_on(self, timeline: Timeline | None) -> float:
-        if self._factory is None or timeline is None:
+        if not self._running or timeline is None:
             return self._shared_now()
         return _fz.real_time() + self._offset + timeline.lead
 
     def pass_time(self, seconds: float) -> None:
-        factory = self._factory
-        if factory is None or seconds <= 0:
+        if not self._running or seconds <= 0:
             return
         timeline = _entered.timeline
         if timeline is not None:
@@ -182,40 +177,74 @@ class VirtualClock:
 
     def join(self, timelines: list[Timeline]) -> None:
         lead = max((t.lead for t in timelines), default=0.0)
-        if self._factory is not None and lead > 0:
+        if self._running and lead > 0:
             self._move(lead)
         for timeline in timelines:
             timeline.lead = 0.0
 
     def _shared_now(self) -> float:
-        if self._factory is None:
+        if not self._running:
             return _fz.real_time() if self._stopped_at is None else self._stopped_at
         return _fz.real_time() + self._offset
 
     def _move(self, seconds: float) -> None:
-        factory = self._factory
-        assert factory is not None
-        # Move freezegun's clock first, then ours: a jump that fails (a date out of range)
-        # leaves both where they were. (freezegun's own tick() restarts from the last frozen
-        # point and drops the real time that went by since: the clock would go back.)
-        factory.move_to(_utc(self._shared_now() + seconds))
+        _utc(self._shared_now() + seconds)  # (out of datetime's range: fails, moves nothing)
         self._offset += seconds
 
 
-class _TimelineFactory:
-    """freezegun's ticking factory, read on the calling thread's timeline."""
+class _SharedFreeze:
+    """The one freezegun freeze of the process, shared by every running `VirtualClock`.
 
-    def __init__(self, inner: _fz.TickingDateTimeFactory) -> None:
-        self.inner = inner
+    freezegun keeps its freezes as a stack that only unwinds in order: stopping the first of
+    two freezes pops the second's time, and the second's stop then fails half-way, leaving
+    ``time.time`` faked. So the first clock to start starts the freeze and the last to stop
+    stops it, in whatever order they stop. What freezegun shows the process is read from the
+    latest running clock (`_ShownTime`).
+    """
+
+    def __init__(self) -> None:
+        self.clocks: list[VirtualClock] = []  # running, in start order
+        self._freezer: Any = None
+        self._lock = threading.Lock()
+
+    def join(self, clock: VirtualClock) -> None:
+        with self._lock:
+            if self._freezer is None:
+                freezer = freeze_time(_utc(_fz.real_time()), tick=True,
+                                      ignore=list(_IGNORED_BY_FREEZE), real_asyncio=True)
+                freezer.start()
+                # freezegun asks the last factory of its stack for the time (and its stop()
+                # pops the last one, whichever object it is).
+                _fz.freeze_factories[-1] = _ShownTime(self.clocks)  # type: ignore[call-overload]
+                self._freezer = freezer
+            self.clocks.append(clock)
+
+    def leave(self, clock: VirtualClock) -> None:
+        with self._lock:
+            if clock in self.clocks:
+                self.clocks.remove(clock)
+            if self.clocks or self._freezer is None:
+                return
+            freezer, self._freezer = self._freezer, None
+            freezer.stop()
+
+
+class _ShownTime:
+    """The time freezegun shows the process: the latest running clock's, on the reading
+    thread's timeline (its lead, when a request of a burst reads it)."""
+
+    def __init__(self, clocks: list[VirtualClock]) -> None:
+        self._clocks = clocks
 
     def __call__(self) -> datetime:
-        timeline = _entered.timeline
-        if timeline is None or not timeline.lead:
-            return self.inner()
-        return self.inner() + timedelta(seconds=timeline.lead)
+        clocks = self._clocks
+        try:
+            return _utc(clocks[-1].now())
+        except IndexError:  # (the last clock is stopping)
+            return _utc(_fz.real_time())
 
-    def __getattr__(self, name: str) -> object:  # move_to, tick, time_to_freeze ...
-        return getattr(self.inner, name)
+
+_FREEZE = _SharedFreeze()
 
 
 def _utc(seconds: float) -> datetime:

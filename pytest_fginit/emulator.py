@@ -260,9 +260,15 @@ class FunctionEmulator:
         _check_setup(config)  # (before anything stops)
         forget_stale_bytecode(config.code_root)  # (new instances run the code on disk now)
         self._pool.stop_ready()
-        self._pool.host.close()  # (the environment of instances changes with the configuration)
+        old_host = self._pool.host  # (the environment of instances changes with the configuration)
         self._configure(config)
-        self._pool.host.open(environment(self._pool.revision))
+        try:
+            self._pool.host.open(environment(self._pool.revision))
+        finally:
+            # Closed once the new one is open: what the function changed in the process
+            # (working folder, signals, imports...) is given back when the emulator closes,
+            # not in the middle of the test.
+            old_host.close()
         self.journal.append(JournalEntry(self._pool.elapsed(), "deploy", what))
         self._dispatcher.top_up_reserved()
 

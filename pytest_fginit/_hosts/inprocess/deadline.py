@@ -18,6 +18,10 @@ the emulator's steps inside a phase (passing time) run *shielded*, and the watch
 fire into a shielded or finished phase; `end_phase` waits out a watchdog caught mid-fire, then
 has any kill still pending delivered where it is caught.
 
+A phase blocked in an ``asyncio`` event loop waits in the selector (C code) until its next
+timer: the watchdog also wakes the loop running on the phase's thread (`running_loops`, kept by
+`leftovers`), so the kill lands at the deadline rather than when the timer falls due.
+
 `PhaseKilled` derives from `BaseException`, so ``except Exception`` in user code cannot swallow
 it; code that swallows ``BaseException`` is killed again at every poll. A block inside C code (a
 deadlocked lock, a blocking socket call) cannot be interrupted in-process; the
@@ -26,9 +30,11 @@ process-isolated host is the answer to that.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import math
 import threading
+from typing import Any
 
 from ..._clock import Clock, current_timeline, real_monotonic, real_sleep
 
@@ -60,7 +66,7 @@ class PhaseDeadline:
     """
 
     __slots__ = ("aborted", "clock", "deadline", "done", "expired", "fired", "firing", "hung",
-                 "real_deadline", "shielded", "thread_id", "timeline")
+                 "real_deadline", "shielded", "thread_id", "timeline", "watchdog")
 
     def __init__(self, clock: Clock, deadline: float) -> None:
         self.clock = clock
@@ -75,6 +81,7 @@ class PhaseDeadline:
         self.hung = False
         self.aborted = False  # (set by the emulator's thread: the test was interrupted)
         self.real_deadline: float | None = None
+        self.watchdog: Watchdog | None = None  # (set when armed: who watches it)
 
     def remaining(self) -> float:
         return self.deadline - self.clock.now_on(self.timeline)
@@ -142,6 +149,23 @@ def set_current_phase(phase: PhaseDeadline | None) -> None:
     _running.phase = phase
 
 
+# --- event loops running on phase threads ----------------------------------------------------
+
+running_loops: dict[int, Any] = {}
+"""Thread id -> the ``asyncio`` loop running on it (kept while the in-process host is open)."""
+
+
+def _wake_loop(thread_id: int) -> None:
+    loop = running_loops.get(thread_id)
+    if loop is not None:
+        with contextlib.suppress(Exception):  # (closed since: nothing to wake)
+            loop.call_soon_threadsafe(_no_op)
+
+
+def _no_op() -> None:
+    pass
+
+
 # --- the watchdog ----------------------------------------------------------------------------
 
 _POLL_S = 0.05
@@ -162,6 +186,8 @@ class Watchdog:
         self._aborting = False
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
+        self.spawned: list[Any] = []
+        """Threads and processes that the phases it watched started (`leftovers` adds)."""
 
     def start(self) -> None:
         if self._thread is None:
@@ -174,6 +200,7 @@ class Watchdog:
             phase.aborted = True
         if self._real_time_limit is not None and phase.clock.virtual:
             phase.real_deadline = real_monotonic() + self._real_time_limit
+        phase.watchdog = self
         self._armed.add(phase)
 
     def disarm(self, phase: PhaseDeadline) -> None:
@@ -216,4 +243,5 @@ class Watchdog:
             phase.hung = phase.hung or hung  # its thread jumps to the deadline
             phase.fired = True
             _kill(phase.thread_id)  # again at every poll, while user code swallows it
+            _wake_loop(phase.thread_id)
         phase.firing = False

@@ -5,6 +5,9 @@ The host knows nothing of the platform's rules (retries, states, billing): the c
 asks it to load an instance's code, run a phase before a deadline, and stop the instance; the
 host answers with a `PhaseOutcome`. The handlers of requests that share an instance run on their
 own threads, side by side; a `Watchdog` thread stops a phase that passes its deadline.
+
+What the instances change in the process is given back when the last open host closes
+(`hygiene`), and what they leave running is reported at each host's close (`leftovers`).
 """
 
 from __future__ import annotations
@@ -14,18 +17,11 @@ from collections.abc import Mapping
 from ..._clock import Clock
 from ..._redaction import Redactor, no_redaction
 from ..protocol import InstanceSpec
+from . import leftovers
 from .deadline import Watchdog
+from .hygiene import LAYERS
 from .namespace import IsolatedNamespace, code_root_names
-from .patches import (
-    EXIT_GUARD,
-    LOG_HANDLER,
-    MASKING,
-    SLEEP,
-    Patch,
-    StreamTees,
-    restore_environment,
-    set_environment,
-)
+from .patches import EXIT_GUARD, LOG_HANDLER, MASKING, SLEEP, Patch, StreamTees
 from .phase import CodeInstance, PhaseRunner
 
 
@@ -39,8 +35,9 @@ class InProcessHost:
         self._redact = redact
         self._watchdog = Watchdog(real_time_limit)
         self._runner = PhaseRunner(clock, self._watchdog, redact=redact, tees=StreamTees())
-        self._saved_env: dict[str, str] | None = None
+        self._open = False
         self._patched: list[Patch] = []
+        self._function = "the function"  # (named by its first instance's entry)
 
     def open(self, environment: Mapping[str, str]) -> None:
         """Set the instances' environment and clocks up, for as long as the host is open.
@@ -48,11 +45,12 @@ class InProcessHost:
         [assumption] every instance of one function has the same environment, so it is set
         once for the host's life rather than switched per call.
         """
-        if self._saved_env is not None:
+        if self._open:
             return
+        self._open = True
         try:
-            self._saved_env = set_environment(environment)
-            for patch in (SLEEP, LOG_HANDLER, EXIT_GUARD):
+            LAYERS.enter(self, environment)
+            for patch in (SLEEP, LOG_HANDLER, EXIT_GUARD, leftovers.WATCH):
                 patch.acquire()
                 self._patched.append(patch)
             MASKING.add(self._redact)  # (what any thread logs, warns, prints while open)
@@ -62,15 +60,20 @@ class InProcessHost:
             raise
 
     def close(self) -> None:
-        saved, self._saved_env = self._saved_env, None
-        if saved is None:
+        """Undo `open`: the patches, the environment this host set (and, if it is the last
+        in-process host open, whatever else the instances changed in the process)."""
+        if not self._open:
             return
+        self._open = False
         self._runner.forget()
-        while self._patched:
-            self._patched.pop().release()
-        MASKING.discard(self._redact)
-        self._watchdog.close()
-        restore_environment(saved)
+        try:
+            leftovers.report(self._watchdog, self._function)
+        finally:
+            while self._patched:
+                self._patched.pop().release()
+            MASKING.discard(self._redact)
+            self._watchdog.close()
+            LAYERS.leave(self)
 
     def abort(self) -> None:
         self._watchdog.abort()
@@ -79,5 +82,7 @@ class InProcessHost:
         self._watchdog.resume()
 
     def start_instance(self, spec: InstanceSpec) -> CodeInstance:
-        namespace = IsolatedNamespace(spec.code_root, code_root_names(spec.code_root))
+        self._function = f"{spec.handler_module}.{spec.handler_function}"
+        namespace = IsolatedNamespace(spec.code_root, code_root_names(spec.code_root),
+                                      LAYERS.imported)
         return CodeInstance(self._runner, spec, namespace, self._redact)

@@ -8,6 +8,13 @@ module loaded that way gets its own ``__builtins__`` whose ``__import__`` sends 
 top-level names (``import db``, ``from lib import x``) to that instance's copies; every other
 import goes to the shared ``sys.modules``, so mocks set by the test reach user code.
 
+A code-root module named like a standard-library module that is already imported (``time.py``,
+``os.py``) does not replace it: on the platform (and in process isolation) the runtime imported
+the standard one before the code root came on ``sys.path``, so ``import time`` finds it in
+``sys.modules``. The names of the modules user code's imports add to ``sys.modules`` (its
+libraries) are noted in ``imported``, import by import, for the host to take out again when
+emulation ends.
+
 Known bypasses (documented): ``importlib.import_module("db")`` and ``sys.modules["db"]`` inside
 user code, and ``exec`` with fresh globals; ``__name__`` and ``cls.__module__`` show the
 private name.
@@ -74,9 +81,12 @@ class Namespace(Protocol):
 class IsolatedNamespace:
     """The modules of one instance."""
 
-    def __init__(self, code_root: Path, top_names: frozenset[str]) -> None:
+    def __init__(self, code_root: Path, top_names: frozenset[str],
+                 imported: list[tuple[str, ...]] | None = None) -> None:
         self.prefix = f"{_PREFIX}{next(_counter)}__"
-        self._top_names = top_names
+        self._top_names = frozenset(name for name in top_names
+                                    if not _loaded_standard_module(name))
+        self._imported = imported
         self.module_names: list[str] = [self.prefix]
         """Every name this instance put in ``sys.modules`` (the finder adds to it)."""
         self.builtins: dict[str, Any] = {}  # filled by refresh_builtins() as each phase starts
@@ -139,7 +149,27 @@ class IsolatedNamespace:
                 return module
             # "import a.b" binds "a": hand back this instance's "a", not the private package.
             return sys.modules[f"{self.prefix}.{name.partition('.')[0]}"]
-        return real_import(name, globals, locals, fromlist, level)
+        known = len(sys.modules)
+        module = real_import(name, globals, locals, fromlist, level)
+        if len(sys.modules) > known and self._imported is not None:
+            self._note_imports(len(sys.modules) - known)
+        return module
+
+    def _note_imports(self, added: int) -> None:
+        """Note the last ``added`` names of ``sys.modules`` (a dict keeps the order in which
+        names came), the emulator's own aside: what the import that just ran added, as one
+        batch (a library and what it imported)."""
+        imported = self._imported
+        assert imported is not None
+        # (list() copies in one step: other threads may be importing at the same time)
+        batch = tuple(name for name in list(sys.modules)[-added:]
+                      if not name.startswith(_PREFIX))
+        if batch:
+            imported.append(batch)
+
+
+def _loaded_standard_module(name: str) -> bool:
+    return name in sys.stdlib_module_names and name in sys.modules
 
 
 class PlainNamespace:

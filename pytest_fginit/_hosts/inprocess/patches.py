@@ -17,8 +17,8 @@ count), the way time-machine patches on its first traveller. The patches:
   ...)``, ``sys.__stdout__``, a subprocess), which bypass ``sys.stdout``; the plugin masks
   them in its reports, process isolation everywhere (documented).
 
-Not counted, because they belong to one host: the streams' tees (`StreamTees`) and the
-function's environment (`set_environment` / `restore_environment`).
+Not counted, because it belongs to one host: the streams' tees (`StreamTees`). (The
+function's environment is `hygiene.LAYERS`'.)
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import IO, Any
 
 from ..._clock import real_sleep
@@ -188,25 +188,6 @@ LOG_HANDLER = Patch(lambda: logging.getLogger().addHandler(_log_handler),
 
 
 # --- one host's environment ------------------------------------------------------------------
-
-def set_environment(environment: Mapping[str, str]) -> dict[str, str]:
-    """Add ``environment`` to ``os.environ`` (TZ may be the function's own); returns what it
-    was, for `restore_environment`."""
-    saved = dict(os.environ)
-    os.environ.update(environment)
-    time.tzset()
-    return saved
-
-
-def restore_environment(saved: Mapping[str, str]) -> None:
-    """Put the whole environment back: what was set, and what user code set or removed."""
-    for key in [k for k in os.environ if k not in saved]:
-        del os.environ[key]
-    for key, value in saved.items():
-        if os.environ.get(key) != value:
-            os.environ[key] = value
-    time.tzset()
-
 
 # --- masking what reaches pytest from any thread ----------------------------------------------
 

@@ -69,10 +69,7 @@ def side_by_side(tasks: Sequence[tuple[Timeline | None, Callable[[], T]]],
         for n in range(len(tasks)):
             thread = threading.Thread(target=run, args=(n,), name=f"fginit-request-{n}",
                                       daemon=True)
-            # (Counted before start(): an interrupt inside start() may land once the thread
-            # runs, and it must be waited for; if it landed before, its event is waited for
-            # in vain, for the bounded time below.)
-            started += 1
+            started += 1  # (first: an interrupt inside start() may land once the thread runs)
             thread.start()
         for event in ended:
             event.wait()

@@ -237,7 +237,8 @@ def test_an_ignored_ctrl_c_gets_no_handler_and_user_interrupts_stay_the_function
         fn = emulate(index=RAISES)
         assert fn.invoke("KeyboardInterrupt").error.type == "KeyboardInterrupt"
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
-    finally:
+        fn.close()  # (first: the last in-process emulator to close puts back the handlers it
+    finally:        # found at its start, and would undo a change made while it was open)
         signal.signal(signal.SIGINT, before)
 
 

@@ -67,10 +67,9 @@ def side_by_side(tasks: Sequence[tuple[Timeline | None, Callable[[], T]]],
     started = 0
     try:
         for n in range(len(tasks)):
-            thread = threading.Thread(target=run, args=(n,), name=f"fginit-request-{n}",
-                                      daemon=True)
             started += 1  # (first: an interrupt inside start() may land once the thread runs)
-            thread.start()
+            threading.Thread(target=run, args=(n,), name=f"fginit-request-{n}",
+                             daemon=True).start()
         for event in ended:
             event.wait()
     except BaseException as interrupt:

@@ -50,13 +50,7 @@ def test_an_update_after_a_same_second_same_size_edit_runs_the_new_code(emulate)
     assert fn.invoke().result == "version 2"
 
 
-@pytest.mark.parametrize("isolation", [
-    pytest.param("inprocess", marks=pytest.mark.xfail(
-        strict=True, reason="the in-process code cache (_hosts/inprocess/namespace.py "
-                            "_code_of) keys a file by (mtime_ns, size): an edit within one "
-                            "timestamp tick needs a fix there")),
-    "process",
-])
+@pytest.mark.parametrize("isolation", ["inprocess", "process"])
 def test_an_update_after_an_edit_that_keeps_the_modification_time_runs_the_new_code(
         code, isolation):
     from pytest_fginit import FunctionConfig, FunctionEmulator

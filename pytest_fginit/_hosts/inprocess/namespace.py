@@ -36,6 +36,8 @@ from pathlib import Path
 from types import CodeType, ModuleType
 from typing import Any, Protocol
 
+from ..._clock import real_time
+
 _counter = itertools.count(1)
 _PREFIX = "__fginit_"
 
@@ -244,6 +246,7 @@ def _source_module(fullname: str, source: str, loader: Loader, package: str) -> 
 
 _code_cache: dict[tuple[str, int, int], CodeType] = {}
 _CODE_CACHE_MAX = 4096
+_RACY_S = 2.0  # (as `_platform.revision.forget_stale_bytecode`'s)
 
 
 def _code_of(loader: SourceFileLoader, fullname: str) -> CodeType:
@@ -252,6 +255,10 @@ def _code_of(loader: SourceFileLoader, fullname: str) -> CodeType:
 
     A code object is immutable and names no module, so running it in a fresh module is the
     same as importing the file again; a changed file (modification time or size) is a new key.
+    A file changed less than `_RACY_S` ago is not kept: another edit within the same tick of
+    the file system's clock, of the same size, would look the same (a test that writes its
+    code, then rewrites it and calls ``update()``); its next load reads it again (Python's
+    bytecode cache then, which ``update()`` cleans of racy files).
     """
     path = loader.path
     stat = os.stat(path)
@@ -260,9 +267,10 @@ def _code_of(loader: SourceFileLoader, fullname: str) -> CodeType:
     if code is None:
         code = loader.get_code(fullname)
         assert code is not None
-        if len(_code_cache) >= _CODE_CACHE_MAX:
-            _code_cache.clear()
-        _code_cache[key] = code
+        if stat.st_mtime_ns / 1e9 < real_time() - _RACY_S:
+            if len(_code_cache) >= _CODE_CACHE_MAX:
+                _code_cache.clear()
+            _code_cache[key] = code
     return code
 
 

@@ -23,6 +23,7 @@ private name.
 from __future__ import annotations
 
 import builtins
+import hashlib
 import importlib
 import itertools
 import os
@@ -244,7 +245,8 @@ def _source_module(fullname: str, source: str, loader: Loader, package: str) -> 
     return module
 
 
-_code_cache: dict[tuple[str, int, int], CodeType] = {}
+_code_cache: dict[tuple[str, int, int], tuple[CodeType, bytes | None]] = {}
+"""(code, a hash of the text for a racy file: see `_code_of`)"""
 _CODE_CACHE_MAX = 4096
 _RACY_S = 2.0  # (as `_platform.revision.forget_stale_bytecode`'s)
 
@@ -255,22 +257,31 @@ def _code_of(loader: SourceFileLoader, fullname: str) -> CodeType:
 
     A code object is immutable and names no module, so running it in a fresh module is the
     same as importing the file again; a changed file (modification time or size) is a new key.
-    A file changed less than `_RACY_S` ago is not kept: another edit within the same tick of
-    the file system's clock, of the same size, would look the same (a test that writes its
-    code, then rewrites it and calls ``update()``); its next load reads it again (Python's
-    bytecode cache then, which ``update()`` cleans of racy files).
+    A file changed less than `_RACY_S` before it was cached is racy: another edit within the
+    same tick of the file system's clock, of the same size, would have the same key (a test
+    that writes its code, rewrites it and calls ``update()``), so its entry also holds a hash
+    of the text, checked at each load, and a text that differs is compiled from source
+    (Python's bytecode cache could be as stale as the key).
     """
     path = loader.path
     stat = os.stat(path)
     key = (path, stat.st_mtime_ns, stat.st_size)
-    code = _code_cache.get(key)
-    if code is None:
+    entry = _code_cache.get(key)
+    if entry is not None and entry[1] is None:
+        return entry[0]
+    if entry is None and stat.st_mtime_ns / 1e9 < real_time() - _RACY_S:
         code = loader.get_code(fullname)
         assert code is not None
-        if stat.st_mtime_ns / 1e9 < real_time() - _RACY_S:
-            if len(_code_cache) >= _CODE_CACHE_MAX:
-                _code_cache.clear()
-            _code_cache[key] = code
+        digest = None
+    else:
+        data = loader.get_data(path)
+        digest = hashlib.blake2b(data, digest_size=16).digest()
+        if entry is not None and entry[1] == digest:
+            return entry[0]
+        code = loader.source_to_code(data, path)
+    if len(_code_cache) >= _CODE_CACHE_MAX:
+        _code_cache.clear()
+    _code_cache[key] = (code, digest)
     return code
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import freezegun.api
 import pytest
 
 from pytest_fginit import FunctionConfig, FunctionEmulator
@@ -72,24 +74,50 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-@pytest.fixture
-def emulate(code: WriteCode, isolation: str) -> Iterator[Callable[..., FunctionEmulator]]:
-    """``emulate(index=..., modules=..., **config)``: a started emulator, closed after the test.
-    It runs in the test's isolation mode (parametrised) unless ``isolation=`` says otherwise."""
+def _emulators(code: WriteCode, **defaults: Any) -> Iterator[Callable[..., FunctionEmulator]]:
+    """``make(index=..., modules=..., **config)``: a started emulator (``defaults`` under
+    ``config``); every one made is closed at the end, last opened first (like nested ``with``
+    blocks)."""
     opened: list[FunctionEmulator] = []
 
     def make(index: str = COUNTING_FUNCTION, modules: dict[str, str] | None = None,
              **config: Any) -> FunctionEmulator:
         root = code(index, **(modules or {}))
-        config.setdefault("initializer_handler", "index.init")
-        config.setdefault("isolation", isolation)
-        emulator = FunctionEmulator(FunctionConfig(code_root=root, **config)).start()
-        opened.append(emulator)
+        emulator = FunctionEmulator(FunctionConfig(code_root=root, **{**defaults, **config}))
+        opened.append(emulator.start())
         return emulator
 
     yield make
-    for emulator in reversed(opened):  # last opened, first closed: like nested `with` blocks
+    for emulator in reversed(opened):
         emulator.close()
+
+
+@pytest.fixture
+def emulate(code: WriteCode, isolation: str) -> Iterator[Callable[..., FunctionEmulator]]:
+    """``emulate(index=..., modules=..., **config)``: a started emulator, closed after the test.
+    It runs in the test's isolation mode (parametrised) unless ``isolation=`` says otherwise."""
+    yield from _emulators(code, initializer_handler="index.init", isolation=isolation)
+
+
+@pytest.fixture
+def run(code: WriteCode) -> Iterator[Callable[..., FunctionEmulator]]:
+    """``run(index, **config)``: a started process-isolated emulator, closed after the test."""
+    yield from _emulators(code, isolation="process")
+
+
+def process_ends(pid: int, within: float = 10.0) -> bool:
+    """Whether process ``pid`` ends within ``within`` real seconds (a hang guard), reaped or
+    a zombie; real time even while an emulator's clock is the test's."""
+    limit = freezegun.api.real_monotonic() + within
+    while freezegun.api.real_monotonic() < limit:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                if stat.read().split(") ")[1].startswith("Z"):  # (a zombie: dead)
+                    return True
+        except OSError:
+            return True
+        time.sleep(0.05)  # (outside a phase: a real sleep)
+    return False
 
 
 @pytest.fixture

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
-import freezegun.api
 import pytest
+from conftest import process_ends
 
 from pytest_fginit import FunctionConfig, FunctionEmulator, InstanceSetupError
 
@@ -162,23 +161,8 @@ def test_a_ctrl_c_of_the_test_process_stops_the_test_and_leaves_no_instance_runn
     assert len(fn.invocations) == 1  # nothing of the interrupted request is the function's
     pid = fn.instances[0].pid
     if pid is not None:  # process isolation: the instance it was running in is killed
-        assert _gone(pid)
+        assert process_ends(pid)
     assert fn.invoke("fine").ok
-
-
-def _gone(pid: int, within: float = 10.0) -> bool:
-    """Whether process ``pid`` ends within ``within`` real seconds (a hang guard: it is
-    killed, then reaped by the fork server)."""
-    limit = freezegun.api.real_monotonic() + within  # (the test sees the emulator's clock)
-    while freezegun.api.real_monotonic() < limit:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                if stat.read().split(") ")[1].startswith("Z"):  # (a zombie: dead)
-                    return True
-        except OSError:
-            return True
-        time.sleep(0.05)  # (outside a phase: a real sleep)
-    return False
 
 
 @pytest.mark.inprocess_only("pytest's outcome, raised in the test's own process")

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import sys
 import textwrap
-import time
 
 import pytest
+from conftest import process_ends
 
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="process isolation: Linux")
@@ -75,7 +75,7 @@ def test_pytest_timeout_stops_a_busy_handler_as_the_tests_failure(busy, isolatio
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*FAILED test_fn.py::test_busy - Failed: Timeout*"])
     if isolation == "process":  # the instance process it waited on is not left running
-        assert _gone(int((busy.path / "instance.pid").read_text()))
+        assert process_ends(int((busy.path / "instance.pid").read_text()))
 
 
 @pytest.mark.parametrize("isolation", ISOLATIONS)
@@ -129,15 +129,3 @@ def test_a_real_ctrl_c_while_user_code_runs_stops_the_run(busy, isolation):
     assert result.ret == pytest.ExitCode.INTERRUPTED
 
 
-def _gone(pid: int, within: float = 10.0) -> bool:
-    """Whether process ``pid`` has ended, or ends within ``within`` seconds (a hang guard)."""
-    limit = time.monotonic() + within
-    while time.monotonic() < limit:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                if stat.read().split(") ")[1].startswith("Z"):  # (a zombie: dead)
-                    return True
-        except OSError:
-            return True
-        time.sleep(0.05)
-    return False

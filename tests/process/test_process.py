@@ -21,29 +21,13 @@ import freezegun.api as _fz
 import pytest
 from freezegun import freeze_time
 
-from pytest_fginit import FunctionConfig, FunctionEmulator, InstanceSetupError
+from pytest_fginit import InstanceSetupError
 from pytest_fginit._hosts.process import client as forkserver
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="process isolation: Linux")
 
 REAL_TIME_LIMIT = 0.5
 """A hung phase is taken as timed out after this many real seconds (keeps these tests fast)."""
-
-
-@pytest.fixture
-def run(code, tmp_path):
-    """``run(index, **config)``: a started process-isolated emulator, closed after the test."""
-    opened: list[FunctionEmulator] = []
-
-    def make(index: str, **config) -> FunctionEmulator:
-        config.setdefault("isolation", "process")
-        fn = FunctionEmulator(FunctionConfig(code_root=code(index), **config)).start()
-        opened.append(fn)
-        return fn
-
-    yield make
-    for fn in reversed(opened):  # last opened, first closed: like nested `with` blocks
-        fn.close()
 
 
 def _gone(pid: int, within: float = 10.0) -> bool:

@@ -12,7 +12,6 @@ import sys
 
 import pytest
 
-from pytest_fginit import FunctionConfig, FunctionEmulator
 from pytest_fginit._platform.dispatch import MAX_EVENT_DEPTH
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="process isolation: Linux")
@@ -34,22 +33,6 @@ def _gone(pid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
-
-
-@pytest.fixture
-def run(code):
-    """``run(index, **config)``: a started process-isolated emulator, closed after the test."""
-    opened: list[FunctionEmulator] = []
-
-    def make(index: str, **config) -> FunctionEmulator:
-        config.setdefault("isolation", "process")
-        fn = FunctionEmulator(FunctionConfig(code_root=code(index), **config)).start()
-        opened.append(fn)
-        return fn
-
-    yield make
-    for fn in reversed(opened):
-        fn.close()
 
 
 # --- a burst of a thousand instances ---------------------------------------------------------

@@ -105,7 +105,7 @@ def run(code: WriteCode) -> Iterator[Callable[..., FunctionEmulator]]:
     yield from _emulators(code, isolation="process")
 
 
-def process_ends(pid: int, within: float = 10.0) -> bool:
+def _process_ends(pid: int, within: float = 10.0) -> bool:
     """Whether process ``pid`` ends within ``within`` real seconds (a hang guard), reaped or
     a zombie; real time even while an emulator's clock is the test's."""
     limit = freezegun.api.real_monotonic() + within
@@ -131,3 +131,10 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 def function_source(pytester: pytest.Pytester) -> Callable[[str], Path]:
     """``function_source(index)`` replaces the pytester project's ``fn/index.py``."""
     return lambda index: write_code(pytester.path / "fn", {"index.py": index})
+
+
+@pytest.fixture
+def process_ends() -> Callable[..., bool]:
+    """``process_ends(pid, within=10.0)``: whether the process ends in time (a fixture, not
+    an import: ``conftest`` names docs' conftest too when both folders are collected)."""
+    return _process_ends

@@ -9,7 +9,6 @@ import os
 import signal
 
 import pytest
-from conftest import process_ends
 
 from pytest_fginit import FunctionConfig, FunctionEmulator, InstanceSetupError
 
@@ -153,7 +152,8 @@ def test_a_result_the_instance_encodes_but_the_test_process_cannot_decode_is_not
 
 # --- what is the test's -----------------------------------------------------------------------
 
-def test_a_ctrl_c_of_the_test_process_stops_the_test_and_leaves_no_instance_running(emulate):
+def test_a_ctrl_c_of_the_test_process_stops_the_test_and_leaves_no_instance_running(
+        emulate, process_ends):
     fn = emulate(index=RAISES, user_data={"CTRL_C_PID": str(os.getpid())})
     fn.invoke("fine")
     with pytest.raises(KeyboardInterrupt):

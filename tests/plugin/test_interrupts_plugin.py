@@ -9,7 +9,6 @@ import sys
 import textwrap
 
 import pytest
-from conftest import process_ends
 
 pytest_plugins = ["pytester"]
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="process isolation: Linux")
@@ -61,7 +60,8 @@ def make_tests(pytester: pytest.Pytester, isolation: str, source: str) -> None:
 
 
 @pytest.mark.parametrize("isolation", ISOLATIONS)
-def test_pytest_timeout_stops_a_busy_handler_as_the_tests_failure(busy, isolation):
+def test_pytest_timeout_stops_a_busy_handler_as_the_tests_failure(busy, isolation,
+                                                                  process_ends):
     pytest.importorskip("pytest_timeout")
     make_tests(busy, isolation, """
         @pytest.mark.timeout(2, method="signal")

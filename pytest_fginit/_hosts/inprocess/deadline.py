@@ -23,9 +23,11 @@ timer: the watchdog also wakes the loop running on the phase's thread (`running_
 `leftovers`), so the kill lands at the deadline rather than when the timer falls due.
 
 `PhaseKilled` derives from `BaseException`, so ``except Exception`` in user code cannot swallow
-it; code that swallows ``BaseException`` is killed again at every poll. A block inside C code (a
+it; code that swallows ``BaseException`` is killed again at every poll, and after
+`SWALLOWED_STOPS` of them the watchdog warns (`InProcessLimitWarning`, at the line the code is
+on): such code ends only if a stop lands outside its ``try``. A block inside C code (a
 deadlocked lock, a blocking socket call) cannot be interrupted in-process; the
-process-isolated host is the answer to that.
+process-isolated host is the answer to both.
 """
 
 from __future__ import annotations
@@ -33,7 +35,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import math
+import sys
 import threading
+import warnings
 from typing import Any
 
 from ..._clock import Clock, current_timeline, real_monotonic, real_sleep
@@ -41,6 +45,15 @@ from ..._clock import Clock, current_timeline, real_monotonic, real_sleep
 
 class PhaseKilled(BaseException):
     """Raised inside instance code whose phase ran past its timeout."""
+
+
+class InProcessLimitWarning(UserWarning):
+    """The function's code did what in-process emulation cannot answer (a known limit)."""
+
+
+SWALLOWED_STOPS = 20
+"""Stops a phase past its deadline may swallow before the watchdog warns (one per poll: about
+a second of real time)."""
 
 
 _set_async_exc = ctypes.pythonapi.PyThreadState_SetAsyncExc
@@ -66,7 +79,7 @@ class PhaseDeadline:
     """
 
     __slots__ = ("aborted", "clock", "deadline", "done", "expired", "fired", "firing", "hung",
-                 "real_deadline", "shielded", "thread_id", "timeline", "watchdog")
+                 "kills", "real_deadline", "shielded", "thread_id", "timeline", "watchdog")
 
     def __init__(self, clock: Clock, deadline: float) -> None:
         self.clock = clock
@@ -79,6 +92,7 @@ class PhaseDeadline:
         self.firing = False
         self.fired = False
         self.hung = False
+        self.kills = 0  # (by the watchdog: how many stops it sent)
         self.aborted = False  # (set by the emulator's thread: the test was interrupted)
         self.real_deadline: float | None = None
         self.watchdog: Watchdog | None = None  # (set when armed: who watches it)
@@ -244,4 +258,21 @@ class Watchdog:
             phase.fired = True
             _kill(phase.thread_id)  # again at every poll, while user code swallows it
             _wake_loop(phase.thread_id)
+            phase.kills += 1
         phase.firing = False
+        if phase.kills == SWALLOWED_STOPS and not phase.done:
+            _warn_swallowed(phase)
+
+
+def _warn_swallowed(phase: PhaseDeadline) -> None:
+    """Say which limit was hit, at the line the phase's code is on (the watchdog's thread)."""
+    frame = sys._current_frames().get(phase.thread_id)
+    if frame is None:  # (it has just ended)
+        return
+    warnings.warn_explicit(InProcessLimitWarning(
+        f"pytest-fginit: the function's code is still running {phase.kills} stops after its "
+        "timeout: it catches BaseException (an `except BaseException:` or a bare `except:` "
+        "around a loop), and in-process emulation cannot kill code that does (a known "
+        "limit); catch Exception instead, or use isolation=\"process\", whose instances are "
+        "killed"), InProcessLimitWarning, frame.f_code.co_filename, frame.f_lineno,
+        module=str(frame.f_globals.get("__name__", "")))

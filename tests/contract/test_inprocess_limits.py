@@ -3,6 +3,8 @@ was hit, where the emulator can tell (docs/behaviour-and-limits.md, "Known limit
 
 from __future__ import annotations
 
+import pytest
+
 pytest_plugins = ["pytester"]
 
 # Catches every stop, then gives up after 25 (so that the test ends): a stop lands in the
@@ -61,3 +63,31 @@ def test_process_isolation_kills_it_without_a_warning(project, function_source):
     result = project.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert "InProcessLimitWarning" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(("call", "said"), [
+    ("os.close(2)", "closed the test process's standard error (descriptor 2)"),
+    ("os.dup2(os.open(os.devnull, os.O_WRONLY), 1)",
+     "replaced the test process's standard output (descriptor 1)"),
+])
+def test_a_closed_or_replaced_standard_descriptor_is_named(project, function_source, call, said):
+    function_source(f"""
+import os
+
+def handler(event, context):
+    {call}
+    return "done"
+""")
+    project.makepyfile(test_it="""
+        import pytest
+
+        @pytest.mark.fginit(code_root="fn", handler="index.handler")
+        def test_it(fg_function):
+            assert fg_function.invoke({}).result == "done"
+    """)
+    result = project.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines([
+        f"*InProcessLimitWarning: pytest-fginit: index.handler {said}: in-process, an "
+        "instance's descriptors are the test's own*",
+    ])

@@ -3,14 +3,17 @@ running when emulation ends. [test process]
 
 What cannot be given back is reported: at the host's close, a `LeftBehindWarning` (which pytest
 shows in its warnings summary) names the function and every thread or child process its code
-started that still runs. Such a thread is then let go: the interpreter's exit no longer waits
-for it (a non-daemon thread would otherwise keep pytest from exiting after its summary), nor
-does ``concurrent.futures``'s exit hook, nor ``multiprocessing``'s for a child process.
+started that still runs; an `InProcessLimitWarning` names each standard descriptor (0, 1, 2:
+the test process's own) its code closed or replaced. Such a thread is then let go: the
+interpreter's exit no longer waits for it (a non-daemon thread would otherwise keep pytest from
+exiting after its summary), nor does ``concurrent.futures``'s exit hook, nor
+``multiprocessing``'s for a child process.
 
 `WATCH` (a counted patch, installed while any in-process host is open) notes who started what:
 ``threading.Thread.start``, ``subprocess.Popen`` and ``multiprocessing``'s ``start`` called
 on a thread running a phase, or on a thread such a phase started, note the new thread or
-process on the phase's watchdog (`deadline.Watchdog.spawned`). It also keeps
+process on the phase's watchdog (`deadline.Watchdog.spawned`), and ``os.close`` and
+``os.dup2`` a standard descriptor they close or replace. It also keeps
 `deadline.running_loops` (so that a phase blocked in an ``asyncio`` loop is stopped at its
 deadline) and refuses the ``spawn`` and ``forkserver`` start methods of ``multiprocessing`` in a
 phase: their workers import the function's code by module name, which in-process is a private
@@ -22,19 +25,30 @@ from __future__ import annotations
 import asyncio.events
 import multiprocessing.process
 import multiprocessing.spawn
+import os
 import subprocess
 import sys
 import threading
 import warnings
 import weakref
-from typing import Any
+from typing import Any, NamedTuple
 
-from .deadline import Watchdog, current_phase, running_loops
+from .deadline import InProcessLimitWarning, Watchdog, current_phase, running_loops
 from .patches import Patch
 
 
 class LeftBehindWarning(UserWarning):
     """The function's code left threads or processes running when its emulator closed."""
+
+
+class StandardDescriptor(NamedTuple):
+    """A standard descriptor the function's code closed or replaced (`os.dup2` onto it)."""
+
+    fd: int
+    how: str  # "closed" or "replaced"
+
+
+_STANDARD_NAMES = {0: "standard input", 1: "standard output", 2: "standard error"}
 
 
 class SpawnInProcessError(RuntimeError):
@@ -66,6 +80,8 @@ _real = {
     "process_start": multiprocessing.process.BaseProcess.start,
     "preparation_data": multiprocessing.spawn.get_preparation_data,
     "set_running_loop": asyncio.events._set_running_loop,
+    "os_close": os.close,
+    "os_dup2": os.dup2,
 }
 
 
@@ -96,6 +112,19 @@ def _preparation_data(name: str) -> dict[str, Any]:
     return data
 
 
+def _os_close(fd: int) -> None:
+    if fd in _STANDARD_NAMES:
+        _note(StandardDescriptor(fd, "closed"))
+    _real["os_close"](fd)
+
+
+def _os_dup2(fd: int, fd2: int, inheritable: bool = True) -> int:
+    if fd2 in _STANDARD_NAMES:
+        _note(StandardDescriptor(fd2, "replaced"))
+    result: int = _real["os_dup2"](fd, fd2, inheritable)
+    return result
+
+
 def _set_running_loop(loop: Any) -> None:
     if loop is None:
         running_loops.pop(threading.get_ident(), None)
@@ -110,6 +139,7 @@ def _install() -> None:
     multiprocessing.process.BaseProcess.start = _process_start  # type: ignore[method-assign]
     multiprocessing.spawn.get_preparation_data = _preparation_data
     asyncio.events._set_running_loop = _set_running_loop
+    os.close, os.dup2 = _os_close, _os_dup2
 
 
 def _uninstall() -> None:
@@ -125,6 +155,10 @@ def _uninstall() -> None:
         multiprocessing.spawn.get_preparation_data = _real["preparation_data"]
     if asyncio.events._set_running_loop is _set_running_loop:
         asyncio.events._set_running_loop = _real["set_running_loop"]
+    if os.close is _os_close:
+        os.close = _real["os_close"]
+    if os.dup2 is _os_dup2:
+        os.dup2 = _real["os_dup2"]
 
 
 WATCH = Patch(_install, _uninstall)
@@ -133,8 +167,11 @@ WATCH = Patch(_install, _uninstall)
 def report(watchdog: Watchdog, function: str) -> None:
     """Warn of what the function started and left running; let it go (see the module)."""
     spawned, watchdog.spawned = watchdog.spawned, []
+    _report_descriptors([d for d in spawned if isinstance(d, StandardDescriptor)], function)
     threads = [t for t in spawned if isinstance(t, threading.Thread) and t.is_alive()]
-    processes = [p for p in spawned if not isinstance(p, threading.Thread) and _running(p)]
+    processes = [p for p in spawned if isinstance(p, (subprocess.Popen,
+                                                      multiprocessing.process.BaseProcess))
+                 and _running(p)]
     if not threads and not processes:
         return
     for thread in threads:
@@ -149,6 +186,21 @@ def report(watchdog: Watchdog, function: str) -> None:
         "for them). Join what your code starts, or use isolation=\"process\", whose instance "
         "processes are killed with everything they started"
     ), stacklevel=4)
+
+
+def _report_descriptors(touched: list[StandardDescriptor], function: str) -> None:
+    """In-process, an instance's standard descriptors are the test process's own: nothing
+    can give back one that its code closed or replaced (a known limit)."""
+    if not touched:
+        return
+    what = ", ".join(f"{how} the test process's {_STANDARD_NAMES[fd]} (descriptor {fd})"
+                     for fd, how in sorted(set(touched)))
+    warnings.warn(InProcessLimitWarning(
+        f"pytest-fginit: {function} {what}: in-process, an instance's descriptors are the "
+        "test's own (pytest's capture puts its own back after the test; with -s, the rest "
+        "of the session writes to what the code left there). Use isolation=\"process\", "
+        "where an instance has descriptors of its own"
+    ), stacklevel=5)
 
 
 def _running(process: Any) -> bool:

@@ -274,3 +274,63 @@ def api_response(invocation: Invocation) -> ApiResponse:
     }
     body = {"request_id": request_id, "result": result, "log": log, "status": 200}
     return ApiResponse(200, headers, body, invocation._redact)
+
+
+# --- asynchronous requests ------------------------------------------------------------------
+# (Not in the API yet: the emulator's invoke_async() that returns them is still to be wired.)
+
+AsyncStatus = Literal["WAIT", "RUNNING", "SUCCESS", "FAIL", "DISCARD"]
+"""FunctionGraph's names (A28): ``WAIT`` queued (or waiting for a retry), ``RUNNING`` during an
+attempt, then ``SUCCESS``, ``FAIL`` (the last attempt failed) or ``DISCARD`` (its event age ran
+out before an attempt could start)."""
+
+
+@dataclass(eq=False)
+class AsyncInvocation:
+    """One asynchronous request: accepted at once, then run from the queue (A1-A17)."""
+
+    request_id: str
+    event: Any
+    accepted_at: float
+    status: AsyncStatus = "WAIT"
+    attempts: list[Invocation] = field(default_factory=list)
+    """The `Invocation` of every attempt, in order (retries after failures)."""
+    throttled: int = 0
+    """How many times an attempt was throttled and put back (these are not retries, A11)."""
+    next_attempt_at: float | None = None
+    """When it runs next, while ``WAIT``."""
+    ended_at: float | None = None
+    notification: dict[str, Any] | None = field(default=None, repr=False)
+    """The record sent to a destination (A34-A42), or ``None`` if none was configured."""
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("SUCCESS", "FAIL", "DISCARD")
+
+    @property
+    def result(self) -> Any:
+        """The last attempt's result once ``SUCCESS``; ``None`` otherwise."""
+        return self.attempts[-1].result if self.status == "SUCCESS" else None
+
+    @property
+    def error(self) -> FunctionError | None:
+        """The last attempt's error (``FAIL``, or ``DISCARD`` after a failed attempt)."""
+        return self.attempts[-1].error if self.attempts and self.status != "SUCCESS" else None
+
+    def __repr__(self) -> str:
+        return (f"AsyncInvocation(request_id={self.request_id!r}, status={self.status!r}, "
+                f"attempts={len(self.attempts)}, throttled={self.throttled})")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One record delivered to a destination (A26): an OBS object, an SMN message, a DIS
+    record, or the event of an asynchronous request to another function."""
+
+    destination: str
+    """``OBS``, ``SMN``, ``DIS`` or ``FunctionGraph``."""
+    where: str
+    """The object key (``<prefix>/<request_id>.json``), topic URN, stream name or URN."""
+    on: Literal["success", "failure"]
+    request_id: str
+    record: dict[str, Any] = field(repr=False)

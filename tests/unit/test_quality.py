@@ -62,6 +62,10 @@ ALLOWED: dict[str, set[str]] = {
     "_platform": set(),
     "_platform.placement": {"records", "errors", "_clock"},
     "_platform.parallel": {"_clock"},
+    # asynchronous invocation (issue 13): the queue decides, the emulator runs its batches
+    "_platform.destinations": {"errors"},
+    "_platform.async_policy": {"errors", "records", "_platform.destinations"},
+    "_platform.async_queue": {"records", "_platform.async_policy", "_platform.destinations"},
     "_platform.outcomes": {"errors", "_redaction", "_hosts.protocol", "records"},
     "_platform.revision": {"config", "context", "errors", "_hosts", "_hosts.protocol",
                            "_clock", "_redaction", "_config_checks"},

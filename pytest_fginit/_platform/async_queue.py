@@ -1,0 +1,133 @@
+"""The asynchronous request queue of one function, on the emulator's clock (A1-A17, A25).
+[test process]
+
+A request is accepted at once (WAIT) and run when due: FIFO (A9), as many at a time as the
+function has room for (``max_instance_num`` x ``concurrency_num``), each attempt an ordinary
+synchronous send, so that init retries, timeouts and scale-out follow the lifecycle rules.
+After an attempt:
+
+* ok: SUCCESS, and ``on_success`` receives the record;
+* throttled: put back after 1 s, doubling up to 300 s (A11), not counted as a retry;
+* failed: retried after the A15 wait, up to ``max_async_retry_attempts`` (none without an
+  async configuration, A12); a retry whose start would pass the event age is not run, and the
+  request ends FAIL; the last failure notifies ``on_failure`` once (A25).
+
+Before every attempt the event's age is checked (A16): past ``max_async_event_age_in_seconds``
+since acceptance the request ends DISCARD, and ``on_failure`` is told ``EventAgeExceeded``.
+
+The queue never moves the clock and never runs code: the emulator passes time to the next due
+request (`next_due`) and gives `run_due` the function that sends a batch.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from ..records import AsyncInvocation, Delivery, Invocation
+from .async_policy import AsyncPolicy, notification
+from .destinations import Destination
+
+SendBatch = Callable[[list[AsyncInvocation]], list[Invocation]]
+"""Sends the requests' events at the same moment; their invocations, in the same order."""
+
+
+class AsyncQueue:
+    """The queue, its requests (all of them, for assertions) and its deliveries."""
+
+    def __init__(self, policy: AsyncPolicy, *, function_urn: str, room: Callable[[], int],
+                 now: Callable[[], float], epoch_of: Callable[[float], float],
+                 forward: Callable[[Destination, Delivery], None] | None = None) -> None:
+        self.policy = policy
+        self.requests: list[AsyncInvocation] = []
+        self.deliveries: list[Delivery] = []
+        self._function_urn = function_urn
+        self._room = room
+        self._now = now  # (the emulator's elapsed seconds)
+        self._epoch_of = epoch_of
+        self._forward = forward
+        self._due: list[tuple[float, int, AsyncInvocation]] = []  # (when, order, request)
+        self._order = itertools.count()
+
+    def accept(self, event: Any, request_id: str) -> AsyncInvocation:
+        now = self._now()
+        request = AsyncInvocation(request_id, event, now, next_attempt_at=now)
+        self.requests.append(request)
+        self._put(request, now)
+        return request
+
+    def next_due(self) -> float | None:
+        """When the next waiting request is due, or ``None`` if none waits."""
+        return self._due[0][0] if self._due else None
+
+    @property
+    def waiting(self) -> list[AsyncInvocation]:
+        return [r for r in self.requests if r.status == "WAIT"]
+
+    def run_due(self, send: SendBatch) -> list[AsyncInvocation]:
+        """Run one batch of the requests due now (FIFO, as many as there is room for); the
+        requests it ran or ended."""
+        now = self._now()
+        batch: list[AsyncInvocation] = []
+        ended: list[AsyncInvocation] = []
+        room = max(self._room(), 1)
+        while self._due and self._due[0][0] <= now and len(batch) < room:
+            request = heapq.heappop(self._due)[2]
+            if now - request.accepted_at > self.policy.max_async_event_age_in_seconds:
+                self._end(request, "DISCARD", now)  # A16: too old to start
+                ended.append(request)
+            else:
+                request.status, request.next_attempt_at = "RUNNING", None
+                batch.append(request)
+        if batch:
+            invocations = send(batch)
+            ended_at = self._now()  # (the clock stands where the last of them ended)
+            for request, invocation in zip(batch, invocations, strict=True):
+                self._after(request, invocation, ended_at)
+        return batch + ended
+
+    def _after(self, request: AsyncInvocation, invocation: Invocation, ended_at: float) -> None:
+        error = invocation.error
+        if error is not None and error.kind == "throttled":
+            request.throttled += 1
+            self._retry(request, ended_at + self.policy.throttle_wait(request.throttled),
+                        on_age="DISCARD")
+            return
+        request.attempts.append(invocation)
+        if error is None:
+            self._end(request, "SUCCESS", ended_at)
+            return
+        retry = len(request.attempts)  # (the number of the retry this would be)
+        if retry > self.policy.retries:
+            self._end(request, "FAIL", ended_at)
+            return
+        self._retry(request, ended_at + self.policy.retry_wait(retry), on_age="FAIL")
+
+    def _retry(self, request: AsyncInvocation, at: float, *, on_age: str) -> None:
+        if at - request.accepted_at > self.policy.max_async_event_age_in_seconds:
+            # A15: a failure retry that would start too late is not run (FAIL); A11: a
+            # throttled request whose age runs out is discarded.
+            self._end(request, "FAIL" if on_age == "FAIL" else "DISCARD", at)
+            return
+        self._put(request, at)
+
+    def _put(self, request: AsyncInvocation, at: float) -> None:
+        request.status, request.next_attempt_at = "WAIT", at
+        heapq.heappush(self._due, (at, next(self._order), request))
+
+    def _end(self, request: AsyncInvocation, status: Any, at: float) -> None:
+        request.status, request.ended_at, request.next_attempt_at = status, at, None
+        destination = self.policy.on_success if status == "SUCCESS" else self.policy.on_failure
+        if destination is None:
+            return
+        record = notification(request, policy=self.policy, function_urn=self._function_urn,
+                              epoch_of=self._epoch_of)
+        request.notification = record
+        delivery = Delivery(destination.kind, destination.where(request.request_id),
+                            "success" if status == "SUCCESS" else "failure",
+                            request.request_id, record)
+        self.deliveries.append(delivery)
+        if self._forward is not None:
+            self._forward(destination, delivery)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from ._async_config import check_destination_config
 from ._redaction import MASK
 from .errors import FunctionConfigError
 
@@ -237,6 +238,16 @@ def _check_str(name: str, value: Any) -> str:
     return value
 
 
+def parse_bool(name: str, text: str) -> bool:
+    """Read a yes/no option the way pytest users write them in ini files."""
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise FunctionConfigError(name, f"{text!r} is not one of true, false")
+
+
 def _check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise FunctionConfigError(name, f"{value!r} is not one of True, False")
@@ -329,6 +340,11 @@ def instance_setup_file(value: str | None) -> str | None:
     return where if where.endswith(".py") else None
 
 
+def _check_destinations(name: str, value: Any) -> dict[str, Any]:
+    check_destination_config(name, value)  # (the emulator parses it again: it is small)
+    return dict(json.loads(value) if isinstance(value, str) else value)
+
+
 CHECKS: Final[dict[str, Callable[[str, Any], Any]]] = {
     "code_root": _check_path,
     "handler": _check_entry,
@@ -360,6 +376,10 @@ CHECKS: Final[dict[str, Callable[[str, Any], Any]]] = {
     "isolation": _check_isolation,
     "runtime_check": _check_runtime_check,
     "instance_setup": _check_instance_setup,
+    "max_async_event_age_in_seconds": _int_in(1, 86400, " (seconds)", "FSS.0400",
+                                              optional=True),
+    "max_async_retry_attempts": _int_in(0, 3, " (retries)", "FSS.0400", optional=True),
+    "destination_config": _check_destinations,
     "inherit_env": _check_bool,
 }
 

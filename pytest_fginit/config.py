@@ -28,6 +28,7 @@ from ._config_checks import (
     normalize_field,
     resolve_path,
 )
+from ._config_checks import parse_bool as parse_bool  # (the plugin reads ini flags with it)
 from ._config_sources import check_user_data_update, fields_from_file, with_user_data_update
 from ._redaction import MASK
 from .errors import FunctionConfigError
@@ -181,6 +182,13 @@ class FunctionConfig:
         metadata=_spec("str", "when runtime is not the Python running the test: warn "
                               "(default), error or off"),
     )
+    # Asynchronous invocation, in the API's names (UpdateFunctionAsyncInvokeConfig, A20):
+    max_async_event_age_in_seconds: int | None = field(default=None, metadata=_spec(
+        "optional_int", "async: seconds a request may wait for its attempts, 1-86400 (3600)"))
+    max_async_retry_attempts: int | None = field(default=None, metadata=_spec(
+        "optional_int", "async: retries after a failed attempt, 0-3 (1; 0 with no async key)"))
+    destination_config: Mapping[str, Any] = field(default_factory=dict, metadata=_spec(
+        "dict", 'async: {"on_success": {"destination": "SMN", "param": ...}, "on_failure": ...}'))
 
     def __post_init__(self) -> None:
         # The keys filled in below when left unset, as given: replace() starts from these.
@@ -381,16 +389,6 @@ def parse_field_text(name: str, text: str) -> Any:
     if kind == "dict":
         return json_object(name, text)
     return text
-
-
-def parse_bool(name: str, text: str) -> bool:
-    """Read a yes/no option the way pytest users write them in ini files."""
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise FunctionConfigError(name, f"{text!r} is not one of true, false")
 
 
 _DERIVED = ("func_name", "initializer_timeout", "pre_stop_timeout", "runtime")

@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
 
+from ._async_requests import AsyncRequests, function_urn_of, policy_of, room_of
 from ._clock import Clock, RealClock, VirtualClock
 from ._hosts import check_instance_setup, open_host
 from ._platform.dispatch import Dispatcher
@@ -50,7 +51,7 @@ class _Life(enum.Enum):
     CLOSED = "closed"
 
 
-class FunctionEmulator:
+class FunctionEmulator(AsyncRequests):
     """Emulated FunctionGraph instances of one function.
 
     Use it as a context manager (``with FunctionEmulator(config) as fn: fn.invoke({...})``) or
@@ -77,6 +78,12 @@ class FunctionEmulator:
                                       self.journal, listeners, self.redact)
         self._version = "latest"
         self._reserved_due = False  # (start(defer_reserved=True) left them for first use)
+        self._new_async_queue(policy_of(config), function_urn=function_urn_of(
+                                  config.project_id, config.package, config.func_name or "",
+                                  self._version),
+                              room=lambda: room_of(self.config.max_instance_num,
+                                                   self.config.concurrency_num),
+                              epoch_of=lambda elapsed: self._pool.t0 + elapsed)
         self._configure(config)
         self._state = _Life.NEW
         self._sending = threading.Lock()  # (held while a send runs: one at a time)
@@ -84,6 +91,7 @@ class FunctionEmulator:
     def _configure(self, config: FunctionConfig) -> None:
         """Take ``config`` on: what instances created from now on run, and how."""
         self.config = config
+        self._async_queue.policy = policy_of(config)  # (queued requests keep their place)
         revision = revision_of(config, self._version)
         self._redact = revision.redact
         self.faults.initializer.available = config.initializer_handler is not None
@@ -210,14 +218,28 @@ class FunctionEmulator:
             raise RuntimeError("advance() needs virtual_time=True; this function runs on "
                                "real time")
         pool = self._pool
-        target = pool.elapsed() + seconds
-        # Each instance is reclaimed at its idle deadline, on the way.
-        while ((due := next_reclaim_at(pool.ready, self.config.instance_idle_timeout))
-               is not None and due < target):
-            self._clock.pass_time(max(0.0, due - pool.elapsed()) + 1e-6)
-            pool.reclaim_idle()
-        self._clock.pass_time(max(0.0, target - pool.elapsed()))
+        self._pass_to(pool.elapsed() + seconds)
         self.journal.append(JournalEntry(pool.elapsed(), "advance", seconds))
+
+    def _pass_to(self, target: float) -> None:
+        """Move the clock to ``target`` (elapsed seconds): each instance is reclaimed at its
+        idle deadline on the way, and each queued asynchronous request runs when it is due."""
+        pool = self._pool
+        while True:
+            reclaim = next_reclaim_at(pool.ready, self.config.instance_idle_timeout)
+            due = self._async_due()
+            if due is not None and due <= target and (reclaim is None or due <= reclaim):
+                self._clock.pass_time(max(0.0, due - pool.elapsed()))
+                self._run_due_async()
+            elif reclaim is not None and reclaim < target:
+                self._clock.pass_time(max(0.0, reclaim - pool.elapsed()) + 1e-6)
+                pool.reclaim_idle()
+            else:
+                break
+        self._clock.pass_time(max(0.0, target - pool.elapsed()))
+
+    def _elapsed_now(self) -> float:
+        return self._pool.elapsed()
 
     def recycle(self) -> None:
         """Stop every live instance: the next request is a cold start (unless the function

@@ -302,6 +302,10 @@ class AsyncInvocation:
     ended_at: float | None = None
     notification: dict[str, Any] | None = field(default=None, repr=False)
     """The record sent to a destination (A34-A42), or ``None`` if none was configured."""
+    accepted: bool = True
+    refusal: FunctionError | None = None
+    """Why the platform refused the request at once (``accepted`` False): FSS.0413 for a body
+    over 256 KB, FSS.0429 "Function Disabled"; nothing was queued."""
 
     @property
     def done(self) -> bool:

@@ -26,9 +26,9 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
+from .._async_config import AsyncPolicy, Destination
 from ..records import AsyncInvocation, Delivery, Invocation
-from .async_policy import AsyncPolicy, notification
-from .destinations import Destination
+from .async_notice import notification
 
 SendBatch = Callable[[list[AsyncInvocation]], list[Invocation]]
 """Sends the requests' events at the same moment; their invocations, in the same order."""
@@ -58,6 +58,10 @@ class AsyncQueue:
         self._put(request, now)
         return request
 
+    def room(self) -> int:
+        """How many requests may run at once now (0: the function is disabled)."""
+        return self._room()
+
     def next_due(self) -> float | None:
         """When the next waiting request is due, or ``None`` if none waits."""
         return self._due[0][0] if self._due else None
@@ -72,7 +76,7 @@ class AsyncQueue:
         now = self._now()
         batch: list[AsyncInvocation] = []
         ended: list[AsyncInvocation] = []
-        room = max(self._room(), 1)
+        room = max(self._room(), 1)  # (a disabled function's requests meet its throttle)
         while self._due and self._due[0][0] <= now and len(batch) < room:
             request = heapq.heappop(self._due)[2]
             if now - request.accepted_at > self.policy.max_async_event_age_in_seconds:

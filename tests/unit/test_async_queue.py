@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from pytest_fginit._platform.async_policy import async_policy
+from pytest_fginit import FunctionConfig
+from pytest_fginit._async_config import async_policy, parse_destination
 from pytest_fginit._platform.async_queue import AsyncQueue
-from pytest_fginit._platform.destinations import parse_destination
 from pytest_fginit.errors import ERROR_CODES, FunctionConfigError, FunctionError
 from pytest_fginit.records import AsyncInvocation, Invocation
 
@@ -48,8 +48,12 @@ class Script:
                           duration_ms=500)
 
 
-def queue(script: Script, room: int = 10, **config: Any) -> AsyncQueue:
-    return AsyncQueue(async_policy(**config), function_urn=URN, room=lambda: room,
+def queue(script: Script, room: int = 10, *, on_success: Any = None, on_failure: Any = None,
+          **config: Any) -> AsyncQueue:
+    destinations = {k: v for k, v in (("on_success", on_success), ("on_failure", on_failure))
+                    if v is not None}
+    policy = async_policy(**config, destination_config=destinations)
+    return AsyncQueue(policy, function_urn=URN, room=lambda: room,
                       now=lambda: script.now, epoch_of=lambda s: 1_700_000_000 + s)
 
 
@@ -61,7 +65,7 @@ def drain(q: AsyncQueue, script: Script) -> None:
 
 def test_a_success_is_one_attempt_and_notifies_on_success():
     script = Script("ok")
-    q = queue(script, async_on_success=SMN)
+    q = queue(script, on_success=SMN)
     request = q.accept({"key": "a.png"}, "r-1")
     assert request.status == "WAIT"
     drain(q, script)
@@ -91,7 +95,7 @@ def test_without_an_async_configuration_a_failure_runs_once():
 
 def test_failures_are_retried_after_60_then_120_seconds():
     script = Script("error", "error", "ok")
-    q = queue(script, max_async_retry_attempts=2, async_on_success=SMN)
+    q = queue(script, max_async_retry_attempts=2, on_success=SMN)
     request = q.accept({}, "r-1")
     drain(q, script)
     assert request.status == "SUCCESS"
@@ -102,7 +106,7 @@ def test_failures_are_retried_after_60_then_120_seconds():
 
 def test_the_last_failure_notifies_on_failure_once():
     script = Script("error", "error")
-    q = queue(script, max_async_retry_attempts=1, async_on_failure=OBS)
+    q = queue(script, max_async_retry_attempts=1, on_failure=OBS)
     request = q.accept({"n": 1}, "r-9")
     drain(q, script)
     assert (request.status, len(request.attempts)) == ("FAIL", 2)
@@ -132,7 +136,7 @@ def test_a_retry_that_would_start_past_the_event_age_is_not_run():
 def test_throttled_attempts_wait_1_2_4_seconds_are_not_retries_and_age_out_as_discard():
     script = Script(*["throttled"] * 20)
     q = queue(script, max_async_retry_attempts=0, max_async_event_age_in_seconds=20,
-              async_on_failure=SMN)
+              on_failure=SMN)
     request = q.accept({}, "r-1")
     drain(q, script)
     assert (request.status, request.attempts, request.throttled) == ("DISCARD", [], 5)
@@ -163,7 +167,7 @@ def test_due_requests_run_first_in_first_out_as_many_as_there_is_room_for():
 
 def test_a_result_over_256_kb_is_still_a_success_with_an_empty_payload():
     script = Script("ok")
-    q = queue(script, async_on_success=SMN)
+    q = queue(script, on_success=SMN)
     request = q.accept({}, "r-1")
 
     def big(batch: list[AsyncInvocation]) -> list[Invocation]:
@@ -178,20 +182,23 @@ def test_a_result_over_256_kb_is_still_a_success_with_an_empty_payload():
     ({"max_async_event_age_in_seconds": 0}, "max_async_event_age_in_seconds", "from 1 to 86400"),
     ({"max_async_event_age_in_seconds": 86401}, "max_async_event_age_in_seconds", "86400"),
     ({"max_async_retry_attempts": 4}, "max_async_retry_attempts", "from 0 to 3"),
-    ({"max_async_retry_attempts": True}, "max_async_retry_attempts", "whole number"),
-    ({"async_on_success": {"destination": "RocketMQ", "param": "{}"}}, "async_on_success",
-     "OBS, SMN, DIS, FunctionGraph"),
-    ({"async_on_failure": {"destination": "SMN", "param": "{}"}}, "async_on_failure",
-     "missing topic_urn"),
-    ({"async_on_failure": {"destination": "SMN", "param": "{bad"}}, "async_on_failure",
-     "not valid JSON"),
-    ({"async_on_failure": {"destination": "OBS", "param": {"bucket": "b", "expires": 400}}},
-     "async_on_failure", "from 0 to 365"),
-    ({"async_on_failure": "SMN"}, "async_on_failure", '{"destination": "OBS" | "SMN"'),
+    ({"destination_config": {"on_succes": SMN}}, "destination_config", '{"on_success": '),
+    ({"destination_config": {"on_success": {"destination": "RocketMQ", "param": "{}"}}},
+     "destination_config.on_success", "OBS, SMN, DIS, FunctionGraph"),
+    ({"destination_config": {"on_failure": {"destination": "SMN", "param": "{}"}}},
+     "destination_config.on_failure", "missing topic_urn"),
+    ({"destination_config": {"on_failure": {"destination": "SMN", "param": "{bad"}}},
+     "destination_config.on_failure", "not valid JSON"),
+    ({"destination_config": {"on_failure": {"destination": "OBS",
+                                            "param": {"bucket": "b", "expires": 400}}}},
+     "destination_config.on_failure", "from 0 to 365"),
+    ({"destination_config": {"on_failure": "SMN"}}, "destination_config.on_failure",
+     '{"destination": "OBS" | "SMN"'),
 ])
-def test_bad_async_configuration_names_the_key_and_what_it_takes(config, field, says):
+def test_bad_async_configuration_names_the_key_and_what_it_takes(tmp_path, config, field, says):
+    (tmp_path / "index.py").write_text("def handler(event, context):\n    return 1\n")
     with pytest.raises(FunctionConfigError) as caught:
-        async_policy(**config)
+        FunctionConfig(code_root=tmp_path, **config)
     assert caught.value.field == field
     assert says in str(caught.value)
 

@@ -1,0 +1,134 @@
+"""The emulator's asynchronous verbs: `invoke_async`, `drain`, `async_invocations` and the
+deliveries to destinations (issue 13; rules A1-A47 of the reference). [test process]
+
+A part of `FunctionEmulator` (it is one of its bases) kept apart so that the façade stays one
+screenful per job. The queue's rules are the control plane's (`_platform.async_queue`); this
+module accepts requests as the platform does (256 KB, a disabled function) and runs the
+queue's batches as ordinary sends, so that every attempt is an `Invocation` like any other
+(in ``invocations``, the billing and the failure report's timeline).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ._async_config import AsyncPolicy, async_policy
+from ._platform.async_notice import MAX_ASYNC_BODY_BYTES
+from ._platform.async_queue import AsyncQueue
+from .config import FunctionConfig
+from .errors import ERROR_CODES, FunctionError
+from .records import AsyncInvocation, AsyncStatus, Delivery, Invocation
+
+_STATUSES = ("WAIT", "RUNNING", "SUCCESS", "FAIL", "DISCARD")
+_UNLIMITED_ROOM = 1000  # (max_instance_num -1: as many at once as the platform's cap)
+
+
+class AsyncRequests:
+    """The asynchronous side of `FunctionEmulator` (see the module)."""
+
+    _async_queue: AsyncQueue
+    _async_ids: itertools.count[int]
+
+    # (provided by FunctionEmulator)
+    def _send(self, what: str, events: list[Any], ids: list[str | None]) -> list[Invocation]:
+        raise NotImplementedError
+
+    def _require_running(self, what: str) -> None:
+        raise NotImplementedError
+
+    def _elapsed_now(self) -> float:
+        raise NotImplementedError
+
+    def _pass_to(self, target: float) -> None:
+        raise NotImplementedError
+
+    def _new_async_queue(self, policy: AsyncPolicy, *, function_urn: str,
+                         room: Callable[[], int], epoch_of: Callable[[float], float]) -> None:
+        self._async_queue = AsyncQueue(policy, function_urn=function_urn, room=room,
+                                       now=self._elapsed_now, epoch_of=epoch_of)
+        self._async_ids = itertools.count(1)
+
+    def invoke_async(self, event: Any = None, *, request_id: str | None = None
+                     ) -> AsyncInvocation:
+        """Send one asynchronous request: accepted at once (``WAIT``) and run from the queue
+        when the clock reaches it (`advance`, `drain`). A body over 256 KB, or a disabled
+        function (``max_instance_num=0``), is refused and nothing is queued: the record says
+        ``accepted=False`` and its ``refusal`` is the API error."""
+        self._require_running("invoke_async()")
+        request_id = request_id or f"00000000-0000-4000-a000-{next(self._async_ids):012d}"
+        refusal = self._refusal(event)
+        if refusal is not None:
+            return AsyncInvocation(request_id, event, self._elapsed_now(), status="FAIL",
+                                   accepted=False, refusal=refusal)
+        return self._async_queue.accept(event, request_id)
+
+    def drain(self) -> list[AsyncInvocation]:
+        """Run the queue until no request waits, passing virtual time through the retry and
+        throttle waits; returns the requests that ended, in the order they ended."""
+        self._require_running("drain()")
+        queue = self._async_queue
+        before = {id(r) for r in queue.requests if r.done}
+        while (due := queue.next_due()) is not None:
+            self._pass_to(max(due, self._elapsed_now()))
+        ended = [r for r in queue.requests if r.done and id(r) not in before]
+        return sorted(ended, key=lambda r: r.ended_at or 0.0)
+
+    def async_invocations(self, status: AsyncStatus | None = None) -> list[AsyncInvocation]:
+        """The accepted asynchronous requests, in acceptance order (ListAsyncInvocations);
+        only those with ``status`` if given."""
+        if status is not None and status not in _STATUSES:
+            raise ValueError(f"async_invocations(): status must be one of "
+                             f"{', '.join(_STATUSES)} or None, not {status!r}")
+        return [r for r in self._async_queue.requests if status is None or r.status == status]
+
+    @property
+    def destinations(self) -> list[Delivery]:
+        """Every record delivered to an ``async_on_success``/``async_on_failure``
+        destination, in order."""
+        return list(self._async_queue.deliveries)
+
+    def _run_due_async(self) -> None:
+        """Run the batch of queued requests due now (called as the clock passes them)."""
+        self._async_queue.run_due(lambda batch: self._send(
+            "an asynchronous request", [r.event for r in batch], [r.request_id for r in batch]))
+
+    def _async_due(self) -> float | None:
+        return self._async_queue.next_due()
+
+    def _refusal(self, event: Any) -> FunctionError | None:
+        if self._async_queue.room() == 0:  # A5: a disabled function
+            return FunctionError("throttled", ERROR_CODES["throttled"], None, "Function Disabled")
+        try:
+            size = len(json.dumps(event, ensure_ascii=False).encode())
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"invoke_async(): the event must be JSON-serialisable ({exc})"
+                            ) from None
+        if size > MAX_ASYNC_BODY_BYTES:  # A6 [assumption]: refused, nothing queued
+            return FunctionError("request_too_large", ERROR_CODES["request_too_large"], None,
+                                 "The request body is too large.")
+        return None
+
+
+def room_of(max_instance_num: int, concurrency_num: int) -> int:
+    """How many queued requests may run at once (A9)."""
+    if max_instance_num < 0:
+        return _UNLIMITED_ROOM * concurrency_num
+    return max_instance_num * concurrency_num
+
+
+REGION = "cn-north-4"
+"""[assumption] The region in the emulator's function URNs: the configuration has none."""
+
+
+def function_urn_of(project_id: str, package: str, func_name: str, version: str) -> str:
+    """The function's URN with its version, as FunctionGraph writes it (invoke-api.md, 2)."""
+    return f"urn:fss:{REGION}:{project_id}:function:{package}:{func_name}:{version}"
+
+
+def policy_of(config: FunctionConfig) -> AsyncPolicy:
+    """The async policy of a configuration."""
+    return async_policy(config.max_async_event_age_in_seconds,
+                        config.max_async_retry_attempts, config.destination_config)

@@ -149,3 +149,31 @@ def check_destination_config(name: str, value: Any) -> dict[str, Destination]:
                                         f"<destination>}} (either may be left out), not {value!r}")
     parsed = {on: parse_destination(f"{name}.{on}", d) for on, d in value.items()}
     return {on: d for on, d in parsed.items() if d is not None}
+
+
+def check_assumptions(choices: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``async_assumptions()`` keywords, checked: a clear error names the one that is
+    wrong and what it takes."""
+    checked: dict[str, Any] = {}
+    for name, value in choices.items():
+        if name == "retry_intervals":
+            ok = (isinstance(value, (tuple, list)) and 1 <= len(value) <= 3
+                  and all(_seconds(v) for v in value))
+            what = "1 to 3 numbers of seconds >= 0, one per retry"
+            value = tuple(float(v) for v in value) if ok else value
+        elif name in ("throttle_first", "throttle_cap"):
+            ok, what = _seconds(value) and value > 0, "a number of seconds > 0"
+        elif name == "invoke_count":
+            ok, what = value in ("retries", "attempts"), '"retries" or "attempts"'
+        else:
+            raise TypeError(f"async_assumptions(): unknown keyword {name!r}; allowed: "
+                            "retry_intervals, throttle_first, throttle_cap, invoke_count")
+        if not ok:
+            raise ValueError(f"async_assumptions(): {name} must be {what}, not {value!r}")
+        checked[name] = value
+    return checked
+
+
+def _seconds(value: Any) -> bool:
+    return (not isinstance(value, bool) and isinstance(value, (int, float))
+            and 0 <= value < float("inf"))

@@ -13,9 +13,10 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from ._async_config import AsyncPolicy, async_policy
+from ._async_config import AsyncPolicy, async_policy, check_assumptions
 from ._platform.async_notice import MAX_ASYNC_BODY_BYTES
 from ._platform.async_queue import AsyncQueue
 from .config import FunctionConfig
@@ -31,6 +32,7 @@ class AsyncRequests:
 
     _async_queue: AsyncQueue
     _async_ids: itertools.count[int]
+    _async_assumed: dict[str, Any]
 
     # (provided by FunctionEmulator)
     def _send(self, what: str, events: list[Any], ids: list[str | None]) -> list[Invocation]:
@@ -50,6 +52,7 @@ class AsyncRequests:
         self._async_queue = AsyncQueue(policy, function_urn=function_urn, room=room,
                                        now=self._elapsed_now, epoch_of=epoch_of)
         self._async_ids = itertools.count(1)
+        self._async_assumed = {}
 
     def invoke_async(self, event: Any = None, *, request_id: str | None = None
                      ) -> AsyncInvocation:
@@ -75,6 +78,17 @@ class AsyncRequests:
             self._pass_to(max(due, self._elapsed_now()))
         ended = [r for r in queue.requests if r.done and id(r) not in before]
         return sorted(ended, key=lambda r: r.ended_at or 0.0)
+
+    def async_assumptions(self, **choices: Any) -> None:
+        """Change the figures the platform does not publish (the reference's
+        **[assumption]**s): ``retry_intervals`` (seconds before the 1st, 2nd, 3rd retry after
+        a failure; default ``(60, 120, 180)``), ``throttle_first`` and ``throttle_cap`` (a
+        throttled request is put back after 1 s, doubling, at most 300 s), ``invoke_count``
+        (``"retries"``, the default, or ``"attempts"``: what ``approximate_invoke_count``
+        counts). They hold until the emulator closes, across `update`."""
+        checked = check_assumptions(choices)
+        self._async_assumed = {**self._async_assumed, **checked}
+        self._async_queue.policy = replace(self._async_queue.policy, **checked)
 
     def async_invocations(self, status: AsyncStatus | None = None) -> list[AsyncInvocation]:
         """The accepted asynchronous requests, in acceptance order (ListAsyncInvocations);

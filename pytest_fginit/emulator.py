@@ -91,7 +91,8 @@ class FunctionEmulator(AsyncRequests):
     def _configure(self, config: FunctionConfig) -> None:
         """Take ``config`` on: what instances created from now on run, and how."""
         self.config = config
-        self._async_queue.policy = policy_of(config)  # (queued requests keep their place)
+        # (queued requests keep their place; the test's async_assumptions() hold)
+        self._async_queue.policy = replace(policy_of(config), **self._async_assumed)
         revision = revision_of(config, self._version)
         self._redact = revision.redact
         self.faults.initializer.available = config.initializer_handler is not None

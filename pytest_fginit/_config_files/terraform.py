@@ -24,6 +24,7 @@ from .api_json import load_json
 from .common import MAX_DEPTH, Raw, excerpt, parsed, persisted, pick
 from .hcl_eval import Scope, evaluate, unquote
 from .hcl_functions import HclError
+from .terraform_async import async_fields
 
 FUNCTION_TYPES = ("huaweicloud_fgs_function", "huaweicloud_fgs_function_v2",
                   "opentelekomcloud_fgs_function_v2", "flexibleengine_fgs_function_v2")
@@ -115,7 +116,12 @@ def from_terraform(path: Path, resource: str | None, var_files: Iterable[Path],
             value = _evaluate(body[attribute], scope, where)
             if value is not None:
                 fields[key] = _whole(value, where) if key in _WHOLE_NUMBERS else value
+    fields.update(async_fields(path, kind, name, scope, load_hcl, _evaluate_whole, skip))
     return fields
+
+
+def _evaluate_whole(raw: Any, scope: Scope, where: str) -> Any:
+    return _whole(_evaluate(raw, scope, where), where)
 
 
 def _evaluate(raw: Any, scope: Scope, where: str) -> Any:

@@ -86,6 +86,7 @@ def test_an_open_telekom_cloud_layout_with_its_variables_file_named(otc):
     assert (config.func_name, config.timeout, config.memory_size) == ("orders-fn", 30, 256)
     assert (config.initializer_timeout, config.reserved_instances) == (10, 1)
     assert config.user_data == {"STAGE": "PROD", "PREFIX": "orders-shop", "BUCKET": "orders-code"}
+    assert config.max_async_retry_attempts == 2  # (its async configuration, A44)
     # func_code's filebase64(), depends_on and log_group_id are never worked out: unused
 
 
@@ -369,3 +370,56 @@ def test_deep_structures_work_and_too_deep_ones_are_errors_naming_the_key(tmp_pa
                                                         json.loads("[" * 100 + "]" * 100)}))
     with pytest.raises(FunctionConfigError, match=r"user_data: nested more than 64"):
         read_deployment(tmp_path / "function.json")
+
+
+ASYNC_TF = """
+resource "huaweicloud_fgs_async_invoke_configuration" "thumbs" {
+  function_urn                   = huaweicloud_fgs_function.thumbs.urn
+  max_async_event_age_in_seconds = 3500
+  max_async_retry_attempts       = "3"
+
+  on_success {
+    destination = "OBS"
+    param       = jsonencode({ bucket = var.bucket, prefix = "/success", expires = 5 })
+  }
+  on_failure {
+    destination = "SMN"
+    param       = jsonencode({ topic_urn = "urn:smn:cn-north-4:p:failed" })
+  }
+}
+
+resource "huaweicloud_fgs_async_invoke_configuration" "other" {
+  function_urn             = huaweicloud_fgs_function.other.urn
+  max_async_retry_attempts = 0
+}
+"""
+THUMBS_TF = """
+variable "bucket" {
+  default = "thumbs-out"
+}
+resource "huaweicloud_fgs_function" "thumbs" {
+  name    = "thumbs"
+  handler = "index.handler"
+}
+"""
+
+
+def test_the_async_configuration_that_names_the_function_is_read_from_its_folder(code):
+    folder = code().parent / "tf"
+    folder.mkdir()
+    (folder / "main.tf").write_text(THUMBS_TF)
+    (folder / "async.tf").write_text(ASYNC_TF)
+    config = FunctionConfig.from_file(folder / "main.tf", code_root=code())
+    assert (config.max_async_event_age_in_seconds, config.max_async_retry_attempts) == (3500, 3)
+    assert config.destination_config == {
+        "on_success": {"destination": "OBS",
+                       "param": '{"bucket":"thumbs-out","expires":5,"prefix":"/success"}'},
+        "on_failure": {"destination": "SMN",
+                       "param": '{"topic_urn":"urn:smn:cn-north-4:p:failed"}'},
+    }
+    (folder / "again.tf").write_text(ASYNC_TF.replace('"thumbs" {', '"thumbs2" {', 1)
+                                     .replace('"other"', '"other2"'))
+    with pytest.raises(FunctionConfigError) as raised:
+        FunctionConfig.from_file(folder / "main.tf", code_root=code())
+    assert "huaweicloud_fgs_function.thumbs has 2 async invoke configurations" in str(
+        raised.value)

@@ -47,10 +47,14 @@ class AsyncRequests:
     def _pass_to(self, target: float) -> None:
         raise NotImplementedError
 
+    def _note_async(self, text: str) -> None:
+        raise NotImplementedError
+
     def _new_async_queue(self, policy: AsyncPolicy, *, function_urn: str,
                          room: Callable[[], int], epoch_of: Callable[[float], float]) -> None:
         self._async_queue = AsyncQueue(policy, function_urn=function_urn, room=room,
-                                       now=self._elapsed_now, epoch_of=epoch_of)
+                                       now=self._elapsed_now, epoch_of=epoch_of,
+                                       note=self._note_async)
         self._async_ids = itertools.count(1)
         self._async_assumed = {}
 

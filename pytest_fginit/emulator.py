@@ -242,6 +242,9 @@ class FunctionEmulator(AsyncRequests):
     def _elapsed_now(self) -> float:
         return self._pool.elapsed()
 
+    def _note_async(self, text: str) -> None:
+        self.journal.append(JournalEntry(self._pool.elapsed(), "async", text))
+
     def recycle(self) -> None:
         """Stop every live instance: the next request is a cold start (unless the function
         has ``reserved_instances``: new ones are brought up at once, as the platform does)."""

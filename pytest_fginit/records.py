@@ -202,14 +202,16 @@ class InvocationError(Exception):
         self.error = error
 
 
-JournalWhat = Literal["instance", "attempt", "invocation", "advance", "pre_stop", "deploy"]
+JournalWhat = Literal["instance", "attempt", "invocation", "advance", "pre_stop", "deploy",
+                      "async"]
 
 
 class JournalEntry(NamedTuple):
     """One line of `FunctionEmulator.journal`, in time order: ``what`` says what ``record``
     is: ``instance`` (a state change: ``(instance, state)``), ``attempt`` (an `InitAttempt`),
     ``invocation`` (an `Invocation`), ``advance`` (the seconds), ``pre_stop`` (the
-    `Instance`), ``deploy`` (a sentence: what changed). Unpacks as ``(at, what, record)``."""
+    `Instance`), ``deploy`` (a sentence: what changed), ``async`` (a sentence: what became of
+    an asynchronous request). Unpacks as ``(at, what, record)``."""
 
     at: float
     """Seconds since the emulator started."""

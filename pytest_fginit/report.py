@@ -52,6 +52,12 @@ def format_timeline(emulator: FunctionEmulator) -> str:
         lines += [_line(entry) for entry in journal if _shown(entry)]
     if len(lines) == 1:
         lines.append("  (nothing happened: no request was sent)")
+    waiting = emulator.async_invocations("WAIT")
+    if waiting:  # (closed with requests still queued: said, never dropped silently)
+        lines.append(f"  {len(waiting)} async request{'s' if len(waiting) != 1 else ''} still "
+                     "queued (WAIT): " + ", ".join(
+                         f"{r.request_id} (next attempt at {r.next_attempt_at:+.3f}s)"
+                         for r in waiting[:10]) + (", ..." if len(waiting) > 10 else ""))
     pending = emulator.faults.pending
     if pending:
         lines.append("  faults not used up: " + ", ".join(
@@ -76,7 +82,7 @@ def _line(entry: JournalEntry) -> str:
             text = _invocation_line(record)
         case "pre_stop":
             text = _pre_stop_line(record)
-        case "deploy":
+        case "deploy" | "async":
             text = str(record)
         case "advance":
             text = f"clock advanced {record:g} s"

@@ -39,6 +39,7 @@ class AsyncQueue:
 
     def __init__(self, policy: AsyncPolicy, *, function_urn: str, room: Callable[[], int],
                  now: Callable[[], float], epoch_of: Callable[[float], float],
+                 note: Callable[[str], None] = lambda text: None,
                  forward: Callable[[Destination, Delivery], None] | None = None) -> None:
         self.policy = policy
         self.requests: list[AsyncInvocation] = []
@@ -48,6 +49,7 @@ class AsyncQueue:
         self._now = now  # (the emulator's elapsed seconds)
         self._epoch_of = epoch_of
         self._forward = forward
+        self._note = note  # (a line of the journal, for the failure report's timeline)
         self._due: list[tuple[float, int, AsyncInvocation]] = []  # (when, order, request)
         self._order = itertools.count()
 
@@ -55,6 +57,7 @@ class AsyncQueue:
         now = self._now()
         request = AsyncInvocation(request_id, event, now, next_attempt_at=now)
         self.requests.append(request)
+        self._note(f"async request {request_id} accepted, queued")
         self._put(request, now)
         return request
 
@@ -96,8 +99,10 @@ class AsyncQueue:
         error = invocation.error
         if error is not None and error.kind == "throttled":
             request.throttled += 1
-            self._retry(request, ended_at + self.policy.throttle_wait(request.throttled),
-                        on_age="DISCARD")
+            wait = self.policy.throttle_wait(request.throttled)
+            self._note(f"async request {request.request_id} throttled, back in the queue "
+                       f"for {wait:g} s")
+            self._retry(request, ended_at + wait, on_age="DISCARD")
             return
         request.attempts.append(invocation)
         if error is None:
@@ -107,7 +112,10 @@ class AsyncQueue:
         if retry > self.policy.retries:
             self._end(request, "FAIL", ended_at)
             return
-        self._retry(request, ended_at + self.policy.retry_wait(retry), on_age="FAIL")
+        wait = self.policy.retry_wait(retry)
+        self._note(f"async request {request.request_id}: attempt {retry} failed, retry "
+                   f"{retry} of {self.policy.retries} in {wait:g} s")
+        self._retry(request, ended_at + wait, on_age="FAIL")
 
     def _retry(self, request: AsyncInvocation, at: float, *, on_age: str) -> None:
         if at - request.accepted_at > self.policy.max_async_event_age_in_seconds:
@@ -124,7 +132,14 @@ class AsyncQueue:
     def _end(self, request: AsyncInvocation, status: Any, at: float) -> None:
         request.status, request.ended_at, request.next_attempt_at = status, at, None
         destination = self.policy.on_success if status == "SUCCESS" else self.policy.on_failure
+        attempts = len(request.attempts)
+        ended = (f"async request {request.request_id} {status} after {attempts} attempt"
+                 f"{'' if attempts == 1 else 's'}")
+        if status == "DISCARD":
+            ended += (f": older than max_async_event_age_in_seconds "
+                      f"({self.policy.max_async_event_age_in_seconds} s)")
         if destination is None:
+            self._note(ended)
             return
         record = notification(request, policy=self.policy, function_urn=self._function_urn,
                               epoch_of=self._epoch_of)
@@ -133,5 +148,6 @@ class AsyncQueue:
                             "success" if status == "SUCCESS" else "failure",
                             request.request_id, record)
         self.deliveries.append(delivery)
+        self._note(f"{ended}; record sent to {destination.kind} {delivery.where}")
         if self._forward is not None:
             self._forward(destination, delivery)

@@ -323,6 +323,9 @@ def test_the_events_module_offers_one_factory_per_documented_trigger_and_load():
     from pytest_fginit import events
 
     assert set(events.__all__) == EVENT_FACTORIES
+    page = (ROOT / "docs" / "events.md").read_text(encoding="utf-8")
+    undocumented = sorted(name for name in EVENT_FACTORIES if f"`events.{name}(" not in page)
+    assert undocumented == [], f"docs/events.md does not document {undocumented}"
 
 
 PROCESS_TAG = re.compile(r"\[(?:[^\]]*)(?:test process|fork server|instance process|every "

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import json
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,15 @@ def test_each_call_gives_a_new_event_the_caller_may_change():
 def test_the_package_reaches_the_module_as_an_attribute():
     assert pytest_fginit.events is events
     assert "events" in pytest_fginit.__all__
+
+
+def test_importing_the_factories_reads_no_deployment_file_machinery():
+    # (only load() needs the Terraform reader and python-hcl2: a suite of factories pays nothing)
+    code = ("import sys, pytest_fginit.events; "
+            "print(sorted(m for m in sys.modules if 'config_files' in m or m == 'hcl2'))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"
 
 
 # --- the variants the sources disagree on --------------------------------------------------

@@ -13,6 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from . import events
     from .config import FunctionConfig
     from .context import Context, ContextLogger
     from .emulator import EmulatorListener, FunctionEmulator
@@ -62,6 +63,8 @@ _EXPORTS = {
     "InvocationError": "records",
     "ApiResponse": "records",
 }
+_MODULES = frozenset({"events"})
+"""Public modules, reached as attributes too (``pytest_fginit.events.obs(...)``)."""
 
 __all__ = [  # noqa: RUF022 - grouped by module, like _EXPORTS
     "__version__",
@@ -87,10 +90,13 @@ __all__ = [  # noqa: RUF022 - grouped by module, like _EXPORTS
     "JournalEntry",
     "InvocationError",
     "ApiResponse",
+    "events",
 ]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return importlib.import_module(f".{name}", __name__)  # (it sets the attribute itself)
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'pytest_fginit' has no attribute {name!r}")

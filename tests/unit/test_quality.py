@@ -53,7 +53,7 @@ ALLOWED: dict[str, set[str]] = {
     "hooks": {"emulator", "records"},
     "report": {"records", "errors", "emulator"},
     # the façade (layer 4)
-    "__init__": {"config", "context", "emulator", "errors", "faults", "records"},
+    "__init__": {"config", "context", "emulator", "errors", "faults", "records", "events"},
     "_async_requests": {"_async_config", "_platform.async_notice", "_platform.async_queue",
                         "config", "errors", "records"},
     "emulator": {"_async_requests", "_platform.placement", "_platform.pool", "_platform.dispatch",
@@ -78,6 +78,15 @@ ALLOWED: dict[str, set[str]] = {
                            "faults", "config", "context", "_hosts.protocol", "_clock",
                            "_redaction"},
     # the public model (layer 2)
+    "events": {"_events.apig", "_events.checks", "_events.templates", "_events.loading"},
+    "_events": set(),
+    "_events.checks": set(),
+    "_events.templates": set(),
+    "_events.apig": {"_events.checks", "_events.templates"},
+    # (saved test events: the deployment files' own Terraform reader, not a second one)
+    "_events.loading": {"_config_files", "_config_files.common", "_config_files.hcl_eval",
+                        "_config_files.hcl_functions", "_config_files.terraform", "errors",
+                        "_events.checks"},
     "config": {"errors", "_redaction", "_config_sources", "_config_checks"},
     "_config_sources": {"errors", "_config_checks", "_config_files"},
     "records": {"errors", "_redaction"},
@@ -147,9 +156,17 @@ PUBLIC = {
     "FunctionEmulator", "ERROR_CODES", "ErrorKind", "FunctionConfigError", "FunctionError",
     "InstanceSetupError", "InvocationError", "Faults", "FaultRule", "PhaseFaults", "Billing",
     "InitAttempt", "Instance", "InstanceState", "Invocation", "PreStop", "JournalEntry",
-    "ApiResponse",
+    "ApiResponse", "events",
 }
 """What ``docs/reference.md`` ("Public names") documents as the API."""
+PUBLIC_MODULE_NAMES = {"events"}
+"""Of `PUBLIC`, the public modules (``from pytest_fginit import events``)."""
+EVENT_FACTORIES = {
+    "apig", "timer", "obs", "smn", "dis", "kafka", "rabbitmq", "rocketmq", "lts", "cts", "dds",
+    "gaussmongo", "eventgrid", "iotedge", "load",
+}
+"""``pytest_fginit.events``' API: a factory per trigger type code (docs/events.md), and
+`load`."""
 
 
 def module_name(path: Path) -> str:
@@ -301,7 +318,23 @@ def test_every_public_name_is_listed_by_the_module_that_defines_it():
     listed = set()
     for name in PUBLIC_MODULES:
         listed |= set(importlib.import_module(f"pytest_fginit.{name}").__all__)
-    assert listed == PUBLIC - {"__version__"}
+    assert listed == PUBLIC - {"__version__"} - PUBLIC_MODULE_NAMES
+
+
+def test_a_public_module_is_reached_as_an_attribute_of_the_package():
+    import importlib
+
+    for name in PUBLIC_MODULE_NAMES:
+        assert getattr(pytest_fginit, name) is importlib.import_module(f"pytest_fginit.{name}")
+
+
+def test_the_events_module_offers_one_factory_per_documented_trigger_and_load():
+    from pytest_fginit import events
+
+    assert set(events.__all__) == EVENT_FACTORIES
+    page = (ROOT / "docs" / "events.md").read_text(encoding="utf-8")
+    undocumented = sorted(name for name in EVENT_FACTORIES if f"`events.{name}(" not in page)
+    assert undocumented == [], f"docs/events.md does not document {undocumented}"
 
 
 PROCESS_TAG = re.compile(r"\[(?:[^\]]*)(?:test process|fork server|instance process|every "

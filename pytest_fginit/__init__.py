@@ -27,7 +27,11 @@ if TYPE_CHECKING:
     from .faults import FaultRule, Faults, PhaseFaults
     from .records import (
         ApiResponse,
+        AsyncInvocation,
+        AsyncStatus,
         Billing,
+        Delivery,
+        HttpResponse,
         InitAttempt,
         Instance,
         InstanceState,
@@ -62,6 +66,10 @@ _EXPORTS = {
     "JournalEntry": "records",
     "InvocationError": "records",
     "ApiResponse": "records",
+    "HttpResponse": "records",
+    "AsyncInvocation": "records",
+    "AsyncStatus": "records",
+    "Delivery": "records",
 }
 _MODULES = frozenset({"events"})
 """Public modules, reached as attributes too (``pytest_fginit.events.obs(...)``)."""
@@ -90,6 +98,10 @@ __all__ = [  # noqa: RUF022 - grouped by module, like _EXPORTS
     "JournalEntry",
     "InvocationError",
     "ApiResponse",
+    "HttpResponse",
+    "AsyncInvocation",
+    "AsyncStatus",
+    "Delivery",
     "events",
 ]
 

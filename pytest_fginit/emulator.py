@@ -20,7 +20,6 @@ from datetime import datetime, timezone
 from types import TracebackType
 from typing import Any
 
-from ._async_requests import AsyncRequests, function_urn_of, policy_of, room_of
 from ._clock import Clock, RealClock, VirtualClock
 from ._hosts import check_instance_setup, open_host
 from ._platform.dispatch import Dispatcher
@@ -32,6 +31,7 @@ from ._platform.revision import (
     forget_stale_bytecode,
     revision_of,
 )
+from ._trigger_verbs import TriggerVerbs, function_urn_of, policy_of, room_of
 from .config import FunctionConfig
 from .errors import FunctionConfigError
 from .faults import Faults
@@ -51,7 +51,7 @@ class _Life(enum.Enum):
     CLOSED = "closed"
 
 
-class FunctionEmulator(AsyncRequests):
+class FunctionEmulator(TriggerVerbs):
     """Emulated FunctionGraph instances of one function.
 
     Use it as a context manager (``with FunctionEmulator(config) as fn: fn.invoke({...})``) or
@@ -242,8 +242,8 @@ class FunctionEmulator(AsyncRequests):
     def _elapsed_now(self) -> float:
         return self._pool.elapsed()
 
-    def _note_async(self, text: str) -> None:
-        self.journal.append(JournalEntry(self._pool.elapsed(), "async", text))
+    def _journal_note(self, text: str) -> None:
+        self.journal.append(JournalEntry(self._pool.elapsed(), "note", text))
 
     def recycle(self) -> None:
         """Stop every live instance: the next request is a cold start (unless the function

@@ -15,13 +15,18 @@ from dataclasses import astuple, dataclass, field
 from types import ModuleType
 from typing import Any, Literal, NamedTuple
 
+from ._http_view import answer
 from ._redaction import Redactor, no_redaction
 from .errors import FunctionError
 
 # The API (re-exported by `pytest_fginit`); other names here are the package's own.
 __all__ = [
     "ApiResponse",
+    "AsyncInvocation",
+    "AsyncStatus",
     "Billing",
+    "Delivery",
+    "HttpResponse",
     "InitAttempt",
     "Instance",
     "InstanceState",
@@ -149,6 +154,12 @@ class Invocation:
         section 4): status, headers and the ``v1`` body."""
         return api_response(self)
 
+    def http_response(self) -> HttpResponse:
+        """What an HTTP caller of an API Gateway API backed by the function receives, for a
+        request sent with an APIG event (see `FunctionEmulator.http`)."""
+        status, headers, body, reason = answer(self, self._redact)
+        return HttpResponse(status, headers, body, self, reason, self._redact)
+
     def raise_for_error(self) -> Invocation:
         """Raise `InvocationError` if this invocation failed; return it otherwise."""
         if self.error is not None:
@@ -203,15 +214,16 @@ class InvocationError(Exception):
 
 
 JournalWhat = Literal["instance", "attempt", "invocation", "advance", "pre_stop", "deploy",
-                      "async"]
+                      "note"]
 
 
 class JournalEntry(NamedTuple):
     """One line of `FunctionEmulator.journal`, in time order: ``what`` says what ``record``
     is: ``instance`` (a state change: ``(instance, state)``), ``attempt`` (an `InitAttempt`),
     ``invocation`` (an `Invocation`), ``advance`` (the seconds), ``pre_stop`` (the
-    `Instance`), ``deploy`` (a sentence: what changed), ``async`` (a sentence: what became of
-    an asynchronous request). Unpacks as ``(at, what, record)``."""
+    `Instance`), ``deploy`` (a sentence: what changed), ``note`` (a sentence: what became of
+    an asynchronous request, why API Gateway answered an error). Unpacks as ``(at, what,
+    record)``."""
 
     at: float
     """Seconds since the emulator started."""
@@ -242,6 +254,34 @@ class ApiResponse:
     def __repr__(self) -> str:
         return self._redact(f"ApiResponse(status={self.status}, headers={self.headers!r}, "
                             f"body={self.body!r})")
+
+
+@dataclass(frozen=True, repr=False)
+class HttpResponse:
+    """One HTTP response of an API Gateway API backed by the function."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    invocation: Invocation = field(compare=False)
+    """The `Invocation` behind it (its lifecycle: instance, init attempts, log)."""
+    reason: str | None = None
+    """Why API Gateway answered with an error rather than the function's response (``None``
+    when the function's response reached the caller)."""
+    _redact: Redactor = field(default=no_redaction, compare=False)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON (``ValueError`` if it is not)."""
+        return json.loads(self.body)
+
+    def __repr__(self) -> str:
+        body = self.body if len(self.body) <= 200 else self.body[:200] + b"..."
+        why = f", reason={self.reason!r}" if self.reason else ""
+        return self._redact(f"HttpResponse(status={self.status}, body={body!r}{why})")
 
 
 def api_response(invocation: Invocation) -> ApiResponse:
@@ -279,7 +319,6 @@ def api_response(invocation: Invocation) -> ApiResponse:
 
 
 # --- asynchronous requests ------------------------------------------------------------------
-# (Not in the API yet: the emulator's invoke_async() that returns them is still to be wired.)
 
 AsyncStatus = Literal["WAIT", "RUNNING", "SUCCESS", "FAIL", "DISCARD"]
 """FunctionGraph's names (A28): ``WAIT`` queued (or waiting for a retry), ``RUNNING`` during an

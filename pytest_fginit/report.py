@@ -82,7 +82,7 @@ def _line(entry: JournalEntry) -> str:
             text = _invocation_line(record)
         case "pre_stop":
             text = _pre_stop_line(record)
-        case "deploy" | "async":
+        case "deploy" | "note":
             text = str(record)
         case "advance":
             text = f"clock advanced {record:g} s"

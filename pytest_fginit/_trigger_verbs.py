@@ -1,5 +1,6 @@
-"""The emulator's asynchronous verbs: `invoke_async`, `drain`, `async_invocations` and the
-deliveries to destinations (issue 13; rules A1-A47 of the reference). [test process]
+"""The emulator's verbs for what triggers do: `http` (an API Gateway API's caller), and
+`invoke_async`, `drain`, `async_invocations` and the deliveries to destinations (asynchronous
+triggers; rules A1-A47 of the reference). [test process]
 
 A part of `FunctionEmulator` (it is one of its bases) kept apart so that the façade stays one
 screenful per job. The queue's rules are the control plane's (`_platform.async_queue`); this
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -21,14 +22,15 @@ from ._platform.async_notice import MAX_ASYNC_BODY_BYTES
 from ._platform.async_queue import AsyncQueue
 from .config import FunctionConfig
 from .errors import ERROR_CODES, FunctionError
-from .records import AsyncInvocation, AsyncStatus, Delivery, Invocation
+from .events import apig
+from .records import AsyncInvocation, AsyncStatus, Delivery, HttpResponse, Invocation
 
 _STATUSES = ("WAIT", "RUNNING", "SUCCESS", "FAIL", "DISCARD")
 _UNLIMITED_ROOM = 1000  # (max_instance_num -1: as many at once as the platform's cap)
 
 
-class AsyncRequests:
-    """The asynchronous side of `FunctionEmulator` (see the module)."""
+class TriggerVerbs:
+    """The trigger verbs of `FunctionEmulator` (see the module)."""
 
     _async_queue: AsyncQueue
     _async_ids: itertools.count[int]
@@ -47,16 +49,38 @@ class AsyncRequests:
     def _pass_to(self, target: float) -> None:
         raise NotImplementedError
 
-    def _note_async(self, text: str) -> None:
+    def _journal_note(self, text: str) -> None:
         raise NotImplementedError
 
     def _new_async_queue(self, policy: AsyncPolicy, *, function_urn: str,
                          room: Callable[[], int], epoch_of: Callable[[float], float]) -> None:
         self._async_queue = AsyncQueue(policy, function_urn=function_urn, room=room,
                                        now=self._elapsed_now, epoch_of=epoch_of,
-                                       note=self._note_async)
+                                       note=self._journal_note)
         self._async_ids = itertools.count(1)
         self._async_assumed = {}
+
+    def http(self, method: str, path: str, *, body: Any = None, json: Any = None,
+             headers: Mapping[str, Any] | None = None, query: Mapping[str, Any] | None = None,
+             path_params: Mapping[str, str] | None = None) -> HttpResponse:
+        """Call the function as an API Gateway API's caller does: the APIG event of this
+        request (`pytest_fginit.events.apig`: ``body`` bytes or str, or ``json`` a JSON value;
+        not both) is sent as `invoke` sends it, and the answer is what the caller receives:
+        the function's response if it keeps the APIG contract, else 500 (504 for a timeout)
+        with the reason (`HttpResponse.reason`)."""
+        if body is not None and json is not None:
+            raise TypeError("http(): give body (bytes or str) or json (a JSON value), not both")
+        if body is not None and not isinstance(body, (str, bytes, bytearray, memoryview)):
+            raise TypeError(f"http(): body must be bytes or str (a JSON value goes in json=), "
+                            f"not {type(body).__name__}")
+        event = apig(method, path, body=json if json is not None else body, headers=headers,
+                     query=query, path_params=path_params)
+        invocation = self._send("http()", [event], [None])[0]
+        response = invocation.http_response()
+        if response.reason is not None and invocation.error is None:  # (the report says why)
+            self._journal_note(f"request {invocation.request_id}: API Gateway answered "
+                             f"{response.status}: {response.reason}")
+        return response
 
     def invoke_async(self, event: Any = None, *, request_id: str | None = None
                      ) -> AsyncInvocation:

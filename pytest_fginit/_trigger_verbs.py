@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from ._async_config import AsyncPolicy, async_policy, check_assumptions
+from ._async_config import AsyncPolicy, Destination, async_policy, check_assumptions
 from ._platform.async_notice import MAX_ASYNC_BODY_BYTES
 from ._platform.async_queue import AsyncQueue
 from .config import FunctionConfig
@@ -35,6 +35,7 @@ class TriggerVerbs:
     _async_queue: AsyncQueue
     _async_ids: itertools.count[int]
     _async_assumed: dict[str, Any]
+    _wired: dict[str, TriggerVerbs]
 
     # (provided by FunctionEmulator)
     def _send(self, what: str, events: list[Any], ids: list[str | None]) -> list[Invocation]:
@@ -56,7 +57,8 @@ class TriggerVerbs:
                          room: Callable[[], int], epoch_of: Callable[[float], float]) -> None:
         self._async_queue = AsyncQueue(policy, function_urn=function_urn, room=room,
                                        now=self._elapsed_now, epoch_of=epoch_of,
-                                       note=self._journal_note)
+                                       note=self._journal_note, forward=self._forward)
+        self._wired: dict[str, TriggerVerbs] = {}
         self._async_ids = itertools.count(1)
         self._async_assumed = {}
 
@@ -117,6 +119,42 @@ class TriggerVerbs:
         checked = check_assumptions(choices)
         self._async_assumed = {**self._async_assumed, **checked}
         self._async_queue.policy = replace(self._async_queue.policy, **checked)
+
+    @property
+    def function_urn(self) -> str:
+        """This function's URN, as its async records name it."""
+        return self._async_queue.function_urn
+
+    def wire(self, target: TriggerVerbs, func_urn: str | None = None) -> None:
+        """Deliver the records of this function's ``FunctionGraph`` destination whose
+        ``func_urn`` is ``func_urn`` (default: ``target``'s own URN) to ``target``, as the
+        event of an asynchronous request to it (A26), which ``target`` then runs from its own
+        queue. A loop of wired functions is refused (A24)."""
+        urn = target.function_urn if func_urn is None else func_urn
+        if not isinstance(target, TriggerVerbs) or not isinstance(urn, str):
+            raise TypeError("wire(target, func_urn=None): target is a FunctionEmulator and "
+                            "func_urn a str")
+        if target is self or self._reaches(target):
+            raise ValueError(f"wire(): {self.function_urn} -> {target.function_urn} would make "
+                             "a loop of destinations, which FunctionGraph refuses (A24)")
+        self._wired[urn] = target
+
+    def _reaches(self, target: TriggerVerbs) -> bool:
+        """Whether records from ``target`` can come back to this emulator."""
+        seen, todo = set(), [target]
+        while todo:
+            current = todo.pop()
+            if current is self:
+                return True
+            if id(current) not in seen:
+                seen.add(id(current))
+                todo += current._wired.values()
+        return False
+
+    def _forward(self, destination: Destination, delivery: Delivery) -> None:
+        target = self._wired.get(delivery.where) if destination.kind == "FunctionGraph" else None
+        if target is not None:
+            target.invoke_async(delivery.record)
 
     def async_invocations(self, status: AsyncStatus | None = None) -> list[AsyncInvocation]:
         """The accepted asynchronous requests, in acceptance order (ListAsyncInvocations);

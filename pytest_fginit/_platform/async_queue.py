@@ -44,7 +44,7 @@ class AsyncQueue:
         self.policy = policy
         self.requests: list[AsyncInvocation] = []
         self.deliveries: list[Delivery] = []
-        self._function_urn = function_urn
+        self.function_urn = function_urn
         self._room = room
         self._now = now  # (the emulator's elapsed seconds)
         self._epoch_of = epoch_of
@@ -141,7 +141,7 @@ class AsyncQueue:
         if destination is None:
             self._note(ended)
             return
-        record = notification(request, policy=self.policy, function_urn=self._function_urn,
+        record = notification(request, policy=self.policy, function_urn=self.function_urn,
                               epoch_of=self._epoch_of)
         request.notification = record
         delivery = Delivery(destination.kind, destination.where(request.request_id),

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from pytest_fginit import FunctionConfig, FunctionEmulator
+
 SMN = {"destination": "SMN", "param": json.dumps({"topic_urn": "urn:smn:cn-north-4:p:t"})}
 
 
@@ -76,3 +80,37 @@ def test_a_burst_waits_in_the_queue_instead_of_being_throttled(emulate):
     assert len(fn.instances) == 1
     assert [r.result["event"]["n"] for r in requests] == [0, 1, 2, 3]  # FIFO (A9)
     assert fn.async_invocations("SUCCESS") == requests
+
+
+NOTIFY = """
+def handler(event, context):
+    context = event["request_context"]
+    return {"got": context["condition"], "from": context["request_id"]}
+"""
+
+
+def test_a_functiongraph_destination_wired_to_another_emulator_invokes_it(emulate, tmp_path,
+                                                                          isolation):
+    (tmp_path / "notify").mkdir()
+    (tmp_path / "notify" / "index.py").write_text(NOTIFY)
+    with FunctionEmulator(FunctionConfig(code_root=tmp_path / "notify",
+                                         isolation=isolation)) as notify:
+        to_notify = {"destination": "FunctionGraph",
+                     "param": json.dumps({"func_urn": notify.function_urn})}
+        fn = emulate(destination_config={"on_failure": to_notify}, max_async_retry_attempts=0)
+        fn.wire(notify)
+        fn.faults.handler.raises(ValueError("bad"), times=1)
+        request = fn.invoke_async({})
+        fn.drain()
+        [forwarded] = notify.async_invocations()
+        assert forwarded.event == fn.destinations[0].record  # (the record is its event, A26)
+        notify.drain()
+        assert forwarded.result == {"got": "UnhandledInvocationError",
+                                    "from": request.request_id}
+
+
+def test_a_loop_of_wired_destinations_is_refused(emulate):
+    first, second = emulate(), emulate()
+    first.wire(second)
+    with pytest.raises(ValueError, match="loop of destinations"):
+        second.wire(first)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         Invocation,
         InvocationError,
         JournalEntry,
+        Note,
         PreStop,
     )
 
@@ -70,6 +71,7 @@ _EXPORTS = {
     "AsyncInvocation": "records",
     "AsyncStatus": "records",
     "Delivery": "records",
+    "Note": "records",
 }
 _MODULES = frozenset({"events"})
 """Public modules, reached as attributes too (``pytest_fginit.events.obs(...)``)."""
@@ -102,6 +104,7 @@ __all__ = [  # noqa: RUF022 - grouped by module, like _EXPORTS
     "AsyncInvocation",
     "AsyncStatus",
     "Delivery",
+    "Note",
     "events",
 ]
 

@@ -50,7 +50,7 @@ class TriggerVerbs:
     def _pass_to(self, target: float) -> None:
         raise NotImplementedError
 
-    def _journal_note(self, text: str) -> None:
+    def _journal_note(self, kind: str, text: str) -> None:
         raise NotImplementedError
 
     def _new_async_queue(self, policy: AsyncPolicy, *, function_urn: str,
@@ -80,7 +80,8 @@ class TriggerVerbs:
         invocation = self._send("http()", [event], [None])[0]
         response = invocation.http_response()
         if response.reason is not None and invocation.error is None:  # (the report says why)
-            self._journal_note(f"request {invocation.request_id}: API Gateway answered "
+            self._journal_note("apig_contract_broken",
+                               f"request {invocation.request_id}: API Gateway answered "
                              f"{response.status}: {response.reason}")
         return response
 

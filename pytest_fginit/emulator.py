@@ -35,7 +35,7 @@ from ._trigger_verbs import TriggerVerbs, function_urn_of, policy_of, room_of
 from .config import FunctionConfig
 from .errors import FunctionConfigError
 from .faults import Faults
-from .records import Billing, InitAttempt, Instance, Invocation, JournalEntry
+from .records import Billing, InitAttempt, Instance, Invocation, JournalEntry, Note
 
 __all__ = ["EmulatorListener", "FunctionEmulator"]  # (EmulatorListener: pytest_fginit's API)
 
@@ -242,8 +242,8 @@ class FunctionEmulator(TriggerVerbs):
     def _elapsed_now(self) -> float:
         return self._pool.elapsed()
 
-    def _journal_note(self, text: str) -> None:
-        self.journal.append(JournalEntry(self._pool.elapsed(), "note", text))
+    def _journal_note(self, kind: str, text: str) -> None:
+        self.journal.append(JournalEntry(self._pool.elapsed(), "note", Note(kind, text)))
 
     def recycle(self) -> None:
         """Stop every live instance: the next request is a cold start (unless the function

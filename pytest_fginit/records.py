@@ -33,6 +33,7 @@ __all__ = [
     "Invocation",
     "InvocationError",
     "JournalEntry",
+    "Note",
     "PreStop",
 ]
 
@@ -217,11 +218,23 @@ JournalWhat = Literal["instance", "attempt", "invocation", "advance", "pre_stop"
                       "note"]
 
 
+class Note(NamedTuple):
+    """A ``note`` line of the journal: what kind of event (``async_retry``, ``async_fail``,
+    ``destination_delivered``, ``apig_contract_broken``...) and the sentence the failure
+    report shows."""
+
+    kind: str
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
 class JournalEntry(NamedTuple):
     """One line of `FunctionEmulator.journal`, in time order: ``what`` says what ``record``
     is: ``instance`` (a state change: ``(instance, state)``), ``attempt`` (an `InitAttempt`),
     ``invocation`` (an `Invocation`), ``advance`` (the seconds), ``pre_stop`` (the
-    `Instance`), ``deploy`` (a sentence: what changed), ``note`` (a sentence: what became of
+    `Instance`), ``deploy`` (a sentence: what changed), ``note`` (a `Note`: what became of
     an asynchronous request, why API Gateway answered an error). Unpacks as ``(at, what,
     record)``."""
 

@@ -39,7 +39,7 @@ class AsyncQueue:
 
     def __init__(self, policy: AsyncPolicy, *, function_urn: str, room: Callable[[], int],
                  now: Callable[[], float], epoch_of: Callable[[float], float],
-                 note: Callable[[str], None] = lambda text: None,
+                 note: Callable[[str, str], None] = lambda kind, text: None,
                  forward: Callable[[Destination, Delivery], None] | None = None) -> None:
         self.policy = policy
         self.requests: list[AsyncInvocation] = []
@@ -57,7 +57,7 @@ class AsyncQueue:
         now = self._now()
         request = AsyncInvocation(request_id, event, now, next_attempt_at=now)
         self.requests.append(request)
-        self._note(f"async request {request_id} accepted, queued")
+        self._note("async_accepted", f"async request {request_id} accepted, queued")
         self._put(request, now)
         return request
 
@@ -100,7 +100,8 @@ class AsyncQueue:
         if error is not None and error.kind == "throttled":
             request.throttled += 1
             wait = self.policy.throttle_wait(request.throttled)
-            self._note(f"async request {request.request_id} throttled, back in the queue "
+            self._note("async_throttled", f"async request {request.request_id} throttled, "
+                       "back in the queue "
                        f"for {wait:g} s")
             self._retry(request, ended_at + wait, on_age="DISCARD")
             return
@@ -113,7 +114,8 @@ class AsyncQueue:
             self._end(request, "FAIL", ended_at)
             return
         wait = self.policy.retry_wait(retry)
-        self._note(f"async request {request.request_id}: attempt {retry} failed, retry "
+        self._note("async_retry", f"async request {request.request_id}: attempt {retry} "
+                   "failed, retry "
                    f"{retry} of {self.policy.retries} in {wait:g} s")
         self._retry(request, ended_at + wait, on_age="FAIL")
 
@@ -139,7 +141,7 @@ class AsyncQueue:
             ended += (f": older than max_async_event_age_in_seconds "
                       f"({self.policy.max_async_event_age_in_seconds} s)")
         if destination is None:
-            self._note(ended)
+            self._note(f"async_{status.lower()}", ended)
             return
         record = notification(request, policy=self.policy, function_urn=self.function_urn,
                               epoch_of=self._epoch_of)
@@ -148,6 +150,8 @@ class AsyncQueue:
                             "success" if status == "SUCCESS" else "failure",
                             request.request_id, record)
         self.deliveries.append(delivery)
-        self._note(f"{ended}; record sent to {destination.kind} {delivery.where}")
+        self._note(f"async_{status.lower()}", ended)
+        self._note("destination_delivered", f"async request {request.request_id}: record sent "
+                                            f"to {destination.kind} {delivery.where}")
         if self._forward is not None:
             self._forward(destination, delivery)

@@ -47,8 +47,9 @@ def test_retries_and_destinations_from_the_marker_reach_the_timeline(project, fu
         "*+60.*s  request 00000000-0000-4000-a000-000000000001: handler_error*",
         "*attempt 2 failed, retry 2 of 2 in 120 s",
         "*+180.*s  request 00000000-0000-4000-a000-000000000001: handler_error*",
-        "*async request 00000000-0000-4000-a000-000000000001 FAIL after 3 attempts; record "
-        "sent to OBS failed/00000000-0000-4000-a000-000000000001.json",
+        "*async request 00000000-0000-4000-a000-000000000001 FAIL after 3 attempts",
+        "*async request 00000000-0000-4000-a000-000000000001: record sent to OBS "
+        "failed/00000000-0000-4000-a000-000000000001.json",
     ])
     result.stdout.fnmatch_lines([
         "*test_left_in_the_queue*",

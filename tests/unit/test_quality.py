@@ -158,6 +158,7 @@ PUBLIC = {
     "InstanceSetupError", "InvocationError", "Faults", "FaultRule", "PhaseFaults", "Billing",
     "InitAttempt", "Instance", "InstanceState", "Invocation", "PreStop", "JournalEntry",
     "ApiResponse", "events", "HttpResponse", "AsyncInvocation", "AsyncStatus", "Delivery",
+    "Note",
 }
 """What ``docs/reference.md`` ("Public names") documents as the API."""
 PUBLIC_MODULE_NAMES = {"events"}

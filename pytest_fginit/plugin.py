@@ -43,9 +43,8 @@ if TYPE_CHECKING:
     from .records import Billing, Instance, InstanceState, Invocation
 
 __all__: list[str] = []  # no API to import: pytest finds the hooks and fixtures
-
-MARKER = "fginit"
-SECTION = "fginit lifecycle"
+pytest_plugins = ["pytest_fginit.lifecycle_plugin"]  # (--fginit-lifecycle, --fginit-require)
+MARKER, SECTION = "fginit", "fginit lifecycle"
 PLUGIN_OPTIONS = {
     "assert_all_faults_used": (
         "fail a passing test at teardown if a fault it registered was never used (default true)"

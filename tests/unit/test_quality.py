@@ -51,6 +51,9 @@ ALLOWED: dict[str, set[str]] = {
     "plugin": {"config", "errors", "_redaction", "emulator", "report", "hooks", "records",
                "context", "_config_checks", "_config_sources"},
     "hooks": {"emulator", "records"},
+    # the lifecycle report (issue 15): the paths, read from the records; the emulator's type
+    "lifecycle_plugin": {"_lifecycle_paths", "emulator", "records"},
+    "_lifecycle_paths": {"records"},
     "report": {"records", "errors", "emulator"},
     # the façade (layer 4)
     "__init__": {"config", "context", "emulator", "errors", "faults", "records", "events"},
@@ -149,7 +152,8 @@ ALLOWED: dict[str, set[str]] = {
 }
 """Module (relative to the package) -> the package modules it may import."""
 
-THIRD_PARTY_OWNERS = {"freezegun": {"_clock"}, "pytest": {"plugin", "hooks", "report"}}
+THIRD_PARTY_OWNERS = {"freezegun": {"_clock"},
+                      "pytest": {"plugin", "hooks", "report", "lifecycle_plugin"}}
 """Libraries only these modules may import: one seam for time, one layer for pytest."""
 
 PUBLIC = {

@@ -361,6 +361,7 @@ CHECKS: Final[dict[str, Callable[[str, Any], Any]]] = {
     "runtime_check": _check_runtime_check,
     "instance_setup": _check_instance_setup,
     "inherit_env": _check_bool,
+    "invocations_kept": _int_in(0, 10**9, " (invocations), or None to keep all", optional=True),
 }
 
 

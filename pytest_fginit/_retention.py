@@ -7,13 +7,15 @@ instance's ``invocations``, and their entries in the journal. The journal keeps 
 event (state changes, attempts, pre-stops, deploys, advances): they grow with instances, not
 with requests, and the failure report needs them to explain the requests it shows.
 
-The oldest are let go in batches: a list holds up to a tenth more than the bound, then goes
-back to it. Letting go of one at a time would move the whole list (a list drops its first item
-by shifting the rest) on every request: 1.4 us per list at 10,000, three lists per request.
+The oldest are let go in batches: once the function's list holds a tenth more than the bound,
+it and the lists of the instances that served since the last cut go back to it (so neither
+ever holds more). Letting go of one at a time would move the whole list (a list drops its first
+item by shifting the rest) on every request: 1.4 us per list at 10,000, three lists.
 
-What is let go is counted first. The totals `FunctionEmulator.billing` reads are summed as
-requests are filed, never recomputed: a read costs the same after 10^5 requests as after one,
-and stays exact whatever the bound.
+What is let go is counted first. Each request is added to the totals `FunctionEmulator.billing`
+reads once, at the first read after it was filed or before it is let go, never recomputed: a
+read costs the same after 10^5 requests as after one, a request pays nothing for it as it is
+sent, and the totals stay exact whatever the bound.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class Retention:
         self._counted = 0  # (invocations[:_counted] are in the totals)
         self._reserved_counted = 0
         self._clean = 0  # (journal[:_clean] holds no invocation entry: the next scan starts)
+        self._cut = 0  # (invocations[_cut:] were filed since the last cut)
         self.let_go = 0
         """Invocations no longer in ``invocations`` (the oldest ones)."""
         self.requests = self.errors = self.cold_starts = 0
@@ -82,24 +85,25 @@ class Retention:
                        gb_s=self.gb_s + reserved_gb_s, errors=self.errors)
 
     def after_send(self, kept: int | None) -> None:
-        """Count the send's requests, then keep the latest ``kept`` invocations (``None``:
-        all) of the function, of each instance that served in it, and in the journal: each
-        list is cut back to ``kept`` once it holds more than a tenth over."""
-        new = self._invocations[self._counted:]
+        """Keep the latest ``kept`` invocations (``None``: all): once the function's list
+        holds a tenth over, count what was filed, then cut it back to ``kept``, with the
+        lists of the instances that served since the last cut, and the journal."""
+        invocations = self._invocations
+        if kept is None or len(invocations) < kept + kept // 10:
+            return  # (the common case: nothing to do)
         self.catch_up()
-        if kept is None:
-            return
-        most = kept + kept // 10
-        for instance in {inv.instance for inv in new if inv.instance is not None}:
-            if len(instance.invocations) > most:
+        for invocation in invocations[self._cut:]:
+            instance = invocation.instance
+            if instance is not None and len(instance.invocations) > kept:
                 keep_latest(instance, kept)
-        if len(self._invocations) > most:
-            excess = len(self._invocations) - kept
-            gone = {id(inv) for inv in self._invocations[:excess]}
-            del self._invocations[:excess]
+        excess = len(invocations) - kept
+        if excess > 0:
+            gone = {id(inv) for inv in invocations[:excess]}
+            del invocations[:excess]
             self._counted -= excess
             self.let_go += excess
             self._forget_entries(gone)
+        self._cut = len(invocations)
 
     def _forget_entries(self, gone: set[int]) -> None:
         """Take the journal entries of the ``gone`` invocations out: the oldest invocation

@@ -143,6 +143,8 @@ class Invocation:
     @property
     def init_duration_ms(self) -> float:
         """Time spent bringing up instances for this request (all attempts)."""
+        if not self.init_attempts:  # (warm: most requests, and billing sums this for each)
+            return 0.0
         return sum(a.duration_ms for a in self.init_attempts)
 
     @property

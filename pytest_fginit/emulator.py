@@ -193,7 +193,7 @@ class FunctionEmulator:
         try:
             return self._dispatcher.send(what, events, ids)
         finally:
-            # (counted, then the oldest let go: memory stays bounded however long the test)
+            # (the oldest let go, counted first: memory stays bounded however long the test)
             self._retention.after_send(self.config.invocations_kept)
             self._sending.release()
 
@@ -283,7 +283,8 @@ class FunctionEmulator:
     @property
     def billing(self) -> Billing:
         """What this function's requests so far are billed, and what it took to serve them:
-        every request, also those `invocations` no longer keeps (summed as they are filed)."""
+        every request, also those `invocations` no longer keeps (each counted once, never
+        summed again: a read costs the same after 10^5 requests as after one)."""
         return self._retention.billing(len(self._pool.instances), self._pool.reserved_billed)
 
     @property

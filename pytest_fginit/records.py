@@ -53,6 +53,8 @@ class Instance:
     state: InstanceState = "initializing"
     initializer_calls: int = 0
     invocations: list[Invocation] = field(default_factory=list)
+    """The requests it served, in order: the latest ``invocations_kept`` of them (all, with
+    ``invocations_kept=None``); `invocation_count` counts every one."""
     last_used_at: float = 0.0
     """When it last finished initializing or serving (idle since then)."""
     pre_stop: PreStop | None = None
@@ -66,13 +68,28 @@ class Instance:
     stopped, for white-box assertions."""
     pid: int | None = field(default=None, repr=False)
     """The instance's process id in process isolation (``None`` in-process)."""
+    _let_go: int = field(default=0, repr=False)  # (its oldest invocations, no longer kept)
+
+    @property
+    def invocation_count(self) -> int:
+        """How many requests it served: all of them, also those `invocations` no longer
+        keeps."""
+        return self._let_go + len(self.invocations)
 
     def __repr__(self) -> str:
         return (
             f"Instance(id={self.id!r}, state={self.state!r}, "
-            f"initializer_calls={self.initializer_calls}, invocations={len(self.invocations)}"
+            f"initializer_calls={self.initializer_calls}, invocations={self.invocation_count}"
             + (", reserved=True)" if self.reserved else ")")
         )
+
+
+def keep_latest(instance: Instance, kept: int) -> None:
+    """Let ``instance``'s oldest invocations beyond the latest ``kept`` go (counted)."""
+    excess = len(instance.invocations) - kept
+    if excess > 0:
+        del instance.invocations[:excess]
+        instance._let_go += excess
 
 
 @dataclass(eq=False)
@@ -131,6 +148,8 @@ class Invocation:
     @property
     def init_duration_ms(self) -> float:
         """Time spent bringing up instances for this request (all attempts)."""
+        if not self.init_attempts:  # (warm: most requests, and billing sums this for each)
+            return 0.0
         return sum(a.duration_ms for a in self.init_attempts)
 
     @property
@@ -142,7 +161,7 @@ class Invocation:
     def billed_gb_s(self) -> float:
         """What this request is billed: memory (GB) times billed duration (s), initializer time
         included (R10)."""
-        return self.memory_size / 1024 * self.billed_duration_ms / 1000
+        return gb_s(self.memory_size, self.billed_duration_ms)
 
     @property
     def log(self) -> str:
@@ -180,7 +199,8 @@ class Invocation:
 @dataclass(frozen=True)
 class Billing:
     """Sums over a function's requests (`FunctionEmulator.billing`): what they are billed, and
-    what it took to serve them. Add two with ``+`` (the plugin's session summary does)."""
+    what it took to serve them. Add two with ``+`` (the plugin's session summary does). Exact
+    over every request, also those the records no longer keep (``invocations_kept``)."""
 
     invocations: int = 0
     instances: int = 0
@@ -192,6 +212,8 @@ class Billing:
     billed_duration_ms: int = 0
     gb_s: float = 0.0
     """Billed GB-seconds: memory (GB) times billed duration (s), initializer time included."""
+    errors: int = 0
+    """Requests that failed (their ``error`` is set), the platform's refusals included."""
 
     def __add__(self, other: Billing) -> Billing:
         return Billing(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
@@ -201,6 +223,11 @@ class Billing:
         return (f"{self.invocations} requests, {self.instances} instances created, "
                 f"{self.cold_starts} cold starts, {self.init_failures} init failures "
                 f"({self.init_timeouts} timeouts), billed {self.gb_s:.6f} GB-s")
+
+
+def gb_s(memory_size: int, billed_duration_ms: int) -> float:
+    """GB-seconds billed for ``billed_duration_ms`` at ``memory_size`` MB (R10)."""
+    return memory_size / 1024 * billed_duration_ms / 1000
 
 
 class InvocationError(Exception):

@@ -59,7 +59,8 @@ ALLOWED: dict[str, set[str]] = {
     "emulator": {"_trigger_verbs", "_platform.placement", "_platform.pool", "_platform.dispatch",
                  "_platform.outcomes", "_platform.revision", "_platform.parallel", "_hosts",
                  "_hosts.protocol", "config", "faults", "records", "errors", "context",
-                 "_clock", "_redaction"},
+                 "_clock", "_redaction", "_retention"},
+    "_retention": {"records"},  # (what a long run keeps, and its totals: the emulator's)
     # the control plane (layer 3): never runs user code
     "_platform": set(),
     "_platform.placement": {"records", "errors", "_clock"},

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from . import events
+    from .async_records import AsyncInvocation, AsyncStatus, Delivery
     from .config import FunctionConfig
     from .context import Context, ContextLogger
     from .emulator import EmulatorListener, FunctionEmulator
@@ -27,10 +28,7 @@ if TYPE_CHECKING:
     from .faults import FaultRule, Faults, PhaseFaults
     from .records import (
         ApiResponse,
-        AsyncInvocation,
-        AsyncStatus,
         Billing,
-        Delivery,
         HttpResponse,
         InitAttempt,
         Instance,
@@ -68,9 +66,9 @@ _EXPORTS = {
     "InvocationError": "records",
     "ApiResponse": "records",
     "HttpResponse": "records",
-    "AsyncInvocation": "records",
-    "AsyncStatus": "records",
-    "Delivery": "records",
+    "AsyncInvocation": "async_records",
+    "AsyncStatus": "async_records",
+    "Delivery": "async_records",
     "Note": "records",
 }
 _MODULES = frozenset({"events"})

@@ -381,6 +381,7 @@ CHECKS: Final[dict[str, Callable[[str, Any], Any]]] = {
     "max_async_retry_attempts": _int_in(0, 3, " (retries)", "FSS.0400", optional=True),
     "destination_config": _check_destinations,
     "inherit_env": _check_bool,
+    "invocations_kept": _int_in(0, 10**9, " (invocations), or None to keep all", optional=True),
 }
 
 

@@ -20,10 +20,11 @@ from typing import Any
 from ._async_config import AsyncPolicy, Destination, async_policy, check_assumptions
 from ._platform.async_notice import MAX_ASYNC_BODY_BYTES
 from ._platform.async_queue import AsyncQueue
+from .async_records import AsyncInvocation, AsyncStatus, Delivery
 from .config import FunctionConfig
 from .errors import ERROR_CODES, FunctionError
 from .events import apig
-from .records import AsyncInvocation, AsyncStatus, Delivery, HttpResponse, Invocation
+from .records import HttpResponse, Invocation
 
 _STATUSES = ("WAIT", "RUNNING", "SUCCESS", "FAIL", "DISCARD")
 _UNLIMITED_ROOM = 1000  # (max_instance_num -1: as many at once as the platform's cap)

@@ -54,8 +54,8 @@ class FunctionConfig:
     """A FunctionGraph function as the emulator runs it. Validates on construction.
 
     Field names are FunctionGraph's (CreateFunction / UpdateFunctionConfig) so that values can
-    be copied from a deployment; ``init_retries``, ``virtual_time`` and ``real_time_limit`` are
-    the emulator's own.
+    be copied from a deployment; ``init_retries``, ``virtual_time``, ``real_time_limit``,
+    ``invocations_kept`` and a few more are the emulator's own.
     """
 
     code_root: Path = field(
@@ -84,11 +84,9 @@ class FunctionConfig:
         metadata=_spec("optional_int", "pre-stop timeout in seconds, 1-90 (default 3)"),
     )
     timeout: int = field(
-        default=3, metadata=_spec("int", "handler timeout in seconds, 3-900 (default 3)")
-    )
+        default=3, metadata=_spec("int", "handler timeout in seconds, 3-900 (default 3)"))
     memory_size: int = field(
-        default=128, metadata=_spec("int", "memory in MB, one of FunctionGraph's sizes")
-    )
+        default=128, metadata=_spec("int", "memory in MB, one of FunctionGraph's sizes"))
     user_data: Mapping[str, str] = field(
         default_factory=dict,
         metadata=_spec("dict", "environment variables (JSON object of strings)"),
@@ -111,8 +109,7 @@ class FunctionConfig:
         default="default", metadata=_spec("str", "the function's app (package), default 'default'")
     )
     project_id: str = field(
-        default="fginit-project", metadata=_spec("str", "project ID that the context reports")
-    )
+        default="fginit-project", metadata=_spec("str", "project ID that the context reports"))
     access_key: str = field(
         default="", repr=False, compare=False,
         metadata=_spec("str", "temporary access key the context hands out", secret=True),
@@ -130,11 +127,9 @@ class FunctionConfig:
         metadata=_spec("str", "IAM token the context hands out (getToken)", secret=True),
     )
     init_retries: int = field(
-        default=3, metadata=_spec("int", "retries after a failed initialization (default 3)")
-    )
+        default=3, metadata=_spec("int", "retries after a failed initialization (default 3)"))
     virtual_time: bool = field(
-        default=True, metadata=_spec("bool", "run user code on the emulator's virtual clock")
-    )
+        default=True, metadata=_spec("bool", "run user code on the emulator's virtual clock"))
     real_time_limit: float | None = field(
         default=None,
         metadata=_spec(
@@ -182,6 +177,9 @@ class FunctionConfig:
         metadata=_spec("str", "when runtime is not the Python running the test: warn "
                               "(default), error or off"),
     )
+    invocations_kept: int | None = field(default=10_000, metadata=_spec(
+        "optional_int", "invocations the records keep, the latest, per instance and per "
+                        "function (default 10000; none keeps all)"))
     # Asynchronous invocation, in the API's names (UpdateFunctionAsyncInvokeConfig, A20):
     max_async_event_age_in_seconds: int | None = field(default=None, metadata=_spec(
         "optional_int", "async: seconds a request may wait for its attempts, 1-86400 (3600)"))

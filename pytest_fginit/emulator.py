@@ -31,6 +31,7 @@ from ._platform.revision import (
     forget_stale_bytecode,
     revision_of,
 )
+from ._retention import Retention
 from ._trigger_verbs import TriggerVerbs, function_urn_of, policy_of, room_of
 from .config import FunctionConfig
 from .errors import FunctionConfigError
@@ -68,14 +69,17 @@ class FunctionEmulator(TriggerVerbs):
                              has_pre_stop=config.pre_stop_handler is not None,
                              redact=self.redact)
         self.invocations: list[Invocation] = []
-        """Every invocation, in order."""
+        """The invocations, in order: the latest ``invocations_kept`` (`billing` counts all)."""
         self.journal: list[JournalEntry] = []
+        """Every event in time order (of the invocations, those `invocations` keeps)."""
         listeners = tuple(listeners)
         self._clock: Clock = VirtualClock() if config.virtual_time else RealClock()
         self._pool = InstancePool(self._clock, self.faults, self.journal, listeners,
                                   self.redact)
         self._dispatcher = Dispatcher(self._pool, self._clock, self.faults, self.invocations,
                                       self.journal, listeners, self.redact)
+        self._retention = Retention(self.invocations, self.journal,
+                                    self._pool.reserved_init_attempts)
         self._version = "latest"
         self._reserved_due = False  # (start(defer_reserved=True) left them for first use)
         self._new_async_queue(policy_of(config), function_urn=function_urn_of(
@@ -198,6 +202,8 @@ class FunctionEmulator(TriggerVerbs):
         try:
             return self._dispatcher.send(what, events, ids)
         finally:
+            # (the oldest let go, counted first: memory stays bounded however long the test)
+            self._retention.after_send(self.config.invocations_kept)
             self._sending.release()
 
     def advance(self, seconds: float) -> None:
@@ -302,20 +308,10 @@ class FunctionEmulator(TriggerVerbs):
 
     @property
     def billing(self) -> Billing:
-        """What this function's requests so far are billed, and what it took to serve them."""
-        attempts = [a for i in self.invocations for a in i.init_attempts]
-        attempts += self._pool.reserved_init_attempts
-        reserved_ms, reserved_gb_s = self._pool.reserved_billed
-        return Billing(
-            invocations=len(self.invocations),
-            instances=len(self._pool.instances),
-            cold_starts=sum(1 for i in self.invocations if i.cold_start),
-            init_failures=sum(1 for a in attempts if not a.ok),
-            init_timeouts=sum(1 for a in attempts
-                              if a.error is not None and a.error.kind == "init_timeout"),
-            billed_duration_ms=sum(i.billed_duration_ms for i in self.invocations) + reserved_ms,
-            gb_s=sum(i.billed_gb_s for i in self.invocations) + reserved_gb_s,
-        )
+        """What this function's requests so far are billed, and what it took to serve them:
+        every request, also those `invocations` no longer keeps (each counted once, never
+        summed again: a read costs the same after 10^5 requests as after one)."""
+        return self._retention.billing(len(self._pool.instances), self._pool.reserved_billed)
 
     @property
     def now(self) -> float:
@@ -350,7 +346,7 @@ class FunctionEmulator(TriggerVerbs):
         live = sum(1 for i in instances if i.state == "ready")
         return (f"<FunctionEmulator {self.config.func_name!r} {self._state.value}: "
                 f"{len(instances)} instances ({live} ready), "
-                f"{len(self.invocations)} invocations>")
+                f"{self.billing.invocations} invocations>")
 
     def _require_running(self, what: str) -> None:
         if self._state is _Life.RUNNING:

@@ -22,10 +22,7 @@ from .errors import FunctionError
 # The API (re-exported by `pytest_fginit`); other names here are the package's own.
 __all__ = [
     "ApiResponse",
-    "AsyncInvocation",
-    "AsyncStatus",
     "Billing",
-    "Delivery",
     "HttpResponse",
     "InitAttempt",
     "Instance",
@@ -54,6 +51,8 @@ class Instance:
     state: InstanceState = "initializing"
     initializer_calls: int = 0
     invocations: list[Invocation] = field(default_factory=list)
+    """The requests it served, in order: the latest ``invocations_kept`` of them (all, with
+    ``invocations_kept=None``); `invocation_count` counts every one."""
     last_used_at: float = 0.0
     """When it last finished initializing or serving (idle since then)."""
     pre_stop: PreStop | None = None
@@ -67,13 +66,28 @@ class Instance:
     stopped, for white-box assertions."""
     pid: int | None = field(default=None, repr=False)
     """The instance's process id in process isolation (``None`` in-process)."""
+    _let_go: int = field(default=0, repr=False)  # (its oldest invocations, no longer kept)
+
+    @property
+    def invocation_count(self) -> int:
+        """How many requests it served: all of them, also those `invocations` no longer
+        keeps."""
+        return self._let_go + len(self.invocations)
 
     def __repr__(self) -> str:
         return (
             f"Instance(id={self.id!r}, state={self.state!r}, "
-            f"initializer_calls={self.initializer_calls}, invocations={len(self.invocations)}"
+            f"initializer_calls={self.initializer_calls}, invocations={self.invocation_count}"
             + (", reserved=True)" if self.reserved else ")")
         )
+
+
+def keep_latest(instance: Instance, kept: int) -> None:
+    """Let ``instance``'s oldest invocations beyond the latest ``kept`` go (counted)."""
+    excess = len(instance.invocations) - kept
+    if excess > 0:
+        del instance.invocations[:excess]
+        instance._let_go += excess
 
 
 @dataclass(eq=False)
@@ -132,6 +146,8 @@ class Invocation:
     @property
     def init_duration_ms(self) -> float:
         """Time spent bringing up instances for this request (all attempts)."""
+        if not self.init_attempts:  # (warm: most requests, and billing sums this for each)
+            return 0.0
         return sum(a.duration_ms for a in self.init_attempts)
 
     @property
@@ -143,7 +159,7 @@ class Invocation:
     def billed_gb_s(self) -> float:
         """What this request is billed: memory (GB) times billed duration (s), initializer time
         included (R10)."""
-        return self.memory_size / 1024 * self.billed_duration_ms / 1000
+        return gb_s(self.memory_size, self.billed_duration_ms)
 
     @property
     def log(self) -> str:
@@ -181,7 +197,8 @@ class Invocation:
 @dataclass(frozen=True)
 class Billing:
     """Sums over a function's requests (`FunctionEmulator.billing`): what they are billed, and
-    what it took to serve them. Add two with ``+`` (the plugin's session summary does)."""
+    what it took to serve them. Add two with ``+`` (the plugin's session summary does). Exact
+    over every request, also those the records no longer keep (``invocations_kept``)."""
 
     invocations: int = 0
     instances: int = 0
@@ -193,6 +210,8 @@ class Billing:
     billed_duration_ms: int = 0
     gb_s: float = 0.0
     """Billed GB-seconds: memory (GB) times billed duration (s), initializer time included."""
+    errors: int = 0
+    """Requests that failed (their ``error`` is set), the platform's refusals included."""
 
     def __add__(self, other: Billing) -> Billing:
         return Billing(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
@@ -202,6 +221,11 @@ class Billing:
         return (f"{self.invocations} requests, {self.instances} instances created, "
                 f"{self.cold_starts} cold starts, {self.init_failures} init failures "
                 f"({self.init_timeouts} timeouts), billed {self.gb_s:.6f} GB-s")
+
+
+def gb_s(memory_size: int, billed_duration_ms: int) -> float:
+    """GB-seconds billed for ``billed_duration_ms`` at ``memory_size`` MB (R10)."""
+    return memory_size / 1024 * billed_duration_ms / 1000
 
 
 class InvocationError(Exception):
@@ -329,66 +353,3 @@ def api_response(invocation: Invocation) -> ApiResponse:
     }
     body = {"request_id": request_id, "result": result, "log": log, "status": 200}
     return ApiResponse(200, headers, body, invocation._redact)
-
-
-# --- asynchronous requests ------------------------------------------------------------------
-
-AsyncStatus = Literal["WAIT", "RUNNING", "SUCCESS", "FAIL", "DISCARD"]
-"""FunctionGraph's names (A28): ``WAIT`` queued (or waiting for a retry), ``RUNNING`` during an
-attempt, then ``SUCCESS``, ``FAIL`` (the last attempt failed) or ``DISCARD`` (its event age ran
-out before an attempt could start)."""
-
-
-@dataclass(eq=False)
-class AsyncInvocation:
-    """One asynchronous request: accepted at once, then run from the queue (A1-A17)."""
-
-    request_id: str
-    event: Any
-    accepted_at: float
-    status: AsyncStatus = "WAIT"
-    attempts: list[Invocation] = field(default_factory=list)
-    """The `Invocation` of every attempt, in order (retries after failures)."""
-    throttled: int = 0
-    """How many times an attempt was throttled and put back (these are not retries, A11)."""
-    next_attempt_at: float | None = None
-    """When it runs next, while ``WAIT``."""
-    ended_at: float | None = None
-    notification: dict[str, Any] | None = field(default=None, repr=False)
-    """The record sent to a destination (A34-A42), or ``None`` if none was configured."""
-    accepted: bool = True
-    refusal: FunctionError | None = None
-    """Why the platform refused the request at once (``accepted`` False): FSS.0413 for a body
-    over 256 KB, FSS.0429 "Function Disabled"; nothing was queued."""
-
-    @property
-    def done(self) -> bool:
-        return self.status in ("SUCCESS", "FAIL", "DISCARD")
-
-    @property
-    def result(self) -> Any:
-        """The last attempt's result once ``SUCCESS``; ``None`` otherwise."""
-        return self.attempts[-1].result if self.status == "SUCCESS" else None
-
-    @property
-    def error(self) -> FunctionError | None:
-        """The last attempt's error (``FAIL``, or ``DISCARD`` after a failed attempt)."""
-        return self.attempts[-1].error if self.attempts and self.status != "SUCCESS" else None
-
-    def __repr__(self) -> str:
-        return (f"AsyncInvocation(request_id={self.request_id!r}, status={self.status!r}, "
-                f"attempts={len(self.attempts)}, throttled={self.throttled})")
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One record delivered to a destination (A26): an OBS object, an SMN message, a DIS
-    record, or the event of an asynchronous request to another function."""
-
-    destination: str
-    """``OBS``, ``SMN``, ``DIS`` or ``FunctionGraph``."""
-    where: str
-    """The object key (``<prefix>/<request_id>.json``), topic URN, stream name or URN."""
-    on: Literal["success", "failure"]
-    request_id: str
-    record: dict[str, Any] = field(repr=False)

@@ -1,6 +1,12 @@
 """The lifecycle timeline added to a failed test's report: one line per event, in time order.
 [test process]
 
+A long journal is cut to the events that explain the failure: its first and last events, the
+requests that failed (the first and last few of them), and the life of the instances those
+ran on or waited for (created, init attempts, stopped); each run of events left out becomes
+one line that counts them, and requests the records no longer keep (``invocations_kept``) are
+counted at the top. So the report stays a few hundred lines, whatever the test sent.
+
 Everything printed goes through the emulator's redaction, so secrets never reach the report.
 """
 
@@ -17,9 +23,12 @@ __all__: list[str] = []  # no API: the plugin's report, built from the journal
 
 _MESSAGE_MAX = 200
 SHOWN_AT_EACH_END = 100
-"""A long journal shows this many lines at its start and at its end, and counts what lies
-between: a failed test that sent 100,000 requests gets a report of a few hundred lines (about
-1 KB each would be 100 MB), its first events and its last, where the failure is."""
+"""A long journal shows this many events at its start and at its end, and counts what it
+leaves out: a failed test that sent 100,000 requests would otherwise get a 100,000-line report
+(11 MB was measured), its first events and its last, where the failure usually is."""
+FAILURES_AT_EACH_END = 10
+"""Of the failed requests, the first this many (where things went wrong) and the last (what
+the test saw) are shown wherever they are, with their instances' lives."""
 
 
 def describe_error(error: FunctionError | None) -> str:
@@ -42,15 +51,21 @@ def format_timeline(emulator: FunctionEmulator) -> str:
         f"{c.memory_size} MB, init_retries {c.init_retries}, {clock}, "
         f"{'process' if c.isolation == 'process' else 'in-process'} isolation"
     ]
+    let_go = _let_go(emulator)
+    if let_go:
+        lines.append(let_go)
     journal = emulator.journal
-    if len(journal) > 2 * SHOWN_AT_EACH_END + 1:
-        head, tail = journal[:SHOWN_AT_EACH_END], journal[-SHOWN_AT_EACH_END:]
-        lines += [_line(entry) for entry in head if _shown(entry)]
-        lines.append(_left_out(journal[SHOWN_AT_EACH_END:-SHOWN_AT_EACH_END]))
-        lines += [_line(entry) for entry in tail if _shown(entry)]
-    else:
-        lines += [_line(entry) for entry in journal if _shown(entry)]
-    if len(lines) == 1:
+    shown = _chosen(journal)
+    previous = -1
+    for index in shown:
+        if index > previous + 1:
+            lines.append(_left_out(journal[previous + 1:index]))
+        if _shown(journal[index]):
+            lines.append(_line(journal[index]))
+        previous = index
+    if previous < len(journal) - 1:
+        lines.append(_left_out(journal[previous + 1:]))
+    if len(lines) == 1 + bool(let_go):
         lines.append("  (nothing happened: no request was sent)")
     waiting = emulator.async_invocations("WAIT")
     if waiting:  # (closed with requests still queued: said, never dropped silently)
@@ -63,6 +78,55 @@ def format_timeline(emulator: FunctionEmulator) -> str:
         lines.append("  faults not used up: " + ", ".join(
             f"{r.phase} {r.description} x{r.remaining}" for r in pending))
     return emulator.redact("\n".join(lines))
+
+
+def _let_go(emulator: FunctionEmulator) -> str:
+    """A line for the requests the records no longer keep (empty if they keep them all)."""
+    kept = emulator.invocations
+    total = emulator.billing
+    gone = total.invocations - len(kept)
+    if gone <= 0:
+        return ""
+    failed = total.errors - sum(1 for inv in kept if inv.error is not None)
+    return (f"  {gone:,} earlier requests ({failed:,} failed) are no longer in the records "
+            f"(invocations_kept={emulator.config.invocations_kept}): the latest {len(kept):,} "
+            f"are; fn.billing counts all {total.invocations:,}")
+
+
+def _chosen(journal: list[JournalEntry]) -> list[int]:
+    """The positions of the journal's events the report shows, in order: all of a short
+    journal; of a long one, the first and last, the first and last failed requests, and the
+    events of the instances those involved (not their other requests)."""
+    if len(journal) <= 2 * SHOWN_AT_EACH_END + 1:
+        return list(range(len(journal)))
+    chosen = {*range(SHOWN_AT_EACH_END), *range(len(journal) - SHOWN_AT_EACH_END, len(journal))}
+    failed = [n for n, (_, what, record) in enumerate(journal)
+              if what == "invocation" and record.error is not None]
+    picked = {*failed[:FAILURES_AT_EACH_END], *failed[-FAILURES_AT_EACH_END:]}
+    involved = set()
+    for n in picked:
+        invocation: Invocation = journal[n].record
+        involved |= {invocation.instance, *(a.instance for a in invocation.init_attempts)}
+    involved.discard(None)
+    chosen |= picked
+    chosen |= {n for n, entry in enumerate(journal)
+               if entry.what != "invocation" and _instance_of(entry) in involved}
+    return sorted(chosen)
+
+
+def _instance_of(entry: JournalEntry) -> Instance | None:
+    """The instance an event other than a request is about (``None``: none)."""
+    match entry.what:
+        case "instance":
+            instance: Instance = entry.record[0]
+            return instance
+        case "attempt":
+            attempt: InitAttempt = entry.record
+            return attempt.instance
+        case "pre_stop":
+            stopped: Instance = entry.record
+            return stopped
+    return None
 
 
 def _shown(entry: JournalEntry) -> bool:

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .._async_config import AsyncPolicy
-from ..records import AsyncInvocation
+from ..async_records import AsyncInvocation
 
 MAX_ASYNC_BODY_BYTES = 262144
 """An async request body, and a result that is still returned, are at most 256 KB (A6, A7)."""

@@ -27,7 +27,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .._async_config import AsyncPolicy, Destination
-from ..records import AsyncInvocation, Delivery, Invocation
+from ..async_records import AsyncInvocation, Delivery
+from ..records import Invocation
 from .async_notice import notification
 
 SendBatch = Callable[[list[AsyncInvocation]], list[Invocation]]

@@ -192,3 +192,43 @@ def test_fails(fg_function):
         "0 other events (all of them: fn.journal, fn.invocations)",
         "*s  request req-last: handler_error ValueError: the last one on instance-1 (warm*",
     ])
+
+
+def test_a_long_run_reports_its_failures_wherever_they_are_and_counts_the_rest(project):
+    """10,000 requests, 1,000 kept: the report shows a failure in the middle with the life of
+    its instance, counts the requests the records let go (one of them failed), and stays
+    small."""
+    make_tests(project, """
+import pytest
+
+@pytest.mark.fginit(code_root="fn", initializer_handler="index.init", invocations_kept=1000)
+def test_fails(fg_function):
+    for n in range(10_000):
+        if n == 100:
+            fg_function.faults.handler.raises(ValueError("an early one"))
+        if n == 9_500:
+            fg_function.faults.handler.hangs()  # a timeout: instance-1 is killed
+        fg_function.invoke({"n": n}, request_id=f"req-{n}")
+    fg_function.faults.handler.raises(ValueError("the last one"))
+    fg_function.invoke({}, request_id="req-last")
+    assert False, "show me the timeline"
+""")
+    result = project.runpytest_subprocess()
+    result.assert_outcomes(failed=1)
+    section = result.stdout.str().partition("- fginit lifecycle -")[2].partition(
+        "short test summary")[0]
+    assert len(section.encode()) < 40_000
+    result.stdout.fnmatch_lines([
+        "  * earlier requests (1 failed) are no longer in the records (invocations_kept=1000):"
+        " the latest * are; fn.billing counts all 10,001",
+        "*s  instance-1 created",
+        "*s  instance-1 initialized, ready (*",
+        "*... * events not shown: * requests (0 failed), 0 init attempts (0 failed), "
+        "0 other events (all of them: fn.journal, fn.invocations)",
+        "*s  instance-1 killed",  # (filed as it happens: before the request's answer)
+        "*s  request req-9500: handler_timeout * on instance-1 (warm, *",
+        "*s  instance-2 created",
+        "*s  instance-2 initialized, ready (*",
+        "*... * events not shown: * requests (0 failed), *",
+        "*s  request req-last: handler_error ValueError: the last one on instance-2 (warm*",
+    ])

@@ -12,8 +12,9 @@ import pytest
 from pytest_fginit import FunctionConfig
 from pytest_fginit._async_config import async_policy, parse_destination
 from pytest_fginit._platform.async_queue import AsyncQueue
+from pytest_fginit.async_records import AsyncInvocation
 from pytest_fginit.errors import ERROR_CODES, FunctionConfigError, FunctionError
-from pytest_fginit.records import AsyncInvocation, Invocation
+from pytest_fginit.records import Invocation
 
 URN = "urn:fss:cn-north-4:0123456789abcdef0123456789abcdef:function:default:thumbs:latest"
 SMN = {"destination": "SMN", "param": json.dumps({"topic_urn": "urn:smn:cn-north-4:p:done"})}

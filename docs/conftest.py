@@ -21,6 +21,8 @@ An example is written in the page like this::
   and ``<!-- expect: usage error -->`` (pytest exits with status 4) are also accepted.
 * ``<!-- expect-output: TEXT -->`` (any number, anywhere in the example) must appear in the
   output; ``<!-- pytest-args: --fginit-timeout=10 -->`` adds command-line arguments;
+  ``<!-- expect-status: 1 -->`` expects that exit status (when a plugin fails a session whose
+  tests all passed: a coverage gate);
   ``<!-- files-from: NAME [PREFIX ...] -->`` starts from the files of the example NAME above it
   on the same page, or only those whose path starts with a PREFIX (``fn/``); the example's own
   blocks replace files of the same name.
@@ -90,6 +92,7 @@ class Example:
     expect: str | None = None
     outputs: list[str] = field(default_factory=list)
     args: list[str] = field(default_factory=list)
+    status: int | None = None  # (expect-status: the exit status, when the counts don't say it)
     problems: list[str] = field(default_factory=list)
 
     def all_files(self) -> dict[str, str]:
@@ -158,6 +161,12 @@ def parse_page(text: str) -> list[Example]:
                 current.outputs.append(value)
             elif key == "pytest-args":
                 current.args += shlex.split(value)
+            elif key == "expect-status":
+                if value.isdigit():
+                    current.status = int(value)
+                else:
+                    current.problems.append(f"line {lineno}: expect-status {value!r}: a whole "
+                                            "number (pytest's exit status)")
             elif key == "files-from":
                 base_name, *folders = value.split()
                 base = next((e for e in examples[:-1] if e.name == base_name), None)
@@ -173,7 +182,7 @@ def parse_page(text: str) -> list[Example]:
             else:
                 current.problems.append(
                     f"line {lineno}: unknown directive {key!r} (known: example, expect, "
-                    "expect-output, pytest-args, files-from)"
+                    "expect-output, expect-status, pytest-args, files-from)"
                 )
         i += 1
     if current is not None:
@@ -312,7 +321,8 @@ class DocExample(pytest.Item):
                     counts.pop("warnings", None)
                 if counts != expected:
                     problems.append(f"expected {_show(expected)}, got {_show(counts)}")
-                want_status = (1 if expected.get("failed") or expected.get("errors")
+                want_status = (example.status if example.status is not None
+                               else 1 if expected.get("failed") or expected.get("errors")
                                else 5 if not expected else 0)
                 if returncode != want_status:
                     problems.append(f"exit status {returncode}, expected {want_status}")

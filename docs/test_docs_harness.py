@@ -56,6 +56,7 @@ def test_a_well_formed_example():
         <!-- expect-output: line one -->
         <!-- expect-output: line two -->
         <!-- pytest-args: --fginit-timeout=10 -k "not slow" -->
+        <!-- expect-status: 1 -->
 
         '''bash
         pip install afterwards  # illustration, not part of the example
@@ -68,6 +69,7 @@ def test_a_well_formed_example():
     }
     assert example.outputs == ["line one", "line two"]
     assert example.args == ["--fginit-timeout=10", "-k", "not slow"]
+    assert example.status == 1
     assert harness.parse_expectation(example.expect) == {"passed": 1, "failed": 2}
 
 
@@ -93,6 +95,8 @@ def test_a_well_formed_example():
         ("<!-- example: a b -->\n'''python\n# t.py\n'''\n<!-- expect: 1 passed -->\n",
          "example name 'a b'"),
         ("<!-- example: a -->\n'''python\n# t.py\n", "never closed"),
+        ("<!-- example: a -->\n'''python\n# t.py\n'''\n<!-- expect: 1 passed -->\n"
+         "<!-- expect-status: one -->\n", "expect-status 'one': a whole number"),
         ("<!-- example: a -->\n<!-- files-from: nowhere -->\n'''\n# t.py\n'''\n"
          "<!-- expect: 1 passed -->\n", "no example of that name above"),
     ],

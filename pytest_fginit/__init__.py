@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         Note,
         PreStop,
     )
+    from .schedule import Schedule, Step
 
 __version__ = "0.1.0"
 
@@ -70,8 +71,10 @@ _EXPORTS = {
     "AsyncStatus": "async_records",
     "Delivery": "async_records",
     "Note": "records",
+    "Schedule": "schedule",
+    "Step": "schedule",
 }
-_MODULES = frozenset({"events"})
+_MODULES = frozenset({"events", "strategies"})
 """Public modules, reached as attributes too (``pytest_fginit.events.obs(...)``)."""
 
 __all__ = [  # noqa: RUF022 - grouped by module, like _EXPORTS
@@ -103,7 +106,10 @@ __all__ = [  # noqa: RUF022 - grouped by module, like _EXPORTS
     "AsyncStatus",
     "Delivery",
     "Note",
+    "Schedule",
+    "Step",
     "events",
+    "strategies",
 ]
 
 

@@ -25,6 +25,7 @@ from .config import FunctionConfig
 from .errors import ERROR_CODES, FunctionError
 from .events import apig
 from .records import HttpResponse, Invocation
+from .schedule import Schedule
 
 _STATUSES = ("WAIT", "RUNNING", "SUCCESS", "FAIL", "DISCARD")
 _UNLIMITED_ROOM = 1000  # (max_instance_num -1: as many at once as the platform's cap)
@@ -37,6 +38,8 @@ class TriggerVerbs:
     _async_ids: itertools.count[int]
     _async_assumed: dict[str, Any]
     _wired: dict[str, TriggerVerbs]
+    last_schedule: Schedule | None = None
+    """The schedule `run` applied last (for the failure report)."""
 
     # (provided by FunctionEmulator)
     def _send(self, what: str, events: list[Any], ids: list[str | None]) -> list[Invocation]:
@@ -85,6 +88,13 @@ class TriggerVerbs:
                                f"request {invocation.request_id}: API Gateway answered "
                              f"{response.status}: {response.reason}")
         return response
+
+    def run(self, schedule: Schedule) -> list[Any]:
+        """Apply ``schedule``'s steps in order (`pytest_fginit.strategies.schedules` draws
+        them); what each gave, in order. The failure report shows the last one run."""
+        self._require_running("run()")
+        self.last_schedule = schedule
+        return [step.apply(self) for step in schedule.steps]
 
     def invoke_async(self, event: Any = None, *, request_id: str | None = None
                      ) -> AsyncInvocation:

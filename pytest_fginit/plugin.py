@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     from .records import Billing, Instance, InstanceState, Invocation
 
 __all__: list[str] = []  # no API to import: pytest finds the hooks and fixtures
-pytest_plugins = ["pytest_fginit.lifecycle_plugin"]  # (--fginit-lifecycle, --fginit-require)
+# (--fginit-lifecycle and --fginit-require; the fg_emulator factory for Hypothesis)
+pytest_plugins = ["pytest_fginit.lifecycle_plugin", "pytest_fginit.exploration_plugin"]
 MARKER, SECTION = "fginit", "fginit lifecycle"
 PLUGIN_OPTIONS = {
     "assert_all_faults_used": (

@@ -54,12 +54,16 @@ ALLOWED: dict[str, set[str]] = {
     # the lifecycle report (issue 15): the paths, read from the records; the emulator's type
     "lifecycle_plugin": {"_lifecycle_paths", "emulator", "records"},
     "_lifecycle_paths": {"records"},
+    # exploration (issue 15): schedules, Hypothesis' strategies, the fg_emulator factory
+    "schedule": set(),
+    "strategies": {"schedule"},
+    "exploration_plugin": {"plugin", "errors", "config", "emulator"},
     "report": {"records", "errors", "emulator"},
     # the façade (layer 4)
     "__init__": {"config", "context", "emulator", "errors", "faults", "records", "events",
-                 "async_records"},
+                 "async_records", "schedule", "strategies"},
     "_trigger_verbs": {"_async_config", "_platform.async_notice", "_platform.async_queue",
-                       "config", "errors", "records", "async_records", "events"},
+                       "config", "errors", "records", "async_records", "events", "schedule"},
     "emulator": {"_trigger_verbs", "_platform.placement", "_platform.pool", "_platform.dispatch",
                  "_platform.outcomes", "_platform.revision", "_platform.parallel", "_hosts",
                  "_hosts.protocol", "config", "faults", "records", "errors", "context",
@@ -157,7 +161,8 @@ ALLOWED: dict[str, set[str]] = {
 """Module (relative to the package) -> the package modules it may import."""
 
 THIRD_PARTY_OWNERS = {"freezegun": {"_clock"},
-                      "pytest": {"plugin", "hooks", "report", "lifecycle_plugin"}}
+                      "pytest": {"plugin", "hooks", "report", "lifecycle_plugin",
+                                 "exploration_plugin"}}
 """Libraries only these modules may import: one seam for time, one layer for pytest."""
 
 PUBLIC = {
@@ -166,10 +171,10 @@ PUBLIC = {
     "InstanceSetupError", "InvocationError", "Faults", "FaultRule", "PhaseFaults", "Billing",
     "InitAttempt", "Instance", "InstanceState", "Invocation", "PreStop", "JournalEntry",
     "ApiResponse", "events", "HttpResponse", "AsyncInvocation", "AsyncStatus", "Delivery",
-    "Note",
+    "Note", "Schedule", "Step", "strategies",
 }
 """What ``docs/reference.md`` ("Public names") documents as the API."""
-PUBLIC_MODULE_NAMES = {"events"}
+PUBLIC_MODULE_NAMES = {"events", "strategies"}
 """Of `PUBLIC`, the public modules (``from pytest_fginit import events``)."""
 EVENT_FACTORIES = {
     "apig", "timer", "obs", "smn", "dis", "kafka", "rabbitmq", "rocketmq", "lts", "cts", "dds",
@@ -308,7 +313,7 @@ def test_every_type_a_public_record_hands_out_is_public():
 
 
 PUBLIC_MODULES = ("config", "context", "emulator", "errors", "faults", "records", "hooks",
-                  "plugin", "report", "async_records")
+                  "plugin", "report", "async_records", "schedule")
 
 
 @pytest.mark.parametrize("name", PUBLIC_MODULES)

@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._lifecycle_paths import PATHS, invocation_paths, note_paths, state_paths
-
 if TYPE_CHECKING:
     from .emulator import FunctionEmulator
     from .records import Instance, InstanceState, Invocation
@@ -58,6 +56,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def _required(text: str) -> list[str]:
     """The required paths, checked: an unknown name is a usage error listing the known."""
     names = [part.strip() for part in text.replace(" ", ",").split(",") if part.strip()]
+    if names:
+        from ._lifecycle_paths import PATHS
     for name in names:
         path = name.rpartition(":")[2]
         if path not in PATHS:
@@ -79,9 +79,14 @@ class _EmulatorState:
 
 
 class Recorder:
-    """Counts the paths each function went through, and when each was first exercised."""
+    """Counts the paths each function went through, and when each was first exercised.
+    (Its module imports the paths' module only when a recorder is made: the plugin loads this
+    module in every session.)"""
 
     def __init__(self, show: bool, json_path: str | None, required: list[str]) -> None:
+        from . import _lifecycle_paths
+
+        self._paths = _lifecycle_paths
         self.show, self.json_path, self.required = show, json_path, required
         self.seen: Seen = {}
         self._test = "(outside a test)"
@@ -104,7 +109,7 @@ class Recorder:
         name = str(emulator.config.func_name)
         state = self._state(emulator)
         self._read_journal(emulator, state)
-        for path in invocation_paths(invocation):
+        for path in self._paths.invocation_paths(invocation):
             self._mark(name, path)
         if invocation.instance is None:
             return
@@ -121,7 +126,7 @@ class Recorder:
     def pytest_fginit_instance_state_changed(self, instance: Instance,
                                              previous: InstanceState | None,
                                              emulator: FunctionEmulator) -> None:
-        for path in state_paths(instance, instance.state):
+        for path in self._paths.state_paths(instance, instance.state):
             self._mark(str(emulator.config.func_name), path)
 
     @pytest.hookimpl(wrapper=True)
@@ -141,7 +146,7 @@ class Recorder:
             if entry.what == "deploy" and state.served:
                 state.deployed = True
             elif entry.what == "note":
-                for path in note_paths(entry.record):
+                for path in self._paths.note_paths(entry.record):
                     self._mark(name, path)
         state.journal_read = len(journal)
 
@@ -174,11 +179,12 @@ class Recorder:
         return [name for name in self.required if not exercised(name)]
 
     def as_json(self) -> dict[str, Any]:
+        paths_meaning = self._paths.PATHS
         return {
-            "paths": PATHS,
+            "paths": paths_meaning,
             "functions": {f: {p: {"count": c, "first_test": t} for p, (c, t) in paths.items()}
                           for f, paths in sorted(self.seen.items())},
-            "never_exercised": {f: [p for p in PATHS if p not in paths]
+            "never_exercised": {f: [p for p in paths_meaning if p not in paths]
                                 for f, paths in sorted(self.seen.items())},
             "required_missing": self.missing(),
         }
@@ -187,7 +193,7 @@ class Recorder:
         if getattr(terminalreporter.config, "workeroutput", None) is not None:
             return
         if self.show:
-            _print_table(terminalreporter, self.seen)
+            _print_table(terminalreporter, self.seen, list(self._paths.PATHS))
         missing = self.missing()
         if missing:
             terminalreporter.write_line(
@@ -195,17 +201,17 @@ class Recorder:
                 + " (--fginit-require)", red=True)
 
 
-def _print_table(reporter: Any, seen: Seen) -> None:
+def _print_table(reporter: Any, seen: Seen, known: list[str]) -> None:
     reporter.write_sep("-", "fginit lifecycle paths")
     if not seen:
         reporter.write_line("no emulated function was used")
     for function, paths in sorted(seen.items()):
         reporter.write_line(f"function {function!r}:")
-        width = max(len(p) for p in PATHS)
-        for path in PATHS:
+        width = max(len(p) for p in known)
+        for path in known:
             if path in paths:
                 count, first = paths[path]
                 reporter.write_line(f"  {path:<{width}}  {count:>6}  first: {first}")
-        never = [p for p in PATHS if p not in paths]
+        never = [p for p in known if p not in paths]
         if never:
             reporter.write_line(f"  never exercised: {', '.join(never)}")

@@ -38,6 +38,7 @@ def test_a_users_freeze_time_imports_no_module_of_the_control_plane(pytester: py
                 "pytest_fginit.plugin", "pytest_fginit.hooks", "pytest_fginit.config",
                 "pytest_fginit._config_checks", "pytest_fginit._config_sources",
                 "pytest_fginit._async_config", "pytest_fginit.errors",
+                "pytest_fginit.lifecycle_plugin", "pytest_fginit.exploration_plugin",
                 "pytest_fginit._redaction"}, loaded
     """))
     result = pytester.runpytest_subprocess("-s")

@@ -52,12 +52,22 @@ ALLOWED: dict[str, set[str]] = {
                "context", "_config_checks", "_config_sources"},
     "hooks": {"emulator", "records"},
     "report": {"records", "errors", "emulator"},
-    # the façade (layer 4)
+    # the façade (layer 4); the endpoint is a façade of its own, beside the package's: its
+    # HTTP server is imported only by who asks for it
+    "endpoint": {"_endpoint.routes", "_endpoint.server", "emulator"},
     "__init__": {"config", "context", "emulator", "errors", "faults", "records"},
     "emulator": {"_platform.placement", "_platform.pool", "_platform.dispatch",
                  "_platform.outcomes", "_platform.revision", "_platform.parallel", "_hosts",
                  "_hosts.protocol", "config", "faults", "records", "errors", "context",
                  "_clock", "_redaction"},
+    # the local endpoint (layer 3, beside the control plane): HTTP in front of emulators,
+    # through their public verbs only
+    "_endpoint": set(),
+    "_endpoint.server": {"_endpoint.answers", "_endpoint.routes", "_endpoint.signature",
+                         "errors", "emulator"},
+    "_endpoint.answers": {"_endpoint.routes", "_endpoint.signature", "config", "records"},
+    "_endpoint.routes": set(),
+    "_endpoint.signature": set(),
     # the control plane (layer 3): never runs user code
     "_platform": set(),
     "_platform.placement": {"records", "errors", "_clock"},

@@ -52,6 +52,12 @@ ALLOWED: dict[str, set[str]] = {
                "context", "_config_checks", "_config_sources"},
     "hooks": {"emulator", "records"},
     "endpoint_plugin": {"emulator", "endpoint"},
+    # the command line (layer 5, beside the pytest glue: the command plays the test's part)
+    "cli": {"_cli.invoke", "_cli.serve", "_cli.options"},
+    "_cli": set(),
+    "_cli.options": {"config", "errors", "faults"},
+    "_cli.invoke": {"_cli.options", "emulator", "records", "report"},
+    "_cli.serve": {"_cli.options", "emulator", "endpoint"},
     "report": {"records", "errors", "emulator"},
     # the façade (layer 4); the endpoint is a façade of its own, beside the package's: its
     # HTTP server is imported only by who asks for it

@@ -289,6 +289,20 @@ def test_every_type_a_public_record_hands_out_is_public():
     assert reachable <= PUBLIC, reachable - PUBLIC
 
 
+ENDPOINT_PUBLIC = {"LocalEndpoint", "serve"}
+"""``pytest_fginit.endpoint``'s API (public, not re-exported: its HTTP server is imported only
+by who asks for it), as ``docs/reference.md`` lists it."""
+
+
+def test_the_endpoints_surface_is_the_documented_set():
+    from pytest_fginit import endpoint
+
+    assert set(endpoint.__all__) == ENDPOINT_PUBLIC
+    reference = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
+    assert "from pytest_fginit.endpoint import serve, LocalEndpoint" in reference
+    assert not ENDPOINT_PUBLIC & set(pytest_fginit.__all__)
+
+
 PUBLIC_MODULES = ("config", "context", "emulator", "errors", "faults", "records", "hooks",
                   "plugin", "report")
 

@@ -13,12 +13,13 @@ import contextlib
 import io
 import json
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from ..emulator import FunctionEmulator
-from ..records import Invocation
-from ..report import describe_error, format_timeline
 from .options import FAULT_HELP, add_config_arguments, add_faults, config_from, read_event
+
+if TYPE_CHECKING:
+    from ..emulator import FunctionEmulator
+    from ..records import Invocation
 
 DESCRIPTION = """\
 Run a FunctionGraph function locally, on emulated instances: initializer, handler, retries and
@@ -58,6 +59,10 @@ def _positive(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    # (imported here: every --help starts faster without the emulator)
+    from ..emulator import FunctionEmulator
+    from ..report import format_timeline
+
     config = config_from(args.config, args)
     event = read_event(args.event)
     emulator = FunctionEmulator(config)
@@ -80,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
 
 def show(invocation: Invocation, emulator: FunctionEmulator, output: str, out: TextIO,
          err: TextIO) -> None:
+    from ..report import describe_error
+
     api = invocation.to_api_response()
     log = emulator.redact(str(api.body.get("log", "")))
     if api.status != 200:  # (refused by the platform: its error body)

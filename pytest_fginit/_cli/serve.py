@@ -15,11 +15,12 @@ import signal
 import sys
 import threading
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..emulator import FunctionEmulator
-from ..endpoint import LocalEndpoint, serve
 from .options import UsageError, add_config_arguments, config_from
+
+if TYPE_CHECKING:
+    from ..endpoint import LocalEndpoint
 
 DESCRIPTION = """\
 Serve functions behind a local FunctionGraph endpoint: Huawei Cloud's SDK (or any HTTP client)
@@ -54,12 +55,16 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # (imported here: `fginit invoke` and every --help start faster without them)
+    from ..emulator import FunctionEmulator
+    from ..endpoint import serve
+
     if (args.ak is None) != (args.sk is None):
         raise UsageError("give both --ak and --sk (to check signatures) or neither")
     configs = [config_from(c, args) for c in args.config] or [config_from(None, args)]
     stop = threading.Event()
     previous = {s: signal.signal(s, _stopper(stop)) for s in (signal.SIGINT, signal.SIGTERM)}
-    emulators: list[FunctionEmulator] = []
+    emulators: list[Any] = []  # (FunctionEmulator)
     try:
         with contextlib.ExitStack() as stack:
             for config in configs:

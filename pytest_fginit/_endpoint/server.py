@@ -49,6 +49,8 @@ MAX_ASYNC_BODY_BYTES = 262144
 TOO_LARGE = ApiError(413, "FSS.0413", "The request body is too large.")
 BAD_JSON = ApiError(400, "FSS.0400", "Invalid parameter. The request body is not JSON.")
 INTERNAL = ApiError(500, "FSS.0500", "Internal server error.")
+UNAVAILABLE = ApiError(503, "FSS.0503", "Service unavailable.")
+CHUNKED = ApiError(400, "FSS.0400", "Invalid parameter. Send the body with a Content-Length.")
 
 
 @dataclass
@@ -116,7 +118,10 @@ class Functions:
         except ValueError:
             return error_reply(BAD_JSON, request_id)
         with served.lock:  # (one send at a time per emulator: the others queue here)
-            invocation = served.emulator.invoke(event)
+            try:
+                invocation = served.emulator.invoke(event)
+            except RuntimeError:  # (not started, or closed under the endpoint)
+                return error_reply(UNAVAILABLE, request_id)
         if found.operation == "invoke_async":
             # [assumption] interim, until the emulator has an async queue (issue 13): the
             # request runs now, synchronously, and is answered as accepted.
@@ -177,6 +182,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         functions = self.server.functions
         length_text = self.headers.get("Content-Length", "0")
+        if "Transfer-Encoding" in self.headers:  # (no client of this API streams a body)
+            self._send(error_reply(CHUNKED, str(uuid.uuid4())), close=True)
+            return
         if not length_text.isdigit():
             self._send(error_reply(BAD_JSON, str(uuid.uuid4())), close=True)
             return

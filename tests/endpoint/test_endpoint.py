@@ -267,3 +267,55 @@ def test_closing_ends_the_server_thread_and_every_socket(fn):
         socket.create_connection((endpoint.host, endpoint.port), timeout=1)
     # (the SDK client's own pooled socket may stay open on its side, until it is collected)
     assert descriptors() <= before_fds + 1
+
+
+def test_a_chunked_body_and_a_closed_emulator_are_refused_not_crashed(open_endpoint, fn):
+    response = raw(open_endpoint, "POST", invoke_path(open_endpoint), b"{}",
+                   {"Transfer-Encoding": "chunked"})
+    assert response.status == 400
+    fn.close()
+    response = raw(open_endpoint, "POST", invoke_path(open_endpoint), b"{}")
+    assert response.status == 503
+    assert open_endpoint.internal_errors == []
+
+
+def test_the_async_client_calls_both_invoke_apis(endpoint, fn):
+    from huaweicloudsdkcore.auth.credentials import BasicCredentials
+
+    client = (v2.FunctionGraphAsyncClient.new_builder()
+              .with_credentials(BasicCredentials(AK, SK, endpoint.project_id))
+              .with_endpoint(endpoint.url).build())
+    urn = endpoint.function_urn()
+    synchronous = client.invoke_function_async(v2.InvokeFunctionRequest(
+        function_urn=urn, x_cff_request_version="v1", body={"n": 1})).result()
+    accepted = client.async_invoke_function_async(v2.AsyncInvokeFunctionRequest(
+        function_urn=urn, body={"n": 2})).result()
+    assert json.loads(synchronous.result)["body"] == '{"n": 1}'
+    assert accepted.request_id == fn.invocations[1].request_id
+
+
+def test_process_isolation_behind_the_endpoint(code):
+    config = FunctionConfig(code_root=code(FUNCTION), isolation="process")
+    with FunctionEmulator(config) as emulator, serve(emulator, ak=AK, sk=SK) as endpoint:
+        answer = invoke(endpoint, {"raise": True}, x_cff_request_version="v1")
+        assert json.loads(answer.result)["errorType"] == "ValueError"
+        assert invoke(endpoint, {"n": 1}, x_cff_request_version="v1").status == 200
+
+
+def test_many_connections_at_once_are_all_answered(open_endpoint, fn):
+    sockets = [socket.create_connection((open_endpoint.host, open_endpoint.port))
+               for _ in range(300)]
+    request = (f"POST {invoke_path(open_endpoint)} HTTP/1.1\r\nHost: x\r\n"
+               "Content-Length: 2\r\nConnection: close\r\n\r\n{}").encode()
+    try:
+        for sock in sockets:
+            sock.sendall(request)
+        statuses = []
+        for sock in sockets:
+            sock.settimeout(30)
+            statuses.append(sock.makefile("rb").readline().split()[1])
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert statuses == [b"200"] * 300
+    assert len(fn.invocations) == 300

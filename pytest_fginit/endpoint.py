@@ -36,6 +36,7 @@ def serve(emulators: FunctionEmulator | Iterable[FunctionEmulator], *,
     With ``ak`` and ``sk``, every request must be signed with them (SDK-HMAC-SHA256) or is
     refused as the gateway refuses it (401 ``APIGW.0301``); without, any signature is
     accepted. ``project_id`` defaults to the first function's ``project_id``."""
+    __tracebackhide__ = True  # (``sk`` is a local: pytest -l would show it)
     listed = [emulators] if not isinstance(emulators, Iterable) else list(emulators)
     if not listed:
         raise ValueError("serve(): give at least one FunctionEmulator")
@@ -51,6 +52,7 @@ class LocalEndpoint:
     """A running endpoint (`serve`): where it listens, what it serves, a ready client."""
 
     def __init__(self, server: EndpointServer, ak: str | None, sk: str | None) -> None:
+        __tracebackhide__ = True  # (``sk`` is a local: pytest -l would show it)
         self._server = server
         self._functions = server.functions
         self.ak = ak

@@ -82,3 +82,25 @@ def test_the_plugin_given_twice_is_registered_once(project):
     project.makeini("[pytest]\nfginit_code_root = fn\n")
     result = project.runpytest_subprocess(*PLUGIN, *PLUGIN, "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_serve_failing_with_l_shows_no_secret_key(project):
+    project.makepyfile(test_busy=textwrap.dedent("""
+        import socket
+
+        from pytest_fginit import FunctionConfig, FunctionEmulator
+        from pytest_fginit.endpoint import serve
+
+        SECRET = "the-hidden-sk-" + "42"
+
+        def test_busy_port():
+            busy = socket.socket()
+            busy.bind(("127.0.0.1", 0))
+            busy.listen()
+            with FunctionEmulator(FunctionConfig(code_root="fn")) as fn:
+                serve(fn, port=busy.getsockname()[1], ak="AK", sk=SECRET)
+    """))
+    result = project.runpytest("-l", "-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    assert "Address already in use" in result.stdout.str()
+    assert "the-hidden-sk-42" not in result.stdout.str()

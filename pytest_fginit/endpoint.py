@@ -30,12 +30,17 @@ DEFAULT_REGION = "cn-north-4"
 def serve(emulators: FunctionEmulator | Iterable[FunctionEmulator], *,
           host: str = "127.0.0.1", port: int = 0, ak: str | None = None,
           sk: str | None = None, project_id: str | None = None,
-          region: str = DEFAULT_REGION) -> LocalEndpoint:
+          region: str = DEFAULT_REGION,
+          max_clock_skew_s: float | None = None) -> LocalEndpoint:
     """Serve started ``emulators`` on ``host:port`` (port 0: a free one) until `close()`.
 
     With ``ak`` and ``sk``, every request must be signed with them (SDK-HMAC-SHA256) or is
     refused as the gateway refuses it (401 ``APIGW.0301``); without, any signature is
-    accepted. ``project_id`` defaults to the first function's ``project_id``."""
+    accepted. ``project_id`` defaults to the first function's ``project_id``.
+
+    ``max_clock_skew_s`` (off by default: the SDK signs with the time a test froze) refuses
+    signatures dated further than that from the clock the emulators show (the gateway allows
+    900 s)."""
     __tracebackhide__ = True  # (``sk`` is a local: pytest -l would show it)
     listed = [emulators] if not isinstance(emulators, Iterable) else list(emulators)
     if not listed:
@@ -44,7 +49,8 @@ def serve(emulators: FunctionEmulator | Iterable[FunctionEmulator], *,
         raise ValueError("serve(): give both ak and sk (to check signatures) or neither")
     project = project_id or listed[0].config.project_id
     functions = Functions(listed, project_id=project, region=region,
-                          secrets={ak: sk} if ak is not None and sk is not None else {})
+                          secrets={ak: sk} if ak is not None and sk is not None else {},
+                          max_clock_skew_s=max_clock_skew_s)
     return LocalEndpoint(EndpointServer((host, port), functions), ak, sk)
 
 

@@ -14,6 +14,7 @@ import contextlib
 import json
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -64,8 +65,9 @@ class Functions:
     """The functions one endpoint serves, by (package, name), and how it answers."""
 
     def __init__(self, emulators: list[FunctionEmulator], *, project_id: str, region: str,
-                 secrets: Mapping[str, str]) -> None:
+                 secrets: Mapping[str, str], max_clock_skew_s: float | None = None) -> None:
         self.project_id, self.region = project_id, region
+        self._max_skew_s = max_clock_skew_s
         self._secrets = dict(secrets)  # (AK -> SK; empty: any signature is accepted)
         self.served: dict[tuple[str, str], Served] = {}
         self.internal_errors: list[BaseException] = []
@@ -89,7 +91,9 @@ class Functions:
         try:
             lower = {k.lower(): v for k, v in headers.items()}
             if self._secrets and not ("x-auth-token" in lower and "authorization" not in lower):
-                refusal = check(method, raw_path, headers, body, self._secrets)
+                # (time.time(): while an emulator runs, its virtual clock, as user code sees it)
+                refusal = check(method, raw_path, headers, body, self._secrets,
+                                now=time.time(), max_skew_s=self._max_skew_s)
                 if refusal is not None:
                     return auth_reply(refusal, request_id)
             found = route(method, raw_path, self.project_id)

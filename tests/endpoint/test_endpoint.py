@@ -319,3 +319,28 @@ def test_many_connections_at_once_are_all_answered(open_endpoint, fn):
             sock.close()
     assert statuses == [b"200"] * 300
     assert len(fn.invocations) == 300
+
+
+def test_the_skew_check_compares_with_the_emulators_clock(fn):
+    from datetime import datetime, timedelta, timezone
+
+    from huaweicloudsdkcore.sdk_request import SdkRequest
+    from huaweicloudsdkcore.signer.signer import Signer
+
+    def signed_at(when: datetime) -> dict[str, str]:
+        request = SdkRequest("POST", "http", f"{endpoint.host}:{endpoint.port}",
+                             invoke_path(endpoint), query_params=[], body=b"{}",
+                             header_params={"Content-Type": "application/json",
+                                            "X-Sdk-Date": when.strftime("%Y%m%dT%H%M%SZ")})
+        credentials = type("Keys", (), {"ak": AK, "sk": SK})()
+        return dict(Signer(credentials).sign(request).header_params)
+
+    with serve(fn, ak=AK, sk=SK, max_clock_skew_s=900) as endpoint:
+        now = datetime.fromtimestamp(fn.now, timezone.utc)  # (the emulator's clock)
+        fresh, stale = signed_at(now), signed_at(now - timedelta(hours=1))
+        assert raw(endpoint, "POST", invoke_path(endpoint), b"{}", fresh).status == 200
+        assert raw(endpoint, "POST", invoke_path(endpoint), b"{}", stale).status == 401
+        fn.advance(3600)  # (an hour on: the fresh one is stale now, the stale one is late)
+        assert raw(endpoint, "POST", invoke_path(endpoint), b"{}", fresh).status == 401
+    with serve(fn, ak=AK, sk=SK) as endpoint:  # (off by default: any date)
+        assert raw(endpoint, "POST", invoke_path(endpoint), b"{}", stale).status == 200

@@ -128,3 +128,20 @@ def test_the_canonical_request_matches_the_references_example():
     assert lines[3:6] == ["content-type:application/json", "host:127.0.0.1:46051", ""]
     assert lines[6] == "content-type;host"
     assert lines[7] == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+def test_the_clock_skew_check_is_off_unless_asked():
+    from datetime import datetime, timezone
+
+    from pytest_fginit._endpoint.signature import STALE
+
+    path, headers, body = signed(headers={"X-Sdk-Date": "20200101T000000Z"})
+    signed_at = datetime(2020, 1, 1, tzinfo=timezone.utc).timestamp()
+    assert check("POST", path, headers, body, SECRETS) is None  # (off: any date)
+    assert check("POST", path, headers, body, SECRETS, now=signed_at + 899,
+                 max_skew_s=900) is None
+    assert check("POST", path, headers, body, SECRETS, now=signed_at + 901,
+                 max_skew_s=900) is STALE
+    headers["X-Sdk-Date"] = "yesterday"
+    assert check("POST", path, headers, body, SECRETS, now=signed_at,
+                 max_skew_s=900) is STALE

@@ -32,10 +32,11 @@ def test_a_users_freeze_time_imports_no_module_of_the_control_plane(pytester: py
             loaded = sorted(name for name in sys.modules
                             if name.startswith("pytest_fginit."))
             print("LOADED", loaded)
-            # (the plugin and what it imports at load time: the configuration's checks, the
+            # (the plugins and what they import at load time: the configuration's checks, the
             # async keys' among them)
             assert set(loaded) <= {
                 "pytest_fginit.plugin", "pytest_fginit.hooks", "pytest_fginit.config",
+                "pytest_fginit.endpoint_plugin",
                 "pytest_fginit._config_checks", "pytest_fginit._config_sources",
                 "pytest_fginit._async_config", "pytest_fginit.errors",
                 "pytest_fginit.lifecycle_plugin", "pytest_fginit.exploration_plugin",

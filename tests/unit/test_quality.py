@@ -69,6 +69,24 @@ ALLOWED: dict[str, set[str]] = {
                  "_hosts.protocol", "config", "faults", "records", "errors", "context",
                  "_clock", "_redaction", "_retention"},
     "_retention": {"records"},  # (what a long run keeps, and its totals: the emulator's)
+    "endpoint_plugin": {"emulator", "endpoint"},
+    # the command line (layer 5, beside the pytest glue: the command plays the test's part)
+    "cli": {"_cli.invoke", "_cli.serve", "_cli.options"},
+    "_cli": set(),
+    "_cli.options": {"config", "errors", "faults"},
+    "_cli.invoke": {"_cli.options", "emulator", "records", "report"},
+    "_cli.serve": {"_cli.options", "emulator", "endpoint"},
+    # the endpoint is a façade of its own, beside the package's: its HTTP server is imported
+    # only by who asks for it
+    "endpoint": {"_endpoint.routes", "_endpoint.server", "emulator"},
+    # the local endpoint (layer 3, beside the control plane): HTTP in front of emulators,
+    # through their public verbs only
+    "_endpoint": set(),
+    "_endpoint.server": {"_endpoint.answers", "_endpoint.routes", "_endpoint.signature",
+                         "errors", "emulator"},
+    "_endpoint.answers": {"_endpoint.routes", "_endpoint.signature", "config", "records"},
+    "_endpoint.routes": set(),
+    "_endpoint.signature": set(),
     # the control plane (layer 3): never runs user code
     "_platform": set(),
     "_platform.placement": {"records", "errors", "_clock"},
@@ -162,7 +180,7 @@ ALLOWED: dict[str, set[str]] = {
 
 THIRD_PARTY_OWNERS = {"freezegun": {"_clock"},
                       "pytest": {"plugin", "hooks", "report", "lifecycle_plugin",
-                                 "exploration_plugin"}}
+                                 "exploration_plugin", "endpoint_plugin"}}
 """Libraries only these modules may import: one seam for time, one layer for pytest."""
 
 PUBLIC = {
@@ -310,6 +328,20 @@ def test_every_type_a_public_record_hands_out_is_public():
                         reachable.add(inner.__name__)
     assert reachable, "the walk found nothing: it is broken"
     assert reachable <= PUBLIC, reachable - PUBLIC
+
+
+ENDPOINT_PUBLIC = {"LocalEndpoint", "serve"}
+"""``pytest_fginit.endpoint``'s API (public, not re-exported: its HTTP server is imported only
+by who asks for it), as ``docs/reference.md`` lists it."""
+
+
+def test_the_endpoints_surface_is_the_documented_set():
+    from pytest_fginit import endpoint
+
+    assert set(endpoint.__all__) == ENDPOINT_PUBLIC
+    reference = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
+    assert "from pytest_fginit.endpoint import serve, LocalEndpoint" in reference
+    assert not ENDPOINT_PUBLIC & set(pytest_fginit.__all__)
 
 
 PUBLIC_MODULES = ("config", "context", "emulator", "errors", "faults", "records", "hooks",

@@ -1,0 +1,49 @@
+"""``fginit``: the command line (``fginit invoke``, ``fginit serve``). [test process]
+
+Exit status: 0 on success, 1 when the function failed, 2 on bad usage (argparse's own errors
+included), each with a message on stderr. ``python -m pytest_fginit.cli`` runs it too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ._cli import invoke, serve
+from ._cli.options import UsageError
+
+__all__: list[str] = []  # no API to import: a console script
+
+# TODO(issue 14): `fginit generate-event TRIGGER` and `invoke -n/--event-name`, from the
+# trigger-event factories of `pytest_fginit.events` once that module lands.
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="fginit", description="Run and serve Huawei Cloud FunctionGraph functions "
+        "locally, on emulated instances (pytest-fginit).")
+    commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    invoke.add_parser(commands)
+    serve.add_parser(commands)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    top = parser()
+    args = top.parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except UsageError as exc:
+        print(f"fginit {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        # Process isolation's fork server, if a function started it (looked up, not imported:
+        # the command has no business with the hosts otherwise).
+        client = sys.modules.get("pytest_fginit._hosts.process.client")
+        if client is not None:
+            client.shutdown()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -74,10 +74,10 @@ def invoke_reply(invocation: Invocation, *, v1: bool, tail: bool,
                  api.body["result"].encode())
 
 
-def accepted_reply(invocation: Invocation) -> Reply:
+def accepted_reply(request_id: str) -> Reply:
     """The asynchronous invoke's acceptance: 202 and the request's id (async A3)."""
-    return json_reply(202, {"request_id": invocation.request_id}, invocation.request_id,
-                      {"X-Cff-Request-Id": invocation.request_id})
+    return json_reply(202, {"request_id": request_id}, request_id,
+                      {"X-Cff-Request-Id": request_id})
 
 
 def config_body(config: FunctionConfig, urn: str, project_id: str) -> dict[str, Any]:

@@ -121,19 +121,37 @@ class Functions:
             event: Any = json.loads(body) if body.strip() else {}  # [assumption] empty: {}
         except ValueError:
             return error_reply(BAD_JSON, request_id)
+        if found.operation == "invoke_async":
+            return self._invoke_async(served, event, request_id)
         with served.lock:  # (one send at a time per emulator: the others queue here)
             try:
                 invocation = served.emulator.invoke(event)
             except RuntimeError:  # (not started, or closed under the endpoint)
                 return error_reply(UNAVAILABLE, request_id)
-        if found.operation == "invoke_async":
-            # [assumption] interim, until the emulator has an async queue (issue 13): the
-            # request runs now, synchronously, and is answered as accepted.
-            return accepted_reply(invocation)
         return invoke_reply(invocation,
                             v1=headers.get("x-cff-request-version", "").lower() == "v1",
                             tail=headers.get("x-cff-log-type", "").lower() == "tail",
                             redact=served.emulator.redact)
+
+
+    @staticmethod
+    def _invoke_async(served: Any, event: Any, request_id: str) -> Reply:
+        """Accept the request into the emulator's queue (A3: 202 and its id), or refuse it
+        as the platform does (over 256 KB, a disabled function). [assumption] The queue is
+        then run at once, retries and their waits included (fast on a virtual clock): what
+        became of it is in the emulator's records and destinations."""
+        with served.lock:
+            try:
+                request = served.emulator.invoke_async(event)
+                if request.accepted:
+                    served.emulator.drain()
+            except RuntimeError:
+                return error_reply(UNAVAILABLE, request_id)
+        if request.refusal is not None:
+            refusal = request.refusal
+            status = int(str(refusal.code).rpartition(".")[2])
+            return json_reply(status, refusal.to_body(), request_id)
+        return accepted_reply(request.request_id)
 
 
 class EndpointServer(ThreadingHTTPServer):

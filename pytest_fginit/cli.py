@@ -1,4 +1,5 @@
-"""``fginit``: the command line (``fginit invoke``, ``fginit serve``). [test process]
+"""``fginit``: the command line (``fginit invoke``, ``fginit generate-event``, ``fginit
+serve``). [test process]
 
 Exit status: 0 on success, 1 when the function failed, 2 on bad usage (argparse's own errors
 included), each with a message on stderr. ``python -m pytest_fginit.cli`` runs it too.
@@ -9,13 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ._cli import invoke, serve
+from ._cli import generate, invoke, serve
 from ._cli.options import UsageError
 
 __all__: list[str] = []  # no API to import: a console script
-
-# TODO(issue 14): `fginit generate-event TRIGGER` and `invoke -n/--event-name`, from the
-# trigger-event factories of `pytest_fginit.events` once that module lands.
 
 
 def parser() -> argparse.ArgumentParser:
@@ -24,6 +22,7 @@ def parser() -> argparse.ArgumentParser:
         "locally, on emulated instances (pytest-fginit).")
     commands = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
     invoke.add_parser(commands)
+    generate.add_parser(commands)
     serve.add_parser(commands)
     return top
 

@@ -15,6 +15,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .generate import TRIGGERS, event_of
 from .options import FAULT_HELP, add_config_arguments, add_faults, config_from, read_event
 
 if TYPE_CHECKING:
@@ -35,8 +36,11 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("config", nargs="?", metavar="CONFIG",
                         help="deployment file: API JSON, Terraform .tf or s.yaml "
                              "(path#name picks one function)")
-    parser.add_argument("-e", "--event", metavar="FILE|-",
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("-e", "--event", metavar="FILE|-",
                         help="the event, a JSON file or - for standard input (default {})")
+    source.add_argument("-n", "--event-name", metavar="TRIGGER", choices=TRIGGERS,
+                        help="the console's test event of a trigger: " + ", ".join(TRIGGERS))
     parser.add_argument("--count", type=_positive, default=1, metavar="N",
                         help="send the event N times, one after another (warm reuse)")
     parser.add_argument("--concurrently", action="store_true",
@@ -64,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from ..report import format_timeline
 
     config = config_from(args.config, args)
-    event = read_event(args.event)
+    event = event_of(args.event_name, []) if args.event_name else read_event(args.event)
     emulator = FunctionEmulator(config)
     with emulator:
         add_faults(emulator.faults, args.fault)

@@ -181,3 +181,40 @@ def test_serve_answers_the_sdk_and_stops_cleanly_on_ctrl_c(project):
     assert "fginit serve: stopped (1 requests served)" in err
     assert "local-secret-key" not in err
     assert not Path(f"/proc/{instance_pid}").exists()  # (the instance process ended)
+
+
+def test_generate_event_prints_a_triggers_event_to_pipe_into_invoke(project):
+    done = fginit("generate-event", "obs", "--bucket", "pics", "--key", "cat.png", "--size",
+                  "42", cwd=project)
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)["Records"][0]["s3"]
+    assert (record["bucket"]["name"], record["object"]["key"], record["object"]["size"]) == (
+        "pics", "cat.png", 42)
+    piped = fginit("invoke", "-e", "-", cwd=project, stdin=done.stdout)
+    assert piped.returncode == 0, piped.stderr
+    assert answers(piped.stdout)[0]["echo"]["Records"][0]["s3"]["bucket"]["name"] == "pics"
+
+
+def test_invoke_with_a_triggers_template_by_name(project):
+    done = fginit("invoke", "-n", "timer", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert answers(done.stdout)[0]["echo"]["user_event"] == "User Event"
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["obs", "--colour", "red"], "obs: unknown field '--colour'; its fields: --bucket, --key"),
+    (["obs", "--key"], "obs: --key needs a value"),
+    (["obs", "--event-name", "Bogus"], "event_name: 'Bogus' is not allowed; allowed: "),
+    (["sqs"], "invalid choice: 'sqs'"),
+])
+def test_generate_event_bad_usage_is_status_2_with_a_message(project, args, says):
+    done = fginit("generate-event", *args, cwd=project)
+    assert done.returncode == 2 and done.stdout == ""
+    assert says in done.stderr and "Traceback" not in done.stderr
+
+
+def test_generate_event_help_lists_every_trigger_and_its_fields(project):
+    done = fginit("generate-event", "--help", cwd=project)
+    assert done.returncode == 0
+    for line in ("  apig        --method, --path, --body", "  obs         --bucket, --key"):
+        assert line in done.stdout

@@ -71,10 +71,11 @@ ALLOWED: dict[str, set[str]] = {
     "_retention": {"records"},  # (what a long run keeps, and its totals: the emulator's)
     "endpoint_plugin": {"emulator", "endpoint"},
     # the command line (layer 5, beside the pytest glue: the command plays the test's part)
-    "cli": {"_cli.invoke", "_cli.serve", "_cli.options"},
+    "cli": {"_cli.invoke", "_cli.serve", "_cli.options", "_cli.generate"},
+    "_cli.generate": {"_cli.options", "events"},
     "_cli": set(),
     "_cli.options": {"config", "errors", "faults"},
-    "_cli.invoke": {"_cli.options", "emulator", "records", "report"},
+    "_cli.invoke": {"_cli.options", "_cli.generate", "emulator", "records", "report"},
     "_cli.serve": {"_cli.options", "emulator", "endpoint"},
     # the endpoint is a façade of its own, beside the package's: its HTTP server is imported
     # only by who asks for it

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import sys
-import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,7 +39,7 @@ from .errors import FunctionConfigError
 if TYPE_CHECKING:
     from .context import Context
     from .emulator import FunctionEmulator
-    from .records import Billing, Instance, InstanceState, Invocation
+    from .records import Billing
 
 __all__: list[str] = []  # no API to import: pytest finds the hooks and fixtures
 
@@ -63,9 +62,6 @@ PLUGIN_OPTIONS = {
         "ini, a marker): a JSON object (in a marker, a dict); merged farthest first"
     ),
 }
-_CONTEXT_EXTRAS = ("package", "project_id", "version", "alias", "access_key", "secret_key",
-                   "security_token", "token")
-"""fg_context's keyword arguments beyond the named ones: the rest of Context's fields."""
 _BASE_FIELDS = pytest.StashKey[dict[str, Any]]()
 _DEPLOYMENT_FILE = pytest.StashKey["Path | None"]()
 _VAR_FILES = pytest.StashKey[list[Path]]()
@@ -221,29 +217,13 @@ def _relative_to(base: Path, name: str, value: Any) -> Any:
     return value
 
 
-class _HookRelay:
-    """Passes the emulator's notifications on to the plugin's pluggy hooks."""
-
-    def __init__(self, hook: Any) -> None:
-        self._hook = hook
-        self.emulator: FunctionEmulator | None = None
-
-    def instance_state_changed(self, instance: Instance, previous: InstanceState | None) -> None:
-        self._hook.pytest_fginit_instance_state_changed(
-            instance=instance, previous=previous, emulator=self.emulator
-        )
-
-    def invocation_finished(self, invocation: Invocation) -> None:
-        self._hook.pytest_fginit_invocation_finished(invocation=invocation,
-                                                     emulator=self.emulator)
-
-
 @pytest.fixture
 def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
     """A `FunctionEmulator` for this test's function (configured by marker and ini)."""
     __tracebackhide__ = True  # (``fields`` holds the secrets: pytest -l would show them)
     from .config import FunctionConfig
     from .emulator import FunctionEmulator
+    from .hooks import HookRelay
 
     item = request.node
     problem: FunctionConfigError | None = None
@@ -257,7 +237,7 @@ def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
     except FunctionConfigError as exc:
         problem = exc
     _fail_on(problem)  # (outside the except: pytest would print the error twice, chained)
-    relay = _HookRelay(item.ihook)
+    relay = HookRelay(item.ihook)
     emulator = FunctionEmulator(config, listeners=[relay])
     relay.emulator = emulator
     item.stash.setdefault(_EMULATORS, []).append(emulator)
@@ -334,43 +314,9 @@ def _strict_faults(item: pytest.Item) -> bool:
 @pytest.fixture
 def fg_context() -> Callable[..., Context]:
     """A factory of FunctionGraph ``Context`` objects for plain unit tests of a handler."""
-    from ._redaction import redactor
-    from .context import Context
+    from ._context_factory import make_context
 
-    def make(
-        *,
-        request_id: str = "00000000-0000-4000-8000-000000000000",
-        func_name: str = "function",
-        timeout: int = 3,
-        memory_size: int = 128,
-        user_data: dict[str, str] | None = None,
-        encrypted_user_data: dict[str, str] | None = None,
-        **more: Any,
-    ) -> Context:
-        unknown = sorted(set(more) - set(_CONTEXT_EXTRAS))
-        if unknown:
-            raise TypeError(
-                f"fg_context(): unknown field {unknown[0]!r}; allowed: request_id, func_name, "
-                "timeout, memory_size, user_data, encrypted_user_data, "
-                + ", ".join(_CONTEXT_EXTRAS)
-            )
-        # The remaining time counts down on whatever clock the test sees (freezegun included).
-        start = time.monotonic()
-        return Context(
-            request_id=request_id,
-            func_name=normalize_field("func_name", func_name),
-            timeout=normalize_field("timeout", timeout),
-            memory_size=normalize_field("memory_size", memory_size),
-            user_data=normalize_field("user_data", user_data or {}),
-            encrypted_user_data=normalize_field("encrypted_user_data", encrypted_user_data or {}),
-            remaining_ms=lambda: max(0, int((start + timeout - time.monotonic()) * 1000)),
-            now=lambda: time.time(),
-            redact=redactor([*(encrypted_user_data or {}).values(),
-                             *(v for k, v in more.items() if k in SECRET_FIELDS)]),
-            **more,
-        )
-
-    return make
+    return make_context
 
 
 @pytest.hookimpl(tryfirst=True)

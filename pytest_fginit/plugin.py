@@ -57,6 +57,10 @@ PLUGIN_OPTIONS = {
         "Terraform variable files for config, loaded after terraform.tfvars and *.auto.tfvars "
         "(ini and command line: separated by commas or new lines)"
     ),
+    "freeze": (
+        "session (default): freezegun's freeze, once an fg_function started it, stays on to the "
+        "session's end, showing real time between tests; emulator: it ends with each emulator"
+    ),
     "user_data_update": (
         "keys to add to (or change in) user_data, whichever layer set it (a deployment file, "
         "ini, a marker): a JSON object (in a marker, a dict); merged farthest first"
@@ -70,6 +74,7 @@ _STRICT_FAULTS = pytest.StashKey[bool]()
 _EMULATORS = pytest.StashKey[list["FunctionEmulator"]]()
 _FIELDS = pytest.StashKey[dict[str, Any]]()  # (fg_function's: their secrets masked in reports)
 _CALL_FAILED = pytest.StashKey[bool]()
+_FREEZE = pytest.StashKey[str]()  # (fginit_freeze; "held" once the session holds the freeze)
 _USAGE = pytest.StashKey[dict[str, "Billing"]]()
 """Per emulated function (by name): what the session's tests made the platform do."""
 _WORKER_USAGE = "fginit_usage"
@@ -153,12 +158,34 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except FunctionConfigError as exc:
         raise pytest.UsageError(f"fginit_assert_all_faults_used = {strict!r}: {exc}") from None
+    config.stash[_FREEZE] = _freeze_mode(config)
+
+
+def _freeze_mode(config: pytest.Config) -> str:
+    mode = config.getoption("fginit_freeze") or config.getini("fginit_freeze") or "session"
+    if mode not in ("session", "emulator"):
+        raise pytest.UsageError(f"fginit_freeze = {mode!r}: is not one of session, emulator")
+    return str(mode)
+
+
+def _hold_freeze(config: pytest.Config) -> None:
+    """``fginit_freeze = session``: the freeze outlives the first emulator, to the session's
+    end, so that no later start scans every loaded module again (freezegun's start does)."""
+    if config.stash.get(_FREEZE, None) == "session":
+        from ._clock import hold_freeze
+
+        hold_freeze()
+        config.stash[_FREEZE] = "held"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     # The fork server of process isolation lives as long as the session (one per xdist
     # worker); it was started only if a test used process isolation.
     keep_parsed_files_in(None)
+    if config.stash.get(_FREEZE, None) == "held":
+        from ._clock import release_freeze
+
+        release_freeze()  # (the process reads real time again: freezegun's freeze ends)
     client = sys.modules.get("pytest_fginit._hosts.process.client")
     if client is not None:
         client.shutdown()
@@ -193,6 +220,8 @@ def function_fields(item: pytest.Item) -> dict[str, Any]:
             if name == "user_data_update":
                 update.update(check_user_data_update(value))
                 continue
+            if name == "freeze":
+                raise FunctionConfigError(name, "is the session's: set it in ini or options")
             if name in PLUGIN_OPTIONS:
                 if not isinstance(value, bool):
                     raise FunctionConfigError(name, f"{value!r} is not one of True, False")
@@ -241,6 +270,7 @@ def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
     emulator = FunctionEmulator(config, listeners=[relay])
     relay.emulator = emulator
     item.stash.setdefault(_EMULATORS, []).append(emulator)
+    _hold_freeze(item.config)
     # Reserved instances come up once every fixture is set up (pytest_runtest_call), or at
     # first use: a mock from a fixture set up after this one reaches their initializers too.
     try:

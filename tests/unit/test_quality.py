@@ -49,7 +49,8 @@ PACKAGE = Path(pytest_fginit.__file__).resolve().parent
 ALLOWED: dict[str, set[str]] = {
     # pytest glue (layer 5): the only modules that import pytest
     "plugin": {"config", "errors", "_redaction", "emulator", "report", "hooks", "records",
-               "context", "_config_checks", "_config_sources", "_context_factory"},
+               "context", "_config_checks", "_config_sources", "_context_factory",
+               "_clock"},  # (_clock: the session's hold on freezegun's freeze, fginit_freeze)
     "_context_factory": {"config", "context", "_config_checks", "_redaction"},
     "hooks": {"emulator", "records"},
     "report": {"records", "errors", "emulator"},

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -225,10 +226,18 @@ class _SharedFreeze:
         with self._lock:
             self._holds += 1
 
+    @property
+    def held(self) -> bool:
+        return self._holds > 0
+
     def release(self) -> None:
         with self._lock:
             self._holds = max(0, self._holds - 1)
             self._stop_if_unused()
+            ended = not self._holds
+        if ended:
+            for callback in list(_ON_RELEASE):
+                callback()
 
     def join(self, clock: VirtualClock) -> None:
         with self._lock:
@@ -285,8 +294,23 @@ def hold_freeze() -> None:
 
 
 def release_freeze() -> None:
-    """Undo one `hold_freeze`; the last one stops the freeze if no clock runs."""
+    """Undo one `hold_freeze`; the last one stops the freeze if no clock runs, and calls what
+    `on_release` registered."""
     _FREEZE.release()
+
+
+def freeze_held() -> bool:
+    """Whether a `hold_freeze` is in force: what emulators start that does not depend on the
+    test (the watchdog's thread) may stay up between them too, until `on_release`."""
+    return _FREEZE.held
+
+
+_ON_RELEASE: list[Callable[[], None]] = []
+
+
+def on_release(callback: Callable[[], None]) -> None:
+    """Call ``callback`` whenever the last hold is released (to end what stayed up for it)."""
+    _ON_RELEASE.append(callback)
 
 
 def freeze_started() -> bool:

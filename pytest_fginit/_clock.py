@@ -9,6 +9,9 @@ freezegun shows it to everything in the process that reads ``time.time``, ``time
 Every running virtual clock of the process shares one freezegun freeze (`_SharedFreeze`): the
 first to start starts it, the last to stop stops it, so clocks may stop in any order (each of
 their own freezes would unwind only as a stack). The process reads the latest running clock.
+While a `hold_freeze` is in force (the pytest plugin's, for the session) the freeze outlives
+the last clock and shows the real time: starting it scans every loaded module (freezegun
+patches each one's time functions), so a suite pays for it once rather than per emulator.
 
 Requests sent at the same moment each run on a `Timeline` of their own, so that their sleeps
 overlap rather than add up; the shared clock then moves to the latest of them.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -199,13 +203,41 @@ class _SharedFreeze:
     two freezes pops the second's time, and the second's stop then fails half-way, leaving
     ``time.time`` faked. So the first clock to start starts the freeze and the last to stop
     stops it, in whatever order they stop. What freezegun shows the process is read from the
-    latest running clock (`_ShownTime`).
+    latest running clock (`_ShownTime`), or is the real time when none runs.
+
+    While held (`hold`, counted), the freeze stays on with no clock running, but only if it
+    is the bottom of freezegun's stack: a freeze the user started before it and stops before
+    the hold ends would otherwise pop ours and leave its own time shown to the process.
     """
 
     def __init__(self) -> None:
         self.clocks: list[VirtualClock] = []  # running, in start order
         self._freezer: Any = None
+        self._shown = _ShownTime(self.clocks)
+        self._holds = 0
         self._lock = threading.Lock()
+
+    @property
+    def started(self) -> bool:
+        """Whether the freeze runs (with a clock, or held without one)."""
+        return self._freezer is not None
+
+    def hold(self) -> None:
+        with self._lock:
+            self._holds += 1
+
+    @property
+    def held(self) -> bool:
+        return self._holds > 0
+
+    def release(self) -> None:
+        with self._lock:
+            self._holds = max(0, self._holds - 1)
+            self._stop_if_unused()
+            ended = not self._holds
+        if ended:
+            for callback in list(_ON_RELEASE):
+                callback()
 
     def join(self, clock: VirtualClock) -> None:
         with self._lock:
@@ -215,7 +247,7 @@ class _SharedFreeze:
                 freezer.start()
                 # freezegun asks the last factory of its stack for the time (and its stop()
                 # pops the last one, whichever object it is).
-                _fz.freeze_factories[-1] = _ShownTime(self.clocks)  # type: ignore[call-overload]
+                _fz.freeze_factories[-1] = self._shown  # type: ignore[call-overload]
                 self._freezer = freezer
             self.clocks.append(clock)
 
@@ -223,15 +255,22 @@ class _SharedFreeze:
         with self._lock:
             if clock in self.clocks:
                 self.clocks.remove(clock)
-            if self.clocks or self._freezer is None:
-                return
-            freezer, self._freezer = self._freezer, None
-            freezer.stop()
+            self._stop_if_unused()
+
+    def _stop_if_unused(self) -> None:
+        if self.clocks or self._freezer is None:
+            return
+        factories: list[Any] = _fz.freeze_factories
+        if self._holds and factories and factories[0] is self._shown:
+            return  # (held, and ours is the bottom of the stack: see the class)
+        freezer, self._freezer = self._freezer, None
+        freezer.stop()
 
 
 class _ShownTime:
     """The time freezegun shows the process: the latest running clock's, on the reading
-    thread's timeline (its lead, when a request of a burst reads it)."""
+    thread's timeline (its lead, when a request of a burst reads it); the real time when
+    no clock runs (the freeze is held, or the last clock is stopping)."""
 
     def __init__(self, clocks: list[VirtualClock]) -> None:
         self._clocks = clocks
@@ -240,11 +279,43 @@ class _ShownTime:
         clocks = self._clocks
         try:
             return _utc(clocks[-1].now())
-        except IndexError:  # (the last clock is stopping)
+        except IndexError:
             return _utc(_fz.real_time())
 
 
 _FREEZE = _SharedFreeze()
+
+
+def hold_freeze() -> None:
+    """Keep the shared freeze started once the last virtual clock stops, until as many
+    `release_freeze` calls: the real time shows while no clock runs, and the next clock's
+    start costs no module scan. (The freeze itself starts with the first clock.)"""
+    _FREEZE.hold()
+
+
+def release_freeze() -> None:
+    """Undo one `hold_freeze`; the last one stops the freeze if no clock runs, and calls what
+    `on_release` registered."""
+    _FREEZE.release()
+
+
+def freeze_held() -> bool:
+    """Whether a `hold_freeze` is in force: what emulators start that does not depend on the
+    test (the watchdog's thread) may stay up between them too, until `on_release`."""
+    return _FREEZE.held
+
+
+_ON_RELEASE: list[Callable[[], None]] = []
+
+
+def on_release(callback: Callable[[], None]) -> None:
+    """Call ``callback`` whenever the last hold is released (to end what stayed up for it)."""
+    _ON_RELEASE.append(callback)
+
+
+def freeze_started() -> bool:
+    """Whether the shared freeze runs (a clock runs, or a hold keeps it)."""
+    return _FREEZE.started
 
 
 def _utc(seconds: float) -> datetime:

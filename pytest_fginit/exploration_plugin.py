@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from .errors import FunctionConfigError
-from .plugin import _EMULATORS, _FIELDS, _NOTHING_CONFIGURED, _HookRelay, function_fields
+from .hooks import HookRelay
+from .plugin import _EMULATORS, _FIELDS, _NOTHING_CONFIGURED, function_fields
 
 if TYPE_CHECKING:
     from .emulator import FunctionEmulator
@@ -76,7 +77,7 @@ def _make(item: pytest.Item, keys: dict[str, Any]) -> FunctionEmulator:
         config = FunctionConfig.from_fields(fields)
     except FunctionConfigError as exc:
         pytest.fail(f"fg_emulator: invalid function configuration: {exc}", pytrace=False)
-    relay = _HookRelay(item.ihook)
+    relay = HookRelay(item.ihook)
     emulator = FunctionEmulator(config, listeners=[relay])
     relay.emulator = emulator
     made.append(emulator)

@@ -1,4 +1,5 @@
-"""The plugin's own hooks (pluggy hookspecs), added in ``pytest_addhooks``. [test process]
+"""The plugin's own hooks (pluggy hookspecs), added in ``pytest_addhooks``, and the relay
+that calls them from an emulator's notifications. [test process]
 
 Implement them in a ``conftest.py`` or a plugin, like any pytest hook.
 """
@@ -37,3 +38,20 @@ def pytest_fginit_invocation_finished(
     invocation: Invocation, emulator: FunctionEmulator
 ) -> None:
     """An invocation finished (succeeded or failed); ``invocation`` holds everything recorded."""
+
+
+class HookRelay:
+    """Passes the emulator's notifications on to the plugin's pluggy hooks."""
+
+    def __init__(self, hook: Any) -> None:
+        self._hook = hook
+        self.emulator: FunctionEmulator | None = None
+
+    def instance_state_changed(self, instance: Instance, previous: InstanceState | None) -> None:
+        self._hook.pytest_fginit_instance_state_changed(
+            instance=instance, previous=previous, emulator=self.emulator
+        )
+
+    def invocation_finished(self, invocation: Invocation) -> None:
+        self._hook.pytest_fginit_invocation_finished(invocation=invocation,
+                                                     emulator=self.emulator)

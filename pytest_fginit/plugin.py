@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import sys
-import time
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,7 +39,7 @@ from .errors import FunctionConfigError
 if TYPE_CHECKING:
     from .context import Context
     from .emulator import FunctionEmulator
-    from .records import Billing, Instance, InstanceState, Invocation
+    from .records import Billing
 
 __all__: list[str] = []  # no API to import: pytest finds the hooks and fixtures
 # (--fginit-lifecycle and --fginit-require; the fg_emulator factory for Hypothesis)
@@ -58,14 +57,15 @@ PLUGIN_OPTIONS = {
         "Terraform variable files for config, loaded after terraform.tfvars and *.auto.tfvars "
         "(ini and command line: separated by commas or new lines)"
     ),
+    "freeze": (
+        "session (default): freezegun's freeze, once an fg_function started it, stays on to the "
+        "session's end, showing real time between tests; emulator: it ends with each emulator"
+    ),
     "user_data_update": (
         "keys to add to (or change in) user_data, whichever layer set it (a deployment file, "
         "ini, a marker): a JSON object (in a marker, a dict); merged farthest first"
     ),
 }
-_CONTEXT_EXTRAS = ("package", "project_id", "version", "alias", "access_key", "secret_key",
-                   "security_token", "token")
-"""fg_context's keyword arguments beyond the named ones: the rest of Context's fields."""
 _BASE_FIELDS = pytest.StashKey[dict[str, Any]]()
 _DEPLOYMENT_FILE = pytest.StashKey["Path | None"]()
 _VAR_FILES = pytest.StashKey[list[Path]]()
@@ -74,6 +74,7 @@ _STRICT_FAULTS = pytest.StashKey[bool]()
 _EMULATORS = pytest.StashKey[list["FunctionEmulator"]]()
 _FIELDS = pytest.StashKey[dict[str, Any]]()  # (fg_function's: their secrets masked in reports)
 _CALL_FAILED = pytest.StashKey[bool]()
+_FREEZE = pytest.StashKey[str]()  # (fginit_freeze; "held" once the session holds the freeze)
 _USAGE = pytest.StashKey[dict[str, "Billing"]]()
 """Per emulated function (by name): what the session's tests made the platform do."""
 _WORKER_USAGE = "fginit_usage"
@@ -157,12 +158,34 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except FunctionConfigError as exc:
         raise pytest.UsageError(f"fginit_assert_all_faults_used = {strict!r}: {exc}") from None
+    config.stash[_FREEZE] = _freeze_mode(config)
+
+
+def _freeze_mode(config: pytest.Config) -> str:
+    mode = config.getoption("fginit_freeze") or config.getini("fginit_freeze") or "session"
+    if mode not in ("session", "emulator"):
+        raise pytest.UsageError(f"fginit_freeze = {mode!r}: is not one of session, emulator")
+    return str(mode)
+
+
+def _hold_freeze(config: pytest.Config) -> None:
+    """``fginit_freeze = session``: the freeze outlives the first emulator, to the session's
+    end, so that no later start scans every loaded module again (freezegun's start does)."""
+    if config.stash.get(_FREEZE, None) == "session":
+        from ._clock import hold_freeze
+
+        hold_freeze()
+        config.stash[_FREEZE] = "held"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     # The fork server of process isolation lives as long as the session (one per xdist
     # worker); it was started only if a test used process isolation.
     keep_parsed_files_in(None)
+    if config.stash.get(_FREEZE, None) == "held":
+        from ._clock import release_freeze
+
+        release_freeze()  # (the process reads real time again: freezegun's freeze ends)
     client = sys.modules.get("pytest_fginit._hosts.process.client")
     if client is not None:
         client.shutdown()
@@ -197,6 +220,8 @@ def function_fields(item: pytest.Item) -> dict[str, Any]:
             if name == "user_data_update":
                 update.update(check_user_data_update(value))
                 continue
+            if name == "freeze":
+                raise FunctionConfigError(name, "is the session's: set it in ini or options")
             if name in PLUGIN_OPTIONS:
                 if not isinstance(value, bool):
                     raise FunctionConfigError(name, f"{value!r} is not one of True, False")
@@ -221,29 +246,13 @@ def _relative_to(base: Path, name: str, value: Any) -> Any:
     return value
 
 
-class _HookRelay:
-    """Passes the emulator's notifications on to the plugin's pluggy hooks."""
-
-    def __init__(self, hook: Any) -> None:
-        self._hook = hook
-        self.emulator: FunctionEmulator | None = None
-
-    def instance_state_changed(self, instance: Instance, previous: InstanceState | None) -> None:
-        self._hook.pytest_fginit_instance_state_changed(
-            instance=instance, previous=previous, emulator=self.emulator
-        )
-
-    def invocation_finished(self, invocation: Invocation) -> None:
-        self._hook.pytest_fginit_invocation_finished(invocation=invocation,
-                                                     emulator=self.emulator)
-
-
 @pytest.fixture
 def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
     """A `FunctionEmulator` for this test's function (configured by marker and ini)."""
     __tracebackhide__ = True  # (``fields`` holds the secrets: pytest -l would show them)
     from .config import FunctionConfig
     from .emulator import FunctionEmulator
+    from .hooks import HookRelay
 
     item = request.node
     problem: FunctionConfigError | None = None
@@ -257,10 +266,11 @@ def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
     except FunctionConfigError as exc:
         problem = exc
     _fail_on(problem)  # (outside the except: pytest would print the error twice, chained)
-    relay = _HookRelay(item.ihook)
+    relay = HookRelay(item.ihook)
     emulator = FunctionEmulator(config, listeners=[relay])
     relay.emulator = emulator
     item.stash.setdefault(_EMULATORS, []).append(emulator)
+    _hold_freeze(item.config)
     # Reserved instances come up once every fixture is set up (pytest_runtest_call), or at
     # first use: a mock from a fixture set up after this one reaches their initializers too.
     try:
@@ -334,43 +344,9 @@ def _strict_faults(item: pytest.Item) -> bool:
 @pytest.fixture
 def fg_context() -> Callable[..., Context]:
     """A factory of FunctionGraph ``Context`` objects for plain unit tests of a handler."""
-    from ._redaction import redactor
-    from .context import Context
+    from ._context_factory import make_context
 
-    def make(
-        *,
-        request_id: str = "00000000-0000-4000-8000-000000000000",
-        func_name: str = "function",
-        timeout: int = 3,
-        memory_size: int = 128,
-        user_data: dict[str, str] | None = None,
-        encrypted_user_data: dict[str, str] | None = None,
-        **more: Any,
-    ) -> Context:
-        unknown = sorted(set(more) - set(_CONTEXT_EXTRAS))
-        if unknown:
-            raise TypeError(
-                f"fg_context(): unknown field {unknown[0]!r}; allowed: request_id, func_name, "
-                "timeout, memory_size, user_data, encrypted_user_data, "
-                + ", ".join(_CONTEXT_EXTRAS)
-            )
-        # The remaining time counts down on whatever clock the test sees (freezegun included).
-        start = time.monotonic()
-        return Context(
-            request_id=request_id,
-            func_name=normalize_field("func_name", func_name),
-            timeout=normalize_field("timeout", timeout),
-            memory_size=normalize_field("memory_size", memory_size),
-            user_data=normalize_field("user_data", user_data or {}),
-            encrypted_user_data=normalize_field("encrypted_user_data", encrypted_user_data or {}),
-            remaining_ms=lambda: max(0, int((start + timeout - time.monotonic()) * 1000)),
-            now=lambda: time.time(),
-            redact=redactor([*(encrypted_user_data or {}).values(),
-                             *(v for k, v in more.items() if k in SECRET_FIELDS)]),
-            **more,
-        )
-
-    return make
+    return make_context
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -35,12 +35,20 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import math
+import os
 import sys
 import threading
 import warnings
 from typing import Any
 
-from ..._clock import Clock, current_timeline, real_monotonic, real_sleep
+from ..._clock import (
+    Clock,
+    current_timeline,
+    freeze_held,
+    on_release,
+    real_monotonic,
+    real_sleep,
+)
 
 
 class PhaseKilled(BaseException):
@@ -189,25 +197,23 @@ real time; its recorded duration is its timeout all the same."""
 
 
 class Watchdog:
-    """One thread that stops each armed phase when it passes its deadline (several phases run
-    at once when requests are sent together)."""
+    """Stops each armed phase when it passes its deadline (several phases run at once when
+    requests are sent together). One thread polls every open watchdog (`_Poller`)."""
 
     def __init__(self, real_time_limit: float | None) -> None:
         self._real_time_limit = real_time_limit
-        # (Added to and removed from by phase threads; the watchdog iterates over a copy, which
+        # (Added to and removed from by phase threads; the poller iterates over a copy, which
         # tuple() takes without letting another thread run.)
         self._armed: set[PhaseDeadline] = set()
         self._aborting = False
-        self._closing = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._polled = False
         self.spawned: list[Any] = []
         """Threads and processes that the phases it watched started (`leftovers` adds)."""
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="fginit-watchdog",
-                                            daemon=True)
-            self._thread.start()
+        if not self._polled:
+            self._polled = True
+            _POLLER.add(self)
 
     def arm(self, phase: PhaseDeadline) -> None:
         if self._aborting:  # (a phase of the interrupted send that had not started yet)
@@ -224,7 +230,7 @@ class Watchdog:
     def abort(self) -> None:
         """Stop every armed phase at the next poll, whatever its deadline, and every phase
         armed until `resume` (the test was interrupted while requests ran side by side).
-        Only the watchdog's thread fires."""
+        Only the poller's thread fires."""
         self._aborting = True
         for phase in tuple(self._armed):
             phase.aborted = True
@@ -233,15 +239,13 @@ class Watchdog:
         self._aborting = False
 
     def close(self) -> None:
-        self._closing.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join()
+        if self._polled:
+            self._polled = False
+            _POLLER.remove(self)
 
-    def _run(self) -> None:
-        while not self._closing.wait(_POLL_S):
-            for phase in tuple(self._armed):
-                self._check(phase)
+    def poll(self) -> None:
+        for phase in tuple(self._armed):
+            self._check(phase)
 
     @staticmethod
     def _check(phase: PhaseDeadline) -> None:
@@ -276,3 +280,69 @@ def _warn_swallowed(phase: PhaseDeadline) -> None:
         "limit); catch Exception instead, or use isolation=\"process\", whose instances are "
         "killed"), InProcessLimitWarning, frame.f_code.co_filename, frame.f_lineno,
         module=str(frame.f_globals.get("__name__", "")))
+
+
+class _Poller:
+    """The one "fginit-watchdog" thread of the process: it polls every open `Watchdog`.
+
+    Starting a thread and joining it cost about as much as the rest of a host's open and
+    close, so while the session holds the freeze (`_clock.freeze_held`: the pytest plugin,
+    for the session) the thread outlives the last watchdog (polling nothing every `_POLL_S`),
+    and ends when the hold is released. Otherwise it ends, joined, with the
+    last watchdog: nothing the emulator started runs on after its close.
+
+    Its lock is taken by hosts opening and closing, never by a phase's thread (a kill may land
+    in a phase at any bytecode), and it polls the phases without holding it.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition(threading.Lock())
+        self._watchdogs: list[Watchdog] = []
+        self._thread: threading.Thread | None = None
+
+    def add(self, watchdog: Watchdog) -> None:
+        with self._changed:
+            self._watchdogs.append(watchdog)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="fginit-watchdog",
+                                                daemon=True)
+                self._thread.start()
+            # (not woken: it polls every _POLL_S anyway, and a wake-up per host, handing the
+            # lock and the GIL back and forth, cost more than the rest of the open)
+
+    def remove(self, watchdog: Watchdog) -> None:
+        with self._changed:
+            if watchdog in self._watchdogs:
+                self._watchdogs.remove(watchdog)
+        self.stop_if_idle()
+
+    def stop_if_idle(self) -> None:
+        with self._changed:
+            thread = self._thread
+            if thread is None or self._watchdogs or freeze_held():
+                return
+            self._thread = None  # (the thread's sign to end)
+            self._changed.notify()
+        thread.join()
+
+    def _run(self) -> None:
+        me = threading.current_thread()
+        while True:
+            with self._changed:
+                self._changed.wait(_POLL_S)  # (woken early only to end)
+                if self._thread is not me:
+                    return
+                watchdogs = tuple(self._watchdogs)
+            for watchdog in watchdogs:
+                watchdog.poll()
+
+
+    def forget_in_child(self) -> None:
+        """After a fork: the child has none of the parent's threads, nor its watchdogs."""
+        self._changed = threading.Condition(threading.Lock())
+        self._watchdogs, self._thread = [], None
+
+
+_POLLER = _Poller()
+on_release(_POLLER.stop_if_idle)
+os.register_at_fork(after_in_child=_POLLER.forget_in_child)

@@ -18,12 +18,13 @@ from __future__ import annotations
 import builtins
 import contextlib
 import logging
+import operator
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib.machinery import EXTENSION_SUFFIXES
 from typing import Any
 
@@ -41,12 +42,19 @@ _SIGNALS = tuple(int(sig) for sig in signal.valid_signals()
 
 _LoggerState = tuple[int, list[logging.Handler], bool, bool]
 
+# The snapshot is taken and checked at every emulator's start and close, so what it reads is
+# read at C speed where Python allows: ``signal.getsignal`` makes an enum of every handler
+# (ten times the cost of the C function it wraps), and ``os.environ`` decodes each name and
+# value it yields, where its ``_data`` (the encoded copy it keeps) compares in one step.
+_raw_getsignal: Callable[[int], Any] = getattr(signal, "_signal", signal).getsignal
+_ENVIRON_DATA: dict[Any, Any] | None = getattr(os.environ, "_data", None)
+
 
 class ProcessState:
     """The process-wide state user code may change, as it was when taken."""
 
     def __init__(self) -> None:
-        self.environ = dict(os.environ)
+        self._environ = _environ_snapshot()
         try:
             self.cwd: str | None = os.getcwd()
         except OSError:  # (the folder was deleted under us: nothing to go back to)
@@ -55,36 +63,45 @@ class ProcessState:
         self.builtins = dict(vars(builtins))
         self.recursion_limit = sys.getrecursionlimit()
         self.sleep = time.sleep  # (taken before `patches.SLEEP` replaces it)
-        self.signals = {sig: signal.getsignal(sig) for sig in _SIGNALS}
+        self.signals = [_raw_getsignal(sig) for sig in _SIGNALS]
         self.timers = {which: signal.getitimer(which) for which in _TIMERS}
         self.taken_at = real_monotonic()
         self.log_disable = logging.root.manager.disable
-        self.loggers = {name: _logger_state(logger) for name, logger in _loggers()}
+        self.logger_names, self.logger_states = _logger_snapshot()
+
+    @property
+    def environ(self) -> dict[str, str]:
+        """``os.environ`` as it was (decoded when asked: it is kept as taken)."""
+        return _decoded(self._environ)
 
     def restore(self, imported: Iterable[tuple[str, ...]]) -> None:
         """Put everything back; ``imported``: what user code's imports added to ``sys.modules``
         (a batch per import)."""
-        restore_environ(self.environ)
+        # (builtins first: what follows calls them)
+        if not _same_dict(vars(builtins), self.builtins):
+            _restore_dict(vars(builtins), self.builtins)
+        _restore_environ_snapshot(self._environ)
         if self.cwd is not None and _cwd() != self.cwd:
             with contextlib.suppress(OSError):
                 os.chdir(self.cwd)
         if sys.path != self.sys_path:
             sys.path[:] = self.sys_path
-        _restore_dict(vars(builtins), self.builtins)
         if sys.getrecursionlimit() != self.recursion_limit:
             sys.setrecursionlimit(self.recursion_limit)
         if time.sleep is not self.sleep:  # (user code replaced it: `patches.SLEEP` left it)
             time.sleep = self.sleep
         self._restore_signals()
         self._restore_timers()
-        self._restore_logging()
+        if (logging.root.manager.disable != self.log_disable
+                or _logger_snapshot() != (self.logger_names, self.logger_states)):
+            self._restore_logging()
         forget_modules(imported)
 
     def _restore_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return  # (only the main thread may set handlers; pytest closes emulators there)
-        for sig, handler in self.signals.items():
-            if handler is not None and signal.getsignal(sig) is not handler:
+        for sig, handler in zip(_SIGNALS, self.signals, strict=True):
+            if handler is not None and _raw_getsignal(sig) is not handler:
                 with contextlib.suppress(OSError, ValueError, RuntimeError, TypeError):
                     signal.signal(sig, handler)
 
@@ -103,9 +120,11 @@ class ProcessState:
                 signal.setitimer(which, due, interval)
 
     def _restore_logging(self) -> None:
-        logging.disable(self.log_disable)
+        if logging.root.manager.disable != self.log_disable:
+            logging.disable(self.log_disable)
+        saved = dict(zip(self.logger_names, self.logger_states, strict=True))
         for name, logger in _loggers():
-            level, handlers, propagate, disabled = self.loggers.get(
+            level, handlers, propagate, disabled = saved.get(
                 name, (logging.NOTSET, [], True, False))
             if logger.level != level:
                 logger.setLevel(level)
@@ -169,15 +188,32 @@ class HostLayers:
 LAYERS = HostLayers()
 
 
-def restore_environ(saved: Mapping[str, str]) -> None:
-    """Put the whole environment back: what was set, and what user code set or removed."""
-    if dict(os.environ) == saved:
+def _environ_snapshot() -> dict[Any, Any]:
+    """``os.environ`` as ``os.environ`` keeps it (encoded, on POSIX): copied at C speed."""
+    return dict(_ENVIRON_DATA) if _ENVIRON_DATA is not None else dict(os.environ)
+
+
+def _decoded(snapshot: Mapping[Any, Any]) -> dict[str, str]:
+    if _ENVIRON_DATA is None:
+        return dict(snapshot)
+    key, value = os.environ.decodekey, os.environ.decodevalue
+    return {key(k): value(v) for k, v in snapshot.items()}
+
+
+def _restore_environ_snapshot(snapshot: dict[Any, Any]) -> None:
+    """Put the whole environment back (what was set, and what user code set or removed) from
+    a `_environ_snapshot`: it compares in one step (the common case: nothing else to do);
+    else only the variables that differ are decoded and set."""
+    current = _ENVIRON_DATA if _ENVIRON_DATA is not None else dict(os.environ)
+    if current == snapshot:
         return
-    for key in [k for k in os.environ if k not in saved]:
-        del os.environ[key]
-    for key, value in saved.items():
-        if os.environ.get(key) != value:
-            os.environ[key] = value
+    changed = {k: v for k, v in snapshot.items() if current.get(k) != v}
+    gone = [k for k in current if k not in snapshot]
+    decode = os.environ.decodekey if _ENVIRON_DATA is not None else str
+    for key in gone:
+        del os.environ[decode(key)]
+    for key, value in _decoded(changed).items():
+        os.environ[key] = value
     time.tzset()
 
 
@@ -214,6 +250,13 @@ def _restore_dict(current: dict[str, Any], saved: Mapping[str, Any]) -> None:
             current[key] = value
 
 
+def _same_dict(current: dict[str, Any], saved: dict[str, Any]) -> bool:
+    """The same keys, in the same order, each to the very same object (compared at C speed:
+    ``==`` would call the objects' own ``__eq__``)."""
+    return (len(current) == len(saved) and list(current) == list(saved)
+            and all(map(operator.is_, current.values(), saved.values())))
+
+
 def _cwd() -> str | None:
     try:
         return os.getcwd()
@@ -230,7 +273,16 @@ def _loggers() -> list[tuple[str, logging.Logger]]:
 
 
 def _logger_state(logger: logging.Logger) -> _LoggerState:
-    return logger.level, list(logger.handlers), logger.propagate, logger.disabled
+    # (not the kept handlers: pytest swaps its capture handlers at each phase of a test)
+    handlers = [h for h in logger.handlers if not _kept(h)]
+    return logger.level, handlers, logger.propagate, logger.disabled
+
+
+def _logger_snapshot() -> tuple[list[str], list[_LoggerState]]:
+    """Every logger's name and state, in two lists that compare in one step (the handlers
+    by identity: `logging.Handler` has no ``__eq__``)."""
+    loggers = _loggers()
+    return [name for name, _ in loggers], [_logger_state(logger) for _, logger in loggers]
 
 
 def _kept(handler: logging.Handler) -> bool:

@@ -1,0 +1,73 @@
+"""The watchdogs' one thread ("fginit-watchdog"): it ends, joined, with the last watchdog,
+unless the session holds the freeze (`_clock.hold_freeze`): then it serves every later
+watchdog and ends when the hold is released. Either way a busy phase is stopped at its
+deadline."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import freezegun.api as fz
+import pytest
+
+from pytest_fginit import _clock
+from pytest_fginit._hosts.inprocess.deadline import PhaseDeadline, PhaseKilled, Watchdog
+
+
+def _threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "fginit-watchdog"]
+
+
+@pytest.fixture(autouse=True)
+def none_yet() -> Iterator[None]:
+    if _threads() or fz.freeze_factories:
+        pytest.skip("an emulator's watchdog or freeze already runs in this process")
+    yield
+    assert not _threads()
+
+
+def test_without_a_hold_the_thread_ends_with_the_last_watchdog():
+    first, second = Watchdog(None), Watchdog(None)
+    first.start()
+    second.start()
+    assert len(_threads()) == 1  # (one thread for both)
+    first.close()
+    assert len(_threads()) == 1
+    second.close()
+    assert not _threads()  # (joined: gone as close returns)
+
+
+def test_a_held_session_keeps_one_thread_until_the_release():
+    _clock.hold_freeze()
+    try:
+        first = Watchdog(None)
+        first.start()
+        (thread,) = _threads()
+        first.close()
+        assert _threads() == [thread]
+        second = Watchdog(None)
+        second.start()
+        assert _threads() == [thread]  # (no new thread for the next emulator)
+        second.close()
+    finally:
+        _clock.release_freeze()
+    assert not _threads()
+
+
+def test_a_busy_phase_is_stopped_by_the_held_thread():
+    _clock.hold_freeze()
+    try:
+        Watchdog(None).close()  # (never started: nothing to stop)
+        for _ in range(2):  # (the second watchdog on the thread the first one left)
+            watchdog = Watchdog(None)
+            watchdog.start()
+            phase = PhaseDeadline(_clock.RealClock(), _clock.real_time() + 0.05)
+            watchdog.arm(phase)
+            with pytest.raises(PhaseKilled):
+                while True:
+                    pass
+            watchdog.disarm(phase)
+            watchdog.close()
+    finally:
+        _clock.release_freeze()

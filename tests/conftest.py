@@ -138,3 +138,19 @@ def process_ends() -> Callable[..., bool]:
     """``process_ends(pid, within=10.0)``: whether the process ends in time (a fixture, not
     an import: ``conftest`` names docs' conftest too when both folders are collected)."""
     return _process_ends
+
+
+@pytest.fixture
+def no_held_freeze() -> Iterator[None]:
+    """No session-long freeze during the test: the plugin holds one from the first
+    ``fg_function`` of the process on (examples/ and docs/ use it, and may run first); a test
+    of what a closed emulator leaves behind (``time.time`` itself restored) needs none."""
+    from pytest_fginit import _clock
+
+    holds = 0
+    while _clock.freeze_held():
+        _clock.release_freeze()
+        holds += 1
+    yield
+    for _ in range(holds):
+        _clock.hold_freeze()

@@ -70,7 +70,7 @@ def _emulator(code, name: str, isolation: str = "inprocess") -> FunctionEmulator
 
 @pytest.mark.parametrize("order", ["start order", "reverse order"])
 @pytest.mark.parametrize("isolation", ["inprocess", "process"])
-def test_emulators_close_in_any_order(code, order, isolation):
+def test_emulators_close_in_any_order(code, order, isolation, no_held_freeze):
     environ = dict(os.environ)
     first, second = _emulator(code, "FIRST", isolation), _emulator(code, "SECOND", isolation)
     first.start()

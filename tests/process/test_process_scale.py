@@ -4,11 +4,15 @@ what the instance would have done itself."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import textwrap
+from typing import ClassVar
 
 import pytest
+
+from pytest_fginit._hosts.process import client as forkserver
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="process isolation: Linux")
 
@@ -53,3 +57,61 @@ def test_instances_that_end_leaving_nothing_cost_the_fork_server_no_look_at_its_
     left, scans = map(int, done.stdout.split())
     assert left == 0  # every spare was reaped ...
     assert scans == 0  # ... without a look at every child at each exit (O(k²) for k)
+
+
+# --- what a start sends ----------------------------------------------------------------------
+
+WHERE_AM_I = """
+import logging, os, sys
+
+def handler(event, context):
+    return {"cwd": os.getcwd(), "lang": os.environ.get("LANG"), "path": sys.path[1:],
+            "level": logging.getLogger().getEffectiveLevel()}
+"""
+
+
+class _Recording(forkserver.Channel):
+    """The client's channel, keeping the requests it sends to spares."""
+
+    sent: ClassVar[list[dict]] = []
+
+    def send(self, message, fds=(), *, reading=None):
+        if message[0] == "request":
+            _Recording.sent.append(message[1])
+        super().send(message, fds, reading=reading)
+
+
+def test_a_start_sends_a_spare_none_of_the_process_state_it_was_forked_with(run, monkeypatch):
+    fn = run(WHERE_AM_I)
+    monkeypatch.setattr(forkserver, "Channel", _Recording)
+    _Recording.sent = []
+    for _ in range(3):
+        assert fn.invoke().ok
+        fn.recycle()  # (the next request is a cold start, on the next spare)
+    # The spare that was ready before this test's base was told to the server gets it in its
+    # request; those forked after have it from the server: their requests carry none of it.
+    assert [request["base"] is None for request in _Recording.sent][1:] == [True, True]
+    assert all("env" not in request for request in _Recording.sent)
+
+
+def test_a_spare_forked_before_the_process_state_changed_takes_the_new_one_on(
+        run, monkeypatch, tmp_path):
+    fn = run(WHERE_AM_I)
+    first = fn.invoke().result
+    fn.recycle()  # (the next spare was forked with the state as it was)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LANG", "fr_FR.UTF-8")
+    monkeypatch.syspath_prepend(str(tmp_path / "lib"))
+    level = logging.getLogger().level
+    logging.getLogger().setLevel(logging.ERROR)
+    try:
+        second = fn.invoke().result
+        fn.recycle()
+        third = fn.invoke().result  # (a spare forked after the server took the new state on)
+    finally:
+        logging.getLogger().setLevel(level)
+    for seen in (second, third):
+        assert seen["cwd"] == str(tmp_path) != first["cwd"]
+        assert seen["lang"] == "fr_FR.UTF-8"
+        assert seen["path"][0] == str(tmp_path / "lib")
+        assert seen["level"] == logging.ERROR

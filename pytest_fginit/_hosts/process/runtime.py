@@ -228,9 +228,14 @@ class _ReportingClock:
 def _forget_vendored(provided: frozenset[str]) -> None:
     """Drop the modules the fork server had loaded (freezegun's dependencies, say) whose names
     the code root provides: the function's own copies load instead, as in-process."""
-    provided = provided - {"pytest_fginit"}
-    for name in [n for n in sys.modules if n.partition(".")[0] in provided]:
-        del sys.modules[name]
+    provided = (provided - {"pytest_fginit"}) & _loaded_at_fork
+    if provided:  # (rare: no walk over every module, each a page to copy, otherwise)
+        for name in [n for n in sys.modules if n.partition(".")[0] in provided]:
+            del sys.modules[name]
+
+
+_loaded_at_fork: frozenset[str] = frozenset()
+"""The top-level names of the modules loaded when the spare got ready."""
 
 
 def _follow_clock(clock: Clock, offset: float) -> None:
@@ -246,7 +251,7 @@ def get_ready(left_nothing: tuple[mmap.mmap, int] | None = None) -> None:
     fork server's spare): measure coverage, and write its output and log records unbuffered
     to its standard streams, which will be its log file. ``left_nothing``: where it tells the
     fork server, as it ends, that it left no process behind."""
-    global _left_nothing, _owner
+    global _left_nothing, _owner, _loaded_at_fork
     _left_nothing, _owner = left_nothing, os.getpid()
     coverage_support.restart_after_fork(
         lambda: exit_process(128 + coverage_support.SAVE_AND_EXIT))
@@ -258,6 +263,7 @@ def get_ready(left_nothing: tuple[mmap.mmap, int] | None = None) -> None:
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(handler)
     _rehearse()
+    _loaded_at_fork = frozenset(name.partition(".")[0] for name in sys.modules)
 
 
 class _NoModules:
@@ -300,21 +306,31 @@ def _rehearse() -> None:
         SLEEP.release()
 
 
-def _become_the_instance(request: dict[str, Any]) -> _ReportingClock:
-    """Set the process up as the function's instance: working folder, environment,
-    ``sys.path``, logging, and its clock (the one started in the fork server, if virtual)."""
+def settle(base: dict[str, Any]) -> None:
+    """Take on the process state most instances share (the ``base`` the test process sends:
+    environment, ``sys.path``, working folder, log level). The fork server does it once per
+    change, so that the spares forked after have it already; a spare forked before does it."""
     with contextlib.suppress(OSError):
-        os.chdir(request["cwd"])
-    env = request["env"]
+        os.chdir(base["cwd"])
+    env = base["env"]
     for key in [k for k in os.environ if k not in env]:
         del os.environ[key]
     for key, value in env.items():
         if os.environ.get(key) != value:
             os.environ[key] = value
     time.tzset()  # (TZ may be the function's own)
-    sys.path[:] = request["sys_path"]
+    sys.path[:] = base["sys_path"]
+    # What the test's logging lets through (pytest's log_level), as in-process.
+    logging.getLogger().setLevel(base["log_level"])
+
+
+def _become_the_instance(request: dict[str, Any]) -> _ReportingClock:
+    """Set the process up as the function's instance: its base (if the spare was forked
+    before the test process's last one), the function's own modules, and its clock (the one
+    started in the fork server, if virtual)."""
+    if request["base"] is not None:
+        settle(request["base"])
     _forget_vendored(request["code_root_names"])
-    logging.getLogger().setLevel(request["log_level"])
     inner: Clock
     if request["virtual"] and _clock is not None:
         inner = _clock

@@ -21,8 +21,11 @@ all of its children (which made closing k instances O(k²)); one killed by a sig
 another way, is followed by that look.
 
 Control messages (`wire.Channel`), test process to server: ``("spare",)``, answered by
-``("spare", pid)`` with the test process's end of the spare's socket attached; ``("kill",
-pid)``; ``("release", pid, grace_s)`` (kill it if it has not exited by then); ``("shutdown",)``.
+``("spare", pid)`` with the test process's end of the spare's socket attached; ``("base",
+base)``, the process state most instances share (environment, ``sys.path``, working folder,
+log level; see `runtime.settle`), which the server takes on so that the spares it forks next
+have it already (a request then carries only what is the function's); ``("kill", pid)``;
+``("release", pid, grace_s)`` (kill it if it has not exited by then); ``("shutdown",)``.
 Server to test process, at any time: ``("exited", pid, exit_code)`` with a negative code for a
 signal, as ``subprocess`` reports it, for every instance that ends (the test process waits for
 them as its emulators close).
@@ -166,6 +169,10 @@ class _Server:
             _, pid, grace = message
             if pid in self.live:
                 self.kill_at[pid] = _now() + grace
+        elif op == "base":  # what the spares forked from now on take on ahead
+            from .runtime import settle  # (loaded at the server's start)
+
+            settle(message[1])
         elif op == "shutdown":
             return False
         return True

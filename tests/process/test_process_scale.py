@@ -115,3 +115,15 @@ def test_a_spare_forked_before_the_process_state_changed_takes_the_new_one_on(
         assert seen["lang"] == "fr_FR.UTF-8"
         assert seen["path"][0] == str(tmp_path / "lib")
         assert seen["level"] == logging.ERROR
+
+
+def test_what_a_spare_rehearses_ahead_leaves_no_trace_in_the_instance(run):
+    fn = run("""
+import sys
+
+def handler(event, context):
+    folder = [p for p in sys.path if p.endswith("_hosts/process")]
+    cached = [p for p in sys.path_importer_cache if str(p).endswith("_hosts/process")]
+    return {"module": "__init__" in sys.modules, "path": folder, "cached": cached}
+""")
+    assert fn.invoke().result == {"module": False, "path": [], "cached": []}

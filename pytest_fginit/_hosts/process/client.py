@@ -168,7 +168,7 @@ class ForkServer:
     def spawn(self, request: dict[str, Any], base: dict[str, Any],
               fds: Sequence[int]) -> tuple[int, socket.socket]:
         """Start an instance process on ``request`` with ``fds`` (its log and status files;
-        the caller keeps and closes its own copies) and ``base`` (see `runtime.settle`: sent
+        the caller keeps and closes its own copies) and ``base`` (see `server.settle`: sent
         to the server when it changes, and to a spare only if it was forked before). Returns
         its pid and the socket to talk to it."""
         while True:

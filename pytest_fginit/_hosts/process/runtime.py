@@ -14,6 +14,7 @@ so it also survives a crash.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import json
 import logging
@@ -24,7 +25,6 @@ import resource
 import signal
 import socket
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -302,34 +302,29 @@ def _rehearse() -> None:
                                                outcome.exception, None, True, outcome.value,
                                                max_rss_bytes()))))
         top_level_names(Path(__file__).parent)
+        _rehearse_import()
     finally:
         SLEEP.release()
 
 
-def settle(base: dict[str, Any]) -> None:
-    """Take on the process state most instances share (the ``base`` the test process sends:
-    environment, ``sys.path``, working folder, log level). The fork server does it once per
-    change, so that the spares forked after have it already; a spare forked before does it."""
-    with contextlib.suppress(OSError):
-        os.chdir(base["cwd"])
-    env = base["env"]
-    for key in [k for k in os.environ if k not in env]:
-        del os.environ[key]
-    for key, value in env.items():
-        if os.environ.get(key) != value:
-            os.environ[key] = value
-    time.tzset()  # (TZ may be the function's own)
-    sys.path[:] = base["sys_path"]
-    # What the test's logging lets through (pytest's log_level), as in-process.
-    logging.getLogger().setLevel(base["log_level"])
+def _rehearse_import() -> None:
+    """Import a module through a folder put first on ``sys.path``, as the request imports the
+    function's (this package's own ``__init__`` file, as a top-level module), then forget it:
+    its path finder, loader and compiler pages are copied, which halves that first import."""
+    folder = str(Path(__file__).parent)
+    sys.path.insert(0, folder)
+    try:
+        importlib.import_module("__init__")
+    finally:
+        sys.path.remove(folder)
+        sys.modules.pop("__init__", None)
+        sys.path_importer_cache.pop(folder, None)
 
 
 def _become_the_instance(request: dict[str, Any]) -> _ReportingClock:
-    """Set the process up as the function's instance: its base (if the spare was forked
-    before the test process's last one), the function's own modules, and its clock (the one
-    started in the fork server, if virtual)."""
-    if request["base"] is not None:
-        settle(request["base"])
+    """Set the process up as the function's instance (its base is set: see `server.settle`):
+    the function's own modules, and its clock (the one started in the fork server, if
+    virtual)."""
     _forget_vendored(request["code_root_names"])
     inner: Clock
     if request["virtual"] and _clock is not None:

@@ -23,7 +23,7 @@ another way, is followed by that look.
 Control messages (`wire.Channel`), test process to server: ``("spare",)``, answered by
 ``("spare", pid)`` with the test process's end of the spare's socket attached; ``("base",
 base)``, the process state most instances share (environment, ``sys.path``, working folder,
-log level; see `runtime.settle`), which the server takes on so that the spares it forks next
+log level; see `server.settle`), which the server takes on so that the spares it forks next
 have it already (a request then carries only what is the function's); ``("kill", pid)``;
 ``("release", pid, grace_s)`` (kill it if it has not exited by then); ``("shutdown",)``.
 Server to test process, at any time: ``("exited", pid, exit_code)`` with a negative code for a
@@ -44,6 +44,7 @@ import contextlib
 import ctypes
 import gc
 import importlib
+import logging
 import mmap
 import os
 import select
@@ -170,8 +171,6 @@ class _Server:
             if pid in self.live:
                 self.kill_at[pid] = _now() + grace
         elif op == "base":  # what the spares forked from now on take on ahead
-            from .runtime import settle  # (loaded at the server's start)
-
             settle(message[1])
         elif op == "shutdown":
             return False
@@ -279,6 +278,25 @@ class _Server:
                 time.sleep(0.005)
 
 
+def settle(base: dict[str, Any]) -> None:
+    """Take on the process state most instances share (the ``base`` the test process sends:
+    environment, ``sys.path``, working folder, log level). The fork server does it at each
+    change, so that the spares forked after have it already; a spare forked before does it
+    as it gets its request."""
+    with contextlib.suppress(OSError):
+        os.chdir(base["cwd"])
+    env = base["env"]
+    for key in [k for k in os.environ if k not in env]:
+        del os.environ[key]
+    for key, value in env.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
+    time.tzset()  # (TZ may be the function's own)
+    sys.path[:] = base["sys_path"]
+    # What the test's logging lets through (pytest's log_level), as in-process.
+    logging.getLogger().setLevel(base["log_level"])
+
+
 def _signal_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
@@ -308,6 +326,8 @@ def _instance_process(request_fd: int, private_fds: tuple[int, ...], server_pid:
             (_, request), fds = channel.recv_with_fds()
         except ChannelClosed:  # never needed: the session ended
             os._exit(0)
+        if request["base"] is not None:  # (forked before the test process's last base)
+            settle(request["base"])
         sock_fd = channel.sock.detach()  # (now the instance's connection)
         log_fd, status_fd = fds
         os.dup2(log_fd, 1)

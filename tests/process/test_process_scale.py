@@ -5,7 +5,6 @@ what the instance would have done itself."""
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 import textwrap
@@ -128,18 +127,3 @@ def handler(event, context):
     return {"module": "__init__" in sys.modules, "path": folder, "cached": cached}
 """)
     assert fn.invoke().result == {"module": False, "path": [], "cached": []}
-
-
-def test_the_fork_server_works_in_the_background_and_instances_run_as_the_test_process(run):
-    fn = run("""
-import os
-
-def handler(event, context):
-    return os.sched_getscheduler(0)
-""")
-    inv = fn.invoke()
-    if os.sched_getscheduler(0) != os.SCHED_OTHER:
-        pytest.skip("the test process is not scheduled as SCHED_OTHER")
-    # What the server does ahead (fork a spare, get it ready) never preempts a start ...
-    assert os.sched_getscheduler(forkserver.shared_server().pid) == os.SCHED_BATCH
-    assert inv.result == os.SCHED_OTHER  # ... and the function's code runs as the test's

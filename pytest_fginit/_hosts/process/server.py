@@ -99,7 +99,6 @@ def serve(control_fd: int) -> None:
     # written to (copied) in each instance when a collection runs there.
     gc.freeze()
 
-    normal = _in_the_background()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the test process shuts us down
     _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     control = Channel(socket.socket(fileno=control_fd))
@@ -108,7 +107,7 @@ def serve(control_fd: int) -> None:
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, lambda *_: None)
-    server = _Server(control, (control_fd, wake_read, wake_write), normal)
+    server = _Server(control, (control_fd, wake_read, wake_write))
     try:
         server.loop(wake_read)
     finally:
@@ -117,10 +116,8 @@ def serve(control_fd: int) -> None:
 
 
 class _Server:
-    def __init__(self, control: Channel, private_fds: tuple[int, ...],
-                 normal: int | None = None) -> None:
+    def __init__(self, control: Channel, private_fds: tuple[int, ...]) -> None:
         self.control = control
-        self.normal = normal  # (the scheduling policy an instance goes back to)
         self.outbox = Outbox(control.sock)
         self.private_fds = private_fds
         self.live: dict[int, int] = {}  # instances, spares included: pid -> slot (or -1)
@@ -204,7 +201,7 @@ class _Server:
             ours.close()
             # (descriptors still waiting in the outbox are other spares' ends: not this one's)
             _instance_process(theirs.fileno(), self.private_fds + self.outbox.descriptors(),
-                              server_pid, (self.left_nothing, slot), self.normal)
+                              server_pid, (self.left_nothing, slot))  # never returns
         theirs.close()
         self.live[pid] = slot
         self.tell(("spare", pid), [ours.detach()])  # (the outbox closes it once sent)
@@ -300,28 +297,13 @@ def settle(base: dict[str, Any]) -> None:
     logging.getLogger().setLevel(base["log_level"])
 
 
-def _in_the_background() -> int | None:
-    """Run the server, and each spare until it gets its request, as ``SCHED_BATCH`` (if it
-    runs as ``SCHED_OTHER``, as most do): what they do ahead (a fork, a spare getting ready)
-    then waits for a free CPU rather than preempting the test process or a running instance
-    as it wakes (on a 2-core machine, a fork in the middle of a start delayed it by its whole
-    length). Returns the policy an instance goes back to (``None``: none changed)."""
-    try:
-        if os.sched_getscheduler(0) != os.SCHED_OTHER:
-            return None
-        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
-    except (AttributeError, OSError):  # (not Linux)
-        return None
-    return os.SCHED_OTHER
-
-
 def _signal_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
 
 
 def _instance_process(request_fd: int, private_fds: tuple[int, ...], server_pid: int,
-                      left_nothing: tuple[mmap.mmap, int], normal: int | None) -> None:
+                      left_nothing: tuple[mmap.mmap, int]) -> None:
     """The child side of a fork: get ready, wait for a request, run the instance, exit."""
     code = 70
     try:
@@ -344,9 +326,6 @@ def _instance_process(request_fd: int, private_fds: tuple[int, ...], server_pid:
             (_, request), fds = channel.recv_with_fds()
         except ChannelClosed:  # never needed: the session ended
             os._exit(0)
-        if normal is not None:  # an instance now: scheduled as the test process is
-            with contextlib.suppress(OSError):
-                os.sched_setscheduler(0, normal, os.sched_param(0))
         if request["base"] is not None:  # (forked before the test process's last base)
             settle(request["base"])
         sock_fd = channel.sock.detach()  # (now the instance's connection)

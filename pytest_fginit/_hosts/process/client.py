@@ -151,8 +151,12 @@ class ForkServer:
             theirs.close()
         self._channel = Channel(ours)
         self._lock = threading.Lock()
-        self._spares: collections.deque[tuple[int, socket.socket]] = collections.deque()
+        # Spares: (pid, socket, the number of the base it was forked with).
+        self._spares: collections.deque[tuple[int, socket.socket, int]] = collections.deque()
         self._spare_asked = False
+        self._asked_with = 0  # (the base number the spare asked for will have)
+        self._base: dict[str, Any] | None = None  # the last base sent to the server ...
+        self._base_number = 0  # ... and its number
         self._exits: dict[int, int] = {}
         self._forgotten: set[int] = set()  # instances whose exits nobody waits for
         self.closed = False
@@ -161,10 +165,12 @@ class ForkServer:
     def pid(self) -> int:
         return self._process.pid
 
-    def spawn(self, request: dict[str, Any], fds: Sequence[int]) -> tuple[int, socket.socket]:
+    def spawn(self, request: dict[str, Any], base: dict[str, Any],
+              fds: Sequence[int]) -> tuple[int, socket.socket]:
         """Start an instance process on ``request`` with ``fds`` (its log and status files;
-        the caller keeps and closes its own copies). Returns its pid and the socket to talk
-        to it."""
+        the caller keeps and closes its own copies) and ``base`` (see `server.settle`: sent
+        to the server when it changes, and to a spare only if it was forked before). Returns
+        its pid and the socket to talk to it."""
         while True:
             with self._lock, self._talking():
                 if self.closed:
@@ -172,6 +178,9 @@ class ForkServer:
                         "the fork server was shut down (the pytest session ended)")
                 while self._channel.poll(0):  # spares (and exits) that came meanwhile
                     self._read()
+                if base != self._base:  # (before any spare is asked for: those have it)
+                    self._channel.send(("base", base), reading=self._read)
+                    self._base, self._base_number = base, self._base_number + 1
                 if not self._spares:
                     self._ask_for_spare()
                     limit = _now() + _ANSWER_WAIT_S
@@ -180,8 +189,9 @@ class ForkServer:
                             raise ForkServerError(
                                 f"the fork server did not answer within {_ANSWER_WAIT_S:g} s")
                         self._read(waiting_for_spare=True)
-                pid, sock = self._spares.popleft()
+                pid, sock, forked_with = self._spares.popleft()
                 self._ask_for_spare()  # the next one, forked while this one starts
+                request["base"] = None if forked_with == self._base_number else base
             try:
                 Channel(sock).send(("request", request), fds)
             except ChannelClosed:  # it died while it waited: take the next
@@ -196,7 +206,7 @@ class ForkServer:
     def _ask_for_spare(self) -> None:
         if not self._spare_asked:
             self._channel.send(("spare",), reading=self._read)
-            self._spare_asked = True
+            self._spare_asked, self._asked_with = True, self._base_number
 
     def kill(self, pid: int) -> None:
         """Kill the instance and everything in its process group (while coverage measures it,
@@ -280,7 +290,7 @@ class ForkServer:
                 raise
             return message
         if message[0] == "spare":
-            self._spares.append((message[1], socket.socket(fileno=fds[0])))
+            self._spares.append((message[1], socket.socket(fileno=fds[0]), self._asked_with))
             self._spare_asked = False
         elif message[0] == "fork_failed":
             self._spare_asked = False  # (the next spawn asks again)

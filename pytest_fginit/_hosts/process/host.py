@@ -101,26 +101,20 @@ class ProcessHost:
 
     def start_instance(self, spec: InstanceSpec) -> ProcessInstance:
         server = shared_server()  # (a new one if the last was abandoned)
-        request = {
-            "spec": spec,
-            "env": instance_environment(os.environ, self._function_env,
-                                        inherit=self._inherit_env),
-            "sys_path": [str(spec.code_root), *sys.path],
-            "code_root_names": code_root_names(spec.code_root),
-            "cwd": os.getcwd(),
-            "virtual": self.clock.virtual,
-            "memory_limit": self.memory_limit,
-            "secrets": self._secrets,
-            # What the test's logging lets through (pytest's log_level), as in-process.
-            "log_level": logging.getLogger().getEffectiveLevel(),
-        }
+        request = {"spec": spec, "code_root_names": code_root_names(spec.code_root),
+                   "virtual": self.clock.virtual, "memory_limit": self.memory_limit,
+                   "secrets": self._secrets}
+        base = {"env": instance_environment(os.environ, self._function_env,
+                                            inherit=self._inherit_env),
+                "sys_path": list(sys.path), "cwd": os.getcwd(),  # (the code root: runtime's)
+                "log_level": logging.getLogger().getEffectiveLevel()}
         log_fd = status_fd = -1
         try:
             log_fd = anonymous_file("fginit-instance-log")
             status_fd = anonymous_file("fginit-instance-status")
             lead = self.clock.now() - real_time()  # (the instance's clock starts at ours)
             os.pwrite(status_fd, INSTANCE_STATUS.pack(lead, 0, 0), 0)
-            pid, sock = server.spawn(request, [log_fd, status_fd])
+            pid, sock = server.spawn(request, base, [log_fd, status_fd])
         except BaseException as exc:
             for fd in (log_fd, status_fd):
                 if fd >= 0:

@@ -14,21 +14,30 @@ so it also survives a crash.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import json
 import logging
+import mmap
 import os
 import pickle
 import resource
 import signal
 import socket
 import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ..._clock import Clock, RealClock, Timeline, VirtualClock, real_time
+from ..._clock import (
+    Clock,
+    RealClock,
+    Timeline,
+    VirtualClock,
+    real_monotonic,
+    real_sleep,
+    real_time,
+)
 from ..._redaction import redactor
 from ...context import Context, ContextFields
 from ..inprocess.deadline import Watchdog
@@ -62,11 +71,16 @@ def max_rss_bytes() -> int:
 
 
 _exiting = False
+_left_nothing: tuple[mmap.mmap, int] | None = None
+"""This instance's byte in the fork server's shared page, and its position (-1: none)."""
+_owner = 0
+"""The instance process's pid (a process its code forked is not the instance)."""
+_DESCENDANTS_WAIT_S = 2.0
 
 
 def exit_process(code: int) -> NoReturn:
-    """End this instance process: flush output, save coverage data, exit at once (a negative
-    ``code``: die of that signal)."""
+    """End this instance process: flush output, save coverage data, end what it started, exit
+    at once (a negative ``code``: die of that signal)."""
     global _exiting
     if _exiting:  # a kill that came while we were saving: let the save finish
         return  # type: ignore[misc]
@@ -75,6 +89,10 @@ def exit_process(code: int) -> NoReturn:
         with contextlib.suppress(Exception):
             stream.flush()
     coverage_support.save()
+    if os.getpid() == _owner and _left_nothing is not None and _end_descendants():
+        page, slot = _left_nothing
+        if slot >= 0:
+            page[slot] = 1  # the fork server need not look for what we left: nothing
     if code < 0:
         signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
@@ -82,6 +100,35 @@ def exit_process(code: int) -> NoReturn:
 
 
 _real_exit = os._exit
+
+
+def children() -> set[int]:
+    """This process's children (Linux; an empty set elsewhere)."""
+    found: set[int] = set()
+    with contextlib.suppress(OSError):
+        for task in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{task}/children") as listed:
+                found.update(int(pid) for pid in listed.read().split())
+    return found
+
+
+def _end_descendants() -> bool:
+    """Kill and reap every process this instance started that is still there: as the
+    subreaper of its descendants, each one whose parent ended is its child. Whether none is
+    left (the usual case costs one ``waitpid``: no child at all)."""
+    limit = real_monotonic() + _DESCENDANTS_WAIT_S
+    while True:
+        try:
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass  # (one that had ended, reaped)
+        except ChildProcessError:
+            return True
+        if real_monotonic() > limit:  # (one stuck in the kernel: the server kills it later)
+            return False
+        for pid in children():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        real_sleep(0.001)
 
 
 def _exit_saving_coverage(status: int) -> NoReturn:
@@ -181,9 +228,14 @@ class _ReportingClock:
 def _forget_vendored(provided: frozenset[str]) -> None:
     """Drop the modules the fork server had loaded (freezegun's dependencies, say) whose names
     the code root provides: the function's own copies load instead, as in-process."""
-    provided = provided - {"pytest_fginit"}
-    for name in [n for n in sys.modules if n.partition(".")[0] in provided]:
-        del sys.modules[name]
+    provided = (provided - {"pytest_fginit"}) & _loaded_at_fork
+    if provided:  # (rare: no walk over every module, each a page to copy, otherwise)
+        for name in [n for n in sys.modules if n.partition(".")[0] in provided]:
+            del sys.modules[name]
+
+
+_loaded_at_fork: frozenset[str] = frozenset()
+"""The top-level names of the modules loaded when the spare got ready."""
 
 
 def _follow_clock(clock: Clock, offset: float) -> None:
@@ -194,10 +246,13 @@ def _follow_clock(clock: Clock, offset: float) -> None:
             clock.pass_time(behind)
 
 
-def get_ready() -> None:
+def get_ready(left_nothing: tuple[mmap.mmap, int] | None = None) -> None:
     """What a new instance process does before it knows its request (while it waits as the
     fork server's spare): measure coverage, and write its output and log records unbuffered
-    to its standard streams, which will be its log file."""
+    to its standard streams, which will be its log file. ``left_nothing``: where it tells the
+    fork server, as it ends, that it left no process behind."""
+    global _left_nothing, _owner, _loaded_at_fork
+    _left_nothing, _owner = left_nothing, os.getpid()
     coverage_support.restart_after_fork(
         lambda: exit_process(128 + coverage_support.SAVE_AND_EXIT))
     os._exit = _exit_saving_coverage
@@ -208,6 +263,7 @@ def get_ready() -> None:
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.getLogger().addHandler(handler)
     _rehearse()
+    _loaded_at_fork = frozenset(name.partition(".")[0] for name in sys.modules)
 
 
 class _NoModules:
@@ -246,25 +302,30 @@ def _rehearse() -> None:
                                                outcome.exception, None, True, outcome.value,
                                                max_rss_bytes()))))
         top_level_names(Path(__file__).parent)
+        _rehearse_import()
     finally:
         SLEEP.release()
 
 
+def _rehearse_import() -> None:
+    """Import a module through a folder put first on ``sys.path``, as the request imports the
+    function's (this package's own ``__init__`` file, as a top-level module), then forget it:
+    its path finder, loader and compiler pages are copied, which halves that first import."""
+    folder = str(Path(__file__).parent)
+    sys.path.insert(0, folder)
+    try:
+        importlib.import_module("__init__")
+    finally:
+        sys.path.remove(folder)
+        sys.modules.pop("__init__", None)
+        sys.path_importer_cache.pop(folder, None)
+
+
 def _become_the_instance(request: dict[str, Any]) -> _ReportingClock:
-    """Set the process up as the function's instance: working folder, environment,
-    ``sys.path``, logging, and its clock (the one started in the fork server, if virtual)."""
-    with contextlib.suppress(OSError):
-        os.chdir(request["cwd"])
-    env = request["env"]
-    for key in [k for k in os.environ if k not in env]:
-        del os.environ[key]
-    for key, value in env.items():
-        if os.environ.get(key) != value:
-            os.environ[key] = value
-    time.tzset()  # (TZ may be the function's own)
-    sys.path[:] = request["sys_path"]
+    """Set the process up as the function's instance (its base is set: see `server.settle`):
+    the function's own modules, and its clock (the one started in the fork server, if
+    virtual)."""
     _forget_vendored(request["code_root_names"])
-    logging.getLogger().setLevel(request["log_level"])
     inner: Clock
     if request["virtual"] and _clock is not None:
         inner = _clock

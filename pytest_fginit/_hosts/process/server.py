@@ -14,11 +14,18 @@ cold start (each process hop costs a wake-up, which is slow on a virtual machine
 
 Each instance process gets a session of its own (its process group is its pid, so a kill
 reaches what it started), dies with the server (``PR_SET_PDEATHSIG``), is the subreaper of its
-own descendants, and is reaped by the server, which adopts and kills what it left behind.
+own descendants, and is reaped by the server, which adopts and kills what it left behind. An
+instance that ends through its runtime ends its descendants itself and says so in a byte of a
+page shared with the server: its exit then costs the server one ``waitpid``, with no look at
+all of its children (which made closing k instances O(k²)); one killed by a signal, or gone
+another way, is followed by that look.
 
 Control messages (`wire.Channel`), test process to server: ``("spare",)``, answered by
-``("spare", pid)`` with the test process's end of the spare's socket attached; ``("kill",
-pid)``; ``("release", pid, grace_s)`` (kill it if it has not exited by then); ``("shutdown",)``.
+``("spare", pid)`` with the test process's end of the spare's socket attached; ``("base",
+base)``, the process state most instances share (environment, ``sys.path``, working folder,
+log level; see `server.settle`), which the server takes on so that the spares it forks next
+have it already (a request then carries only what is the function's); ``("kill", pid)``;
+``("release", pid, grace_s)`` (kill it if it has not exited by then); ``("shutdown",)``.
 Server to test process, at any time: ``("exited", pid, exit_code)`` with a negative code for a
 signal, as ``subprocess`` reports it, for every instance that ends (the test process waits for
 them as its emulators close).
@@ -37,6 +44,8 @@ import contextlib
 import ctypes
 import gc
 import importlib
+import logging
+import mmap
 import os
 import select
 import signal
@@ -62,6 +71,9 @@ _PRELOADED = (
 """Standard-library modules loaded in the fork server, so that instances do not each load
 them again: a platform runtime has them loaded before it loads the function's code too.
 (A module the code root provides under the same name still wins: see the runtime.)"""
+_SLOTS = 1 << 16
+"""How many instances at once get a byte in the shared `_Server.left_nothing` page (one
+beyond that is reaped the slow way: a look at every child of ours)."""
 
 
 _libc: Any = None
@@ -108,8 +120,13 @@ class _Server:
         self.control = control
         self.outbox = Outbox(control.sock)
         self.private_fds = private_fds
-        self.live: set[int] = set()  # instances, spares included
+        self.live: dict[int, int] = {}  # instances, spares included: pid -> slot (or -1)
         self.kill_at: dict[int, float] = {}  # pid -> when to SIGKILL its group
+        # One byte per instance, shared with them all: set by an instance that ends through
+        # its runtime once it has ended its own descendants (see `runtime.exit_process`). Its
+        # exit then costs O(1): no look at all our children for what it left behind.
+        self.left_nothing = mmap.mmap(-1, _SLOTS)
+        self.free_slots = list(range(_SLOTS - 1, -1, -1))
 
     def loop(self, wake_read: int) -> None:
         control = self.control.fileno()
@@ -153,6 +170,8 @@ class _Server:
             _, pid, grace = message
             if pid in self.live:
                 self.kill_at[pid] = _now() + grace
+        elif op == "base":  # what the spares forked from now on take on ahead
+            settle(message[1])
         elif op == "shutdown":
             return False
         return True
@@ -166,9 +185,14 @@ class _Server:
             self.tell(("fork_failed", str(exc)))
             return
         server_pid = os.getpid()
+        slot = self.free_slots.pop() if self.free_slots else -1
+        if slot >= 0:
+            self.left_nothing[slot] = 0
         try:
             pid = os.fork()
         except OSError as exc:
+            if slot >= 0:
+                self.free_slots.append(slot)
             ours.close()
             theirs.close()
             self.tell(("fork_failed", str(exc)))
@@ -177,9 +201,9 @@ class _Server:
             ours.close()
             # (descriptors still waiting in the outbox are other spares' ends: not this one's)
             _instance_process(theirs.fileno(), self.private_fds + self.outbox.descriptors(),
-                              server_pid)  # never returns
+                              server_pid, (self.left_nothing, slot))  # never returns
         theirs.close()
-        self.live.add(pid)
+        self.live[pid] = slot
         self.tell(("spare", pid), [ours.detach()])  # (the outbox closes it once sent)
 
     def kill(self, pid: int) -> None:
@@ -206,18 +230,23 @@ class _Server:
                 return
             if pid == 0:
                 return
-            if pid in self.live:  # (else an orphan we adopted as subreaper)
-                self.live.discard(pid)
+            slot = self.live.pop(pid, None)
+            if slot is not None:  # (else an orphan we adopted as subreaper)
                 self.kill_at.pop(pid, None)
-                _signal_group(pid, signal.SIGKILL)  # whatever it left running
-                self.kill_adopted()  # ... also what left its process group (setsid)
+                if slot < 0 or not self.left_nothing[slot]:
+                    _signal_group(pid, signal.SIGKILL)  # whatever it left running
+                    self.kill_adopted()  # ... also what left its process group (setsid)
+                if slot >= 0:
+                    self.free_slots.append(slot)
                 self.tell(("exited", pid, os.waitstatus_to_exitcode(status)))
 
     def kill_adopted(self) -> None:
         """Kill the processes an ended instance left behind that we adopted as subreaper:
         every child of ours that is not an instance. (Each instance is the subreaper of its
         own descendants while it lives, so these are only ever an ended instance's.)"""
-        for pid in _children() - self.live:
+        from .runtime import children  # (loaded at the server's start)
+
+        for pid in children() - self.live.keys():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
 
@@ -249,14 +278,23 @@ class _Server:
                 time.sleep(0.005)
 
 
-def _children() -> set[int]:
-    """This process's children (Linux; an empty set elsewhere)."""
-    found: set[int] = set()
+def settle(base: dict[str, Any]) -> None:
+    """Take on the process state most instances share (the ``base`` the test process sends:
+    environment, ``sys.path``, working folder, log level). The fork server does it at each
+    change, so that the spares forked after have it already; a spare forked before does it
+    as it gets its request."""
     with contextlib.suppress(OSError):
-        for task in os.listdir("/proc/self/task"):
-            with open(f"/proc/self/task/{task}/children") as children:
-                found.update(int(pid) for pid in children.read().split())
-    return found
+        os.chdir(base["cwd"])
+    env = base["env"]
+    for key in [k for k in os.environ if k not in env]:
+        del os.environ[key]
+    for key, value in env.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
+    time.tzset()  # (TZ may be the function's own)
+    sys.path[:] = base["sys_path"]
+    # What the test's logging lets through (pytest's log_level), as in-process.
+    logging.getLogger().setLevel(base["log_level"])
 
 
 def _signal_group(pid: int, sig: int) -> None:
@@ -264,8 +302,8 @@ def _signal_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
 
 
-def _instance_process(request_fd: int, private_fds: tuple[int, ...],
-                      server_pid: int) -> None:
+def _instance_process(request_fd: int, private_fds: tuple[int, ...], server_pid: int,
+                      left_nothing: tuple[mmap.mmap, int]) -> None:
     """The child side of a fork: get ready, wait for a request, run the instance, exit."""
     code = 70
     try:
@@ -282,12 +320,14 @@ def _instance_process(request_fd: int, private_fds: tuple[int, ...],
                 os.close(fd)
         from .runtime import exit_process, get_ready, run
 
-        get_ready()
+        get_ready(left_nothing)
         channel = Channel(socket.socket(fileno=request_fd))
         try:
             (_, request), fds = channel.recv_with_fds()
         except ChannelClosed:  # never needed: the session ended
             os._exit(0)
+        if request["base"] is not None:  # (forked before the test process's last base)
+            settle(request["base"])
         sock_fd = channel.sock.detach()  # (now the instance's connection)
         log_fd, status_fd = fds
         os.dup2(log_fd, 1)

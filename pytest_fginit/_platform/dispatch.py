@@ -27,7 +27,7 @@ from ..faults import FaultRule, Faults
 from ..records import Instance, Invocation, JournalEntry
 from .outcomes import body_size, error_of, function_error, record_result
 from .parallel import at, side_by_side
-from .placement import NoRoom, Request, Start, join_or_open, missing_reserved, pick_instance
+from .placement import NoRoom, Request, Start, join_or_open, missing_reserved
 from .pool import EmulatorListener, InstancePool
 from .revision import check_working_folder, context_for
 
@@ -58,6 +58,7 @@ class Dispatcher:
         pool = self._pool
         pool.reclaim_idle()  # (before the requests arrive: their time is their own)
         pool.sends += 1
+        pool.ready.begin_send()
         mark = len(self._journal)
         together = len(events) > 1
         requests, starts = self._place(bodies, ids, together)
@@ -122,7 +123,6 @@ class Dispatcher:
         config = self._pool.revision.config
         now = self._pool.elapsed()
         requests: list[Request] = []
-        load: dict[Instance, int] = {}
         starts: list[Start] = []
         for (event, body, payload), request_id in zip(bodies, ids, strict=True):
             self._requests += 1
@@ -144,20 +144,18 @@ class Dispatcher:
                     self._redact)
                 request.done = True
             else:
-                self._assign(request, load, starts)
+                self._assign(request, starts)
+        self._pool.ready.end_placement()
         return requests, starts
 
-    def _assign(self, request: Request, load: dict[Instance, int],
-                starts: list[Start]) -> None:
+    def _assign(self, request: Request, starts: list[Start]) -> None:
         """Give ``request`` an instance, before any user code of this send runs: a ready
         one, a place on one coming up for this send, or a new one; else it is throttled."""
         pool = self._pool
         config = pool.revision.config
         capacity = config.concurrency_num
-        while (instance := pick_instance(pool.ready, load, capacity,
-                                         pool.last_send)) is not None:
+        while (instance := pool.ready.pick(capacity)) is not None:
             if pool.give(instance):  # (else its process died while idle: it was stopped)
-                load[instance] = load.get(instance, 0) + 1
                 request.instance = instance
                 return
         decision = join_or_open(starts, capacity, len(pool.ready), config.max_instance_num)
@@ -266,6 +264,7 @@ class Dispatcher:
         instance.invocations.append(invocation)
         # (idle from now on; with concurrency_num > 1, from when its last request ended)
         instance.last_used_at = max(instance.last_used_at, self._pool.elapsed())
+        self._pool.ready.used(instance)
         invocation.error = error_of(outcome, "handler_error", "handler_timeout",
                                     self._pool.revision.config.timeout, self._redact)
         if invocation.error is None:

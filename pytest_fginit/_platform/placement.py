@@ -12,7 +12,9 @@ the send runs, so who serves whom does not depend on how threads happen to be sc
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+import heapq
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from .._clock import Timeline
@@ -117,3 +119,132 @@ def next_reclaim_at(ready: Iterable[Instance], idle_timeout: float) -> float | N
 def missing_reserved(ready: Iterable[Instance], wanted: int) -> int:
     """How many reserved instances to bring up so that ``wanted`` are ready."""
     return max(0, wanted - sum(1 for i in ready if i.reserved))
+
+
+class ReadyInstances:
+    """The ready instances, kept in the orders the platform's decisions read them, so that a
+    request costs O(1) whatever their number: `pick_instance` and `idle_to_reclaim` decide
+    the same over a list, in a scan per request.
+
+    Iterating gives them in readiness order. Within a send the pick order is: idle instances
+    (reserved first, then the most recent send's first, ties by readiness), then, with
+    ``concurrency_num`` > 1, the busy ones round after round (least busy first, reserved
+    first, ties by readiness). The pool calls `add`, `remove` and `used` as instances become
+    ready, stop and finish a request; the dispatcher brackets a send's placement with
+    `begin_send` and `end_placement`.
+    """
+
+    def __init__(self) -> None:
+        self._seq: dict[Instance, int] = {}  # (readiness order: insertion order, and a number)
+        self._count = 0
+        # Per group (reserved, then on demand): those given a request in the current send or
+        # ready since it began, in readiness order; and the others, the latest send's first.
+        self._top: tuple[dict[Instance, None], dict[Instance, None]] = ({}, {})
+        self._rest: tuple[OrderedDict[Instance, None], OrderedDict[Instance, None]] = (
+            OrderedDict(), OrderedDict())
+        self._picked: list[Instance] = []  # (given a request in this send's placement)
+        self._round: list[Instance] | None = None  # (busy ones: the next round's order)
+        self._at = 0
+        self._level = 1
+        self._idle: list[tuple[float, int, Instance]] = []  # on demand, by idle since (a heap)
+        self._noted: dict[Instance, float] = {}  # (the idle time of each one's latest entry)
+
+    def __iter__(self) -> Iterator[Instance]:
+        return iter(self._seq)
+
+    def __len__(self) -> int:
+        return len(self._seq)
+
+    def __contains__(self, instance: object) -> bool:
+        return instance in self._seq
+
+    def add(self, instance: Instance) -> None:
+        """``instance`` became ready (its ``last_used_at`` set)."""
+        self._seq[instance] = self._count
+        self._count += 1
+        self._top[not instance.reserved][instance] = None
+        self.used(instance)
+
+    def remove(self, instance: Instance) -> None:
+        """``instance`` stopped being ready (its heap entries go stale)."""
+        if self._seq.pop(instance, None) is not None:
+            self._noted.pop(instance, None)
+            group = not instance.reserved
+            self._top[group].pop(instance, None)
+            self._rest[group].pop(instance, None)
+
+    def used(self, instance: Instance) -> None:
+        """``instance.last_used_at`` changed (a request on it ended, or it became ready)."""
+        if instance.reserved or instance not in self._seq:  # (never reclaimed; or gone)
+            return
+        idle = self._idle
+        if len(idle) > 2 * len(self._seq) + 16:  # (mostly stale entries: rebuilt, amortised)
+            idle[:] = [(i.last_used_at, self._seq[i], i) for i in self._seq if not i.reserved]
+            heapq.heapify(idle)
+            self._noted = {i: since for since, _, i in idle}
+        self._noted[instance] = instance.last_used_at
+        heapq.heappush(idle, (instance.last_used_at, self._seq[instance], instance))
+
+    # --- one send -----------------------------------------------------------------------
+
+    def begin_send(self) -> None:
+        """A new send: last send's instances become the most recent ones before all others."""
+        for top, rest in zip(self._top, self._rest, strict=True):
+            for instance in reversed(top):
+                rest[instance] = None
+                rest.move_to_end(instance, last=False)
+            top.clear()
+
+    def pick(self, capacity: int) -> Instance | None:
+        """The instance the next request of the send goes to (see the class), ``None`` if all
+        are full; the caller gives it the request or `remove`s it (it died)."""
+        for rest in self._rest:
+            if rest:
+                instance = rest.popitem(last=False)[0]
+                self._picked.append(instance)
+                return instance
+        if capacity <= 1 or not self._picked:
+            return None
+        if self._round is None:  # (every ready one is busy: a round at a time from here)
+            self._round = sorted(self._picked, key=self._busy_order)
+        while self._level < capacity:
+            while self._at < len(self._round):
+                instance = self._round[self._at]
+                self._at += 1
+                if instance in self._seq:
+                    return instance
+            # (a round ended: one more request on each, the ones gone since left out)
+            self._round = [i for i in self._round if i in self._seq]
+            if not self._round:
+                return None
+            self._at, self._level = 0, self._level + 1
+        return None
+
+    def end_placement(self) -> None:
+        """The send is placed: the instances it picked are the most recent ones now."""
+        for instance in sorted((i for i in self._picked if i in self._seq),
+                               key=self._seq.__getitem__):
+            self._top[not instance.reserved][instance] = None
+        self._picked.clear()
+        self._round, self._at, self._level = None, 0, 1
+
+    def _busy_order(self, instance: Instance) -> tuple[bool, int]:
+        return not instance.reserved, self._seq.get(instance, -1)
+
+    # --- reclaim ------------------------------------------------------------------------
+
+    def idle_past(self, now: float, idle_timeout: float) -> list[Instance]:
+        """`idle_to_reclaim`: those idle for longer than ``idle_timeout``, in ready order."""
+        idle, due = self._idle, dict[Instance, None]()
+        while idle:
+            since, seq, instance = idle[0]
+            if self._noted.get(instance) == since:  # (else stale: used since, or gone)
+                if instance.last_used_at != since:  # (changed without `used`: kept right)
+                    heapq.heapreplace(idle, (instance.last_used_at, seq, instance))
+                    self._noted[instance] = instance.last_used_at
+                    continue
+                if not now - since > idle_timeout:
+                    break
+                due[instance] = None
+            heapq.heappop(idle)
+        return sorted(due, key=self._seq.__getitem__)

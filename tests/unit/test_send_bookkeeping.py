@@ -1,0 +1,159 @@
+"""A send's bookkeeping costs O(1) per request, whatever the number of ready instances (issue
+12): the ordered ready instances decide as the reference scans do (`pick_instance`,
+`idle_to_reclaim`), and a request reads no more instances with 300 ready than with one. No
+timing: counts and invariants only."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from pytest_fginit import FunctionConfig, FunctionEmulator
+from pytest_fginit._platform import pool as pool_module
+from pytest_fginit._platform.placement import ReadyInstances, idle_to_reclaim, pick_instance
+from pytest_fginit.records import Instance
+
+
+class _Model:
+    """The reference: a list in readiness order and each instance's last send, scanned."""
+
+    def __init__(self) -> None:
+        self.ready: list[Instance] = []
+        self.last_send: dict[Instance, int] = {}
+        self.sends = 0
+        self.ours = ReadyInstances()
+        self.made = 0
+
+    def add(self, rng: random.Random, now: float) -> None:
+        self.made += 1
+        instance = Instance(id=f"i{self.made}", created_at=now, state="ready",
+                            reserved=rng.random() < 0.3, last_used_at=now)
+        self.ready.append(instance)
+        self.last_send[instance] = self.sends
+        self.ours.add(instance)
+
+    def remove(self, instance: Instance) -> None:
+        self.ready.remove(instance)
+        self.ours.remove(instance)
+
+    def send(self, rng: random.Random, requests: int, capacity: int, now: float) -> None:
+        self.sends += 1
+        self.ours.begin_send()
+        load: dict[Instance, int] = {}
+        for _ in range(requests):
+            while True:
+                expected = pick_instance(self.ready, load, capacity, self.last_send)
+                assert self.ours.pick(capacity) is expected
+                if expected is None:
+                    break
+                if rng.random() < 0.05:  # its process died while idle: stopped, next one
+                    self.remove(expected)
+                    continue
+                load[expected] = load.get(expected, 0) + 1
+                self.last_send[expected] = self.sends
+                break
+        self.ours.end_placement()
+        for instance in load:
+            if instance in self.ready and rng.random() < 0.9:  # (its request ended)
+                instance.last_used_at = max(instance.last_used_at, now + rng.random())
+                self.ours.used(instance)
+
+    def reclaim(self, now: float, timeout: float) -> None:
+        expected = idle_to_reclaim(self.ready, now, timeout)
+        assert self.ours.idle_past(now, timeout) == expected
+        for instance in expected:
+            self.remove(instance)
+        assert list(self.ours) == self.ready
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_the_ordered_ready_instances_decide_as_the_reference_scans(seed):
+    rng = random.Random(seed)
+    model, now = _Model(), 0.0
+    for _ in range(rng.randint(1, 6)):
+        model.add(rng, now)
+    for _ in range(60):
+        now += rng.choice((0.0, 1.0, 5.0, 20.0))
+        action = rng.random()
+        if action < 0.5:
+            model.send(rng, rng.randint(1, 12), rng.choice((1, 1, 2, 3)), now)
+            for _ in range(rng.randint(0, 3)):  # (cold starts of the send, ready after it)
+                model.add(rng, now)
+        elif action < 0.7:
+            model.reclaim(now, rng.choice((5.0, 30.0)))
+        elif action < 0.8 and model.ready:
+            model.remove(rng.choice(model.ready))
+        else:
+            model.add(rng, now)
+
+
+def test_the_idle_heap_stays_bounded_by_the_ready_instances():
+    ours = ReadyInstances()
+    instances = [Instance(id=f"i{n}", created_at=0.0, state="ready") for n in range(3)]
+    for instance in instances:
+        ours.add(instance)
+    for n in range(10_000):  # one instance used again and again, two idle since 0
+        instances[0].last_used_at = float(n)
+        ours.used(instances[0])
+    assert len(ours._idle) <= 2 * len(instances) + 17
+    assert ours.idle_past(10_000.0, 60.0) == instances[1:]
+
+
+# --- end to end: instance reads per request do not grow with the ready instances -----------
+
+_READS = {"reserved": 0, "last_used_at": 0, "state": 0}
+
+
+class _CountingInstance(Instance):
+    """An instance that counts the reads of what placement and reclaim look at."""
+
+    def __getattribute__(self, name: str) -> object:
+        if name in _READS:
+            _READS[name] += 1
+        return super().__getattribute__(name)
+
+
+@pytest.fixture
+def counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    (tmp_path / "index.py").write_text("def handler(event, context):\n    return event\n")
+    monkeypatch.setattr(pool_module, "Instance", _CountingInstance)
+    opened: list[FunctionEmulator] = []
+
+    def make(ready: int, **config: object) -> FunctionEmulator:
+        fn = FunctionEmulator(FunctionConfig(code_root=tmp_path, max_instance_num=-1,
+                                             **config)).start()
+        opened.append(fn)
+        fn.invoke_concurrently(list(range(ready)))
+        fn.invoke(0)
+        return fn
+
+    yield make
+    for fn in opened:
+        fn.close()
+
+
+def reads_of(send) -> int:
+    for name in _READS:
+        _READS[name] = 0
+    send()
+    return sum(_READS.values())
+
+
+def test_a_warm_invoke_reads_as_many_instances_with_300_ready_as_with_one(counted):
+    one, many = counted(1), counted(300)
+    assert len(many._pool.ready) == 300
+    assert reads_of(lambda: one.invoke(1)) == reads_of(lambda: many.invoke(1))
+    assert reads_of(lambda: many.invoke(2)) < 20
+
+
+@pytest.mark.parametrize("concurrency_num", [1, 3])
+def test_placing_a_send_reads_instances_in_proportion_to_its_requests(counted,
+                                                                     concurrency_num):
+    small, large = counted(100, concurrency_num=concurrency_num), counted(
+        400, concurrency_num=concurrency_num)
+    k = 100 * concurrency_num
+    per_small = reads_of(lambda: small.invoke_concurrently(list(range(k))))
+    per_large = reads_of(lambda: large.invoke_concurrently(list(range(4 * k))))
+    assert per_large <= 4.5 * per_small  # (a scan per request would make it 16 times)

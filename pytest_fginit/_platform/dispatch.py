@@ -15,8 +15,6 @@ from __future__ import annotations
 import math
 import re
 from functools import partial
-from json import dumps as _json_dumps
-from json import loads as _json_loads
 from typing import Any
 
 from .._clock import Clock, Timeline
@@ -25,7 +23,7 @@ from .._redaction import Redactor
 from ..errors import MAX_BODY_BYTES
 from ..faults import FaultRule, Faults
 from ..records import Instance, Invocation, JournalEntry
-from .outcomes import body_size, error_of, function_error, record_result
+from .outcomes import JSON, body_size, error_of, function_error, record_result
 from .parallel import at, side_by_side
 from .placement import NoRoom, Request, Start, join_or_open, missing_reserved
 from .pool import EmulatorListener, InstancePool
@@ -305,22 +303,27 @@ def _serialise(what: str, events: list[Any]) -> list[_Body]:
     round trip); `TypeError` naming the event that cannot be sent, `ValueError` for one
     nested more than `MAX_EVENT_DEPTH` deep."""
     bodies = []
+    dumps, loads = JSON.dumps, JSON.loads
     for n, event in enumerate(events):
-        which = "the event" if len(events) == 1 else f"event {n}"
         try:
-            body = _json_dumps(event)
-            payload = _json_loads(body)
+            body = dumps(event)
+            payload = loads(body)
         except RecursionError:
             body, payload = "", None
         except (TypeError, ValueError) as exc:
-            raise TypeError(f"{what}: {which} must be JSON-serialisable: {exc}") from None
+            raise TypeError(f"{what}: {_which(events, n)} must be JSON-serialisable: "
+                            f"{exc}") from None
         # (a body with few brackets cannot nest deeply: only those are walked)
         if not body or (body.count("[") + body.count("{") > MAX_EVENT_DEPTH
                         and _depth(payload) > MAX_EVENT_DEPTH):
-            raise ValueError(f"{what}: {which} is nested too deeply: allowed: at most "
-                             f"{MAX_EVENT_DEPTH} levels of lists and objects")
+            raise ValueError(f"{what}: {_which(events, n)} is nested too deeply: allowed: at "
+                             f"most {MAX_EVENT_DEPTH} levels of lists and objects")
         bodies.append((event, body, payload))
     return bodies
+
+
+def _which(events: list[Any], n: int) -> str:
+    return "the event" if len(events) == 1 else f"event {n}"
 
 
 def _depth(value: Any) -> int:

@@ -157,3 +157,60 @@ def test_placing_a_send_reads_instances_in_proportion_to_its_requests(counted,
     per_small = reads_of(lambda: small.invoke_concurrently(list(range(k))))
     per_large = reads_of(lambda: large.invoke_concurrently(list(range(4 * k))))
     assert per_large <= 4.5 * per_small  # (a scan per request would make it 16 times)
+
+
+# --- builtins: copied into an instance's namespace only when they changed -----------------
+
+BUILTINS_HANDLER = """\
+def handler(event, context):
+    if event == "write":
+        __builtins__["len"] = lambda value: -1  # (its own builtins: put right next phase)
+    return [len("abc"), open.__name__]
+"""
+
+
+@pytest.fixture
+def builtins_fn(tmp_path: Path):
+    (tmp_path / "index.py").write_text(BUILTINS_HANDLER)
+    with FunctionEmulator(FunctionConfig(code_root=tmp_path)) as fn:
+        yield fn
+
+
+def refreshes(fn: FunctionEmulator) -> int:
+    namespace = fn._pool.hosted(fn.instances[0])._namespace  # type: ignore[attr-defined]
+    return int(namespace.refreshes)
+
+
+def test_warm_invokes_copy_the_builtins_only_when_they_changed(builtins_fn, monkeypatch):
+    from pytest_fginit._hosts.inprocess.namespace import _TAG_OFFSET
+
+    fn = builtins_fn
+    assert fn.invoke().result == [3, "open"]
+    first = refreshes(fn)
+    for _ in range(5):
+        assert fn.invoke().result == [3, "open"]
+    if _TAG_OFFSET is None:  # (no version tag to read on this Python: a copy every time)
+        assert refreshes(fn) == first + 5
+        return
+    assert refreshes(fn) == first  # nothing changed: no copy
+
+    def fake_open(*args: object) -> None: ...
+    monkeypatch.setattr("builtins.open", fake_open)  # a test patches a builtin
+    assert fn.invoke().result == [3, "fake_open"]
+    assert refreshes(fn) == first + 1
+    monkeypatch.undo()
+    assert fn.invoke("write").result == [-1, "open"]  # (user code writes its builtins...)
+    assert fn.invoke().result == [3, "open"]  # (... and the next phase gets them right)
+    assert refreshes(fn) == first + 3
+
+
+def test_without_a_version_tag_every_phase_copies(builtins_fn, monkeypatch):
+    fn = builtins_fn
+    fn.invoke()
+    namespace = fn._pool.hosted(fn.instances[0])._namespace  # type: ignore[attr-defined]
+    monkeypatch.setattr(namespace, "_own_version", None)
+    before = refreshes(fn)
+    monkeypatch.setattr("builtins.open", len)
+    assert fn.invoke().result == [3, "len"]
+    fn.invoke()
+    assert refreshes(fn) == before + 2

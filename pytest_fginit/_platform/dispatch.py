@@ -20,6 +20,7 @@ from typing import Any
 from .._clock import Clock, Timeline
 from .._hosts.protocol import Injection, PhaseOutcome
 from .._redaction import Redactor
+from ..context import ContextFields
 from ..errors import MAX_BODY_BYTES
 from ..faults import FaultRule, Faults
 from ..records import Instance, Invocation, JournalEntry
@@ -27,7 +28,7 @@ from .outcomes import JSON, body_size, error_of, function_error, record_result
 from .parallel import at, side_by_side
 from .placement import NoRoom, Request, Start, join_or_open, missing_reserved
 from .pool import EmulatorListener, InstancePool
-from .revision import check_working_folder, context_for
+from .revision import Revision, check_working_folder, context_for
 
 _Body = tuple[Any, str, Any]  # (the event, its JSON text, the event as user code receives it)
 _Queue = list[tuple[Request, FaultRule | None]]  # (handlers one instance runs in turn)
@@ -48,11 +49,15 @@ class Dispatcher:
         self._listeners = listeners
         self._redact = redact
         self._requests = 0  # (numbers the request ids no test gave)
+        self._fields: tuple[Revision | None, ContextFields | None] = (None, None)
+        """A handler's context fields for the revision deployed (only the request id changes
+        from one request to the next)."""
 
     def send(self, what: str, events: list[Any], ids: list[str | None]) -> list[Invocation]:
         """Serve ``events`` as requests that arrive together; their invocations, in order."""
         bodies = _serialise(what, events)
-        _check_request_ids(what, ids)
+        if ids.count(None) != len(ids):
+            _check_request_ids(what, ids)
         pool = self._pool
         pool.reclaim_idle()  # (before the requests arrive: their time is their own)
         pool.sends += 1
@@ -70,7 +75,10 @@ class Dispatcher:
                 failure = self._run_handlers(requests)
             for request in requests:
                 if request.done:
-                    at(request.timeline, self._file, request.invocation)
+                    if request.timeline is None:
+                        self._file(request.invocation)
+                    else:
+                        at(request.timeline, self._file, request.invocation)
         finally:
             self.settle([r.timeline for r in requests] if together else [], mark)
         for request in requests:  # (what was recorded, also when the send failed midway)
@@ -108,6 +116,8 @@ class Dispatcher:
         again (an interrupt was stopping them); the shared clock moves to the latest of the
         requests' timelines, and the journal from ``mark`` on is put in order of time."""
         self._pool.host.resume()
+        if not timelines:  # (one request: on the shared clock, in order)
+            return
         joined = [t for t in timelines if t is not None]
         if joined:
             self._clock.join(joined)
@@ -133,7 +143,7 @@ class Dispatcher:
             )
             request = Request(invocation, Timeline() if together else None)
             requests.append(request)
-            size = body_size(event, body)
+            size = len(body) if len(body) <= MAX_BODY_BYTES else body_size(event, body)
             if size > MAX_BODY_BYTES:  # refused by the platform: no instance sees it
                 # [assumption] the platform's wording of this refusal is not published.
                 invocation.error = function_error(
@@ -180,12 +190,19 @@ class Dispatcher:
             return None
         if len(handled) == 1:  # (the common case, invoke(): no task lists)
             request = handled[0]
+            timeline = request.timeline
             try:
-                started, outcome = at(request.timeline, self._handle, request,
-                                      self._faults.handler.take())
+                if timeline is None:
+                    started, outcome = self._handle(request, self._faults.handler.take())
+                else:
+                    started, outcome = at(timeline, self._handle, request,
+                                          self._faults.handler.take())
             except BaseException as exc:
                 return exc
-            at(request.timeline, self._record_handling, request, started, outcome)
+            if timeline is None:
+                self._record_handling(request, started, outcome)
+            else:
+                at(timeline, self._record_handling, request, started, outcome)
             return None
         return self._run_side_by_side(handled)
 
@@ -235,13 +252,18 @@ class Dispatcher:
     def _handle(self, request: Request, injection: Injection | None) -> _Handled:
         """Run the handler for ``request`` on its instance (on the request's thread)."""
         pool = self._pool
-        timeout = pool.revision.config.timeout
-        started = self._clock.now()
+        revision = pool.revision
+        timeout = revision.config.timeout
+        deployed, fields = self._fields
+        if deployed is not revision or fields is None:
+            fields = context_for(revision, "", timeout)
+            self._fields = (revision, fields)
         invocation = request.invocation
-        context = context_for(pool.revision, invocation.request_id, timeout)
+        fields = ContextFields._make((invocation.request_id, *fields[1:]))
         assert request.instance is not None
+        started = self._clock.now()
         return started, pool.hosted(request.instance).handle(
-            invocation.event, context, started + timeout, injection)
+            invocation.event, fields, started + timeout, injection)
 
     # --- recording ----------------------------------------------------------------------
 
@@ -262,9 +284,9 @@ class Dispatcher:
         instance.invocations.append(invocation)
         # (idle from now on; with concurrency_num > 1, from when its last request ended)
         instance.last_used_at = max(instance.last_used_at, self._pool.elapsed())
-        self._pool.ready.used(instance)
-        invocation.error = error_of(outcome, "handler_error", "handler_timeout",
-                                    self._pool.revision.config.timeout, self._redact)
+        invocation.error = None if outcome.status == "ok" else error_of(
+            outcome, "handler_error", "handler_timeout", self._pool.revision.config.timeout,
+            self._redact)
         if invocation.error is None:
             record_result(invocation, outcome, self._redact)
         elif (outcome.status in ("timeout", "crashed", "memory_exceeded")

@@ -108,7 +108,7 @@ def record_result(invocation: Invocation, outcome: PhaseOutcome, redact: Redacto
         return
     try:
         text = JSON.dumps(outcome.value)
-        size = body_size(outcome.value, text)
+        size = len(text) if len(text) <= MAX_BODY_BYTES else body_size(outcome.value, text)
         if size > MAX_BODY_BYTES:
             invocation.error = function_error(
                 "response_too_large", None,

@@ -129,8 +129,8 @@ class ReadyInstances:
     Iterating gives them in readiness order. Within a send the pick order is: idle instances
     (reserved first, then the most recent send's first, ties by readiness), then, with
     ``concurrency_num`` > 1, the busy ones round after round (least busy first, reserved
-    first, ties by readiness). The pool calls `add`, `remove` and `used` as instances become
-    ready, stop and finish a request; the dispatcher brackets a send's placement with
+    first, ties by readiness). The pool calls `add` and `remove` as instances become ready
+    and stop; the dispatcher brackets a send's placement with
     `begin_send` and `end_placement`.
     """
 
@@ -147,7 +147,6 @@ class ReadyInstances:
         self._at = 0
         self._level = 1
         self._idle: list[tuple[float, int, Instance]] = []  # on demand, by idle since (a heap)
-        self._noted: dict[Instance, float] = {}  # (the idle time of each one's latest entry)
 
     def __iter__(self) -> Iterator[Instance]:
         return iter(self._seq)
@@ -163,37 +162,32 @@ class ReadyInstances:
         self._seq[instance] = self._count
         self._count += 1
         self._top[not instance.reserved][instance] = None
-        self.used(instance)
+        if instance.reserved:  # (never reclaimed)
+            return
+        idle = self._idle
+        if len(idle) > 2 * len(self._seq) + 16:  # (mostly stopped ones: rebuilt, amortised)
+            idle[:] = [(i.last_used_at, self._seq[i], i) for i in self._seq if not i.reserved]
+            heapq.heapify(idle)
+        else:
+            heapq.heappush(idle, (instance.last_used_at, self._seq[instance], instance))
 
     def remove(self, instance: Instance) -> None:
         """``instance`` stopped being ready (its heap entries go stale)."""
         if self._seq.pop(instance, None) is not None:
-            self._noted.pop(instance, None)
             group = not instance.reserved
             self._top[group].pop(instance, None)
             self._rest[group].pop(instance, None)
-
-    def used(self, instance: Instance) -> None:
-        """``instance.last_used_at`` changed (a request on it ended, or it became ready)."""
-        if instance.reserved or instance not in self._seq:  # (never reclaimed; or gone)
-            return
-        idle = self._idle
-        if len(idle) > 2 * len(self._seq) + 16:  # (mostly stale entries: rebuilt, amortised)
-            idle[:] = [(i.last_used_at, self._seq[i], i) for i in self._seq if not i.reserved]
-            heapq.heapify(idle)
-            self._noted = {i: since for since, _, i in idle}
-        self._noted[instance] = instance.last_used_at
-        heapq.heappush(idle, (instance.last_used_at, self._seq[instance], instance))
 
     # --- one send -----------------------------------------------------------------------
 
     def begin_send(self) -> None:
         """A new send: last send's instances become the most recent ones before all others."""
         for top, rest in zip(self._top, self._rest, strict=True):
-            for instance in reversed(top):
-                rest[instance] = None
-                rest.move_to_end(instance, last=False)
-            top.clear()
+            if top:
+                for instance in reversed(top):
+                    rest[instance] = None
+                    rest.move_to_end(instance, last=False)
+                top.clear()
 
     def pick(self, capacity: int) -> Instance | None:
         """The instance the next request of the send goes to (see the class), ``None`` if all
@@ -222,10 +216,13 @@ class ReadyInstances:
 
     def end_placement(self) -> None:
         """The send is placed: the instances it picked are the most recent ones now."""
-        for instance in sorted((i for i in self._picked if i in self._seq),
-                               key=self._seq.__getitem__):
-            self._top[not instance.reserved][instance] = None
-        self._picked.clear()
+        picked = self._picked
+        if len(picked) > 1:  # (in readiness order; one, the common case, needs no sort)
+            picked.sort(key=self._busy_order)
+        for instance in picked:
+            if instance in self._seq:
+                self._top[not instance.reserved][instance] = None
+        picked.clear()
         self._round, self._at, self._level = None, 0, 1
 
     def _busy_order(self, instance: Instance) -> tuple[bool, int]:
@@ -234,17 +231,20 @@ class ReadyInstances:
     # --- reclaim ------------------------------------------------------------------------
 
     def idle_past(self, now: float, idle_timeout: float) -> list[Instance]:
-        """`idle_to_reclaim`: those idle for longer than ``idle_timeout``, in ready order."""
+        """`idle_to_reclaim`: those idle for longer than ``idle_timeout``, in ready order.
+
+        Each on-demand instance has one entry, pushed as it became ready: a lower bound of
+        when it became idle (``last_used_at`` only grows). Only an entry that looks past the
+        timeout is looked at, and moved to the instance's true time if it was used since: a
+        send costs nothing here while nothing is close to being reclaimed."""
         idle, due = self._idle, dict[Instance, None]()
-        while idle:
+        while idle and now - idle[0][0] > idle_timeout:
             since, seq, instance = idle[0]
-            if self._noted.get(instance) == since:  # (else stale: used since, or gone)
-                if instance.last_used_at != since:  # (changed without `used`: kept right)
-                    heapq.heapreplace(idle, (instance.last_used_at, seq, instance))
-                    self._noted[instance] = instance.last_used_at
-                    continue
-                if not now - since > idle_timeout:
-                    break
+            if instance not in self._seq:  # (stopped since)
+                heapq.heappop(idle)
+            elif instance.last_used_at != since:  # (used since)
+                heapq.heapreplace(idle, (instance.last_used_at, seq, instance))
+            else:
                 due[instance] = None
-            heapq.heappop(idle)
+                heapq.heappop(idle)
         return sorted(due, key=self._seq.__getitem__)

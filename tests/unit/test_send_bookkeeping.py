@@ -58,7 +58,6 @@ class _Model:
         for instance in load:
             if instance in self.ready and rng.random() < 0.9:  # (its request ended)
                 instance.last_used_at = max(instance.last_used_at, now + rng.random())
-                self.ours.used(instance)
 
     def reclaim(self, now: float, timeout: float) -> None:
         expected = idle_to_reclaim(self.ready, now, timeout)
@@ -91,14 +90,18 @@ def test_the_ordered_ready_instances_decide_as_the_reference_scans(seed):
 
 def test_the_idle_heap_stays_bounded_by_the_ready_instances():
     ours = ReadyInstances()
-    instances = [Instance(id=f"i{n}", created_at=0.0, state="ready") for n in range(3)]
-    for instance in instances:
+    kept = [Instance(id=f"kept{n}", created_at=0.0, state="ready") for n in range(2)]
+    for instance in kept:
         ours.add(instance)
-    for n in range(10_000):  # one instance used again and again, two idle since 0
-        instances[0].last_used_at = float(n)
-        ours.used(instances[0])
-    assert len(ours._idle) <= 2 * len(instances) + 17
-    assert ours.idle_past(10_000.0, 60.0) == instances[1:]
+    for n in range(10_000):  # instances come and go (killed), two stay idle since 0
+        instance = Instance(id=f"i{n}", created_at=0.0, state="ready", last_used_at=n)
+        ours.add(instance)
+        if n % 2:
+            kept[0].last_used_at = float(n)  # (kept[0] used again and again)
+        ours.remove(instance)
+    assert len(ours._idle) <= 2 * len(kept) + 17
+    assert ours.idle_past(10_000.0, 60.0) == kept[1:]
+    assert ours.idle_past(20_000.0, 60.0) == kept[:1]
 
 
 # --- end to end: instance reads per request do not grow with the ready instances -----------

@@ -30,7 +30,7 @@ import itertools
 import os
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from importlib.abc import Loader, MetaPathFinder
 from importlib.machinery import ModuleSpec, PathFinder, SourceFileLoader
 from importlib.util import cache_from_source
@@ -96,7 +96,7 @@ class IsolatedNamespace:
         self.builtins: dict[str, Any] = {}  # filled by refresh_builtins() as each phase starts
         self.phases_running = 0  # (counted by the host, under its lock)
         self.refreshes = 0  # (how many times refresh_builtins() copied: for tests)
-        self._own_version = dict_version(self.builtins)
+        self._own_version = dict_version(self.builtins)  # (None: no tag to read)
         self._versions_seen: tuple[int, int] | None = None
         package = ModuleType(self.prefix)
         package.__path__ = [str(code_root)]
@@ -113,13 +113,13 @@ class IsolatedNamespace:
         since the last copy (a test patched a builtin, user code wrote its ``__builtins__``):
         a copy of every builtin at each phase was a tenth of a warm invoke."""
         own = self._own_version
-        if own is not None and self._versions_seen == (_shared_version(), own()):
+        if own is not None and self._versions_seen == (_SHARED_VERSION.value, own.value):
             return
         self.builtins.update(builtins.__dict__)
         self.builtins["__import__"] = self._import
         self.refreshes += 1
         if own is not None:
-            self._versions_seen = (_shared_version(), own())
+            self._versions_seen = (_SHARED_VERSION.value, own.value)
 
     def import_module(self, name: str, source: str | None = None) -> ModuleType:
         """Import ``name`` (a code-root module path like ``index``) into this instance.
@@ -183,15 +183,13 @@ class IsolatedNamespace:
             imported.append(batch)
 
 
-def dict_version(mapping: dict[str, Any]) -> Callable[[], int] | None:
-    """A reader of CPython's version tag of ``mapping`` (PEP 509: it changes whenever the
-    dictionary does), or ``None`` where there is none to read (another layout, another
-    Python): then every refresh copies. The tag is read in place, through ctypes; the caller
-    keeps ``mapping`` alive."""
+def dict_version(mapping: dict[str, Any]) -> ctypes.c_uint64 | None:
+    """CPython's version tag of ``mapping``, read in place (``.value``; PEP 509: it changes
+    whenever the dictionary does), or ``None`` where there is none to read (another layout,
+    another Python): then every refresh copies. The caller keeps ``mapping`` alive."""
     if _TAG_OFFSET is None:
         return None
-    tag = ctypes.c_uint64.from_address(id(mapping) + _TAG_OFFSET)
-    return lambda: tag.value
+    return ctypes.c_uint64.from_address(id(mapping) + _TAG_OFFSET)
 
 
 def _tag_offset() -> int | None:
@@ -215,7 +213,7 @@ def _tag_offset() -> int | None:
 
 
 _TAG_OFFSET = _tag_offset()
-_shared_version: Callable[[], int] = dict_version(builtins.__dict__) or (lambda: 0)
+_SHARED_VERSION = dict_version(builtins.__dict__) or ctypes.c_uint64(0)
 
 
 def _loaded_standard_module(name: str) -> bool:

@@ -237,7 +237,10 @@ class ReadyInstances:
         when it became idle (``last_used_at`` only grows). Only an entry that looks past the
         timeout is looked at, and moved to the instance's true time if it was used since: a
         send costs nothing here while nothing is close to being reclaimed."""
-        idle, due = self._idle, dict[Instance, None]()
+        idle = self._idle
+        if not idle or not now - idle[0][0] > idle_timeout:  # (every send: nothing to do)
+            return []
+        due: dict[Instance, None] = {}
         while idle and now - idle[0][0] > idle_timeout:
             since, seq, instance = idle[0]
             if instance not in self._seq:  # (stopped since)

@@ -25,7 +25,7 @@ from ..errors import MAX_BODY_BYTES
 from ..faults import FaultRule, Faults
 from ..records import Instance, Invocation, JournalEntry
 from .outcomes import JSON, body_size, error_of, function_error, record_result
-from .parallel import at, side_by_side
+from .parallel import Crew, at, side_by_side
 from .placement import NoRoom, Request, Start, join_or_open, missing_reserved
 from .pool import EmulatorListener, InstancePool
 from .revision import Revision, check_working_folder, context_for
@@ -65,14 +65,15 @@ class Dispatcher:
         mark = len(self._journal)
         together = len(events) > 1
         requests, starts = self._place(bodies, ids, together)
+        crew = Crew() if together else None  # (a request's start and handler: one thread)
         try:
             # What raises here (an interrupt in user code, a failed instance_setup) is raised
             # once what did end is recorded, and the clock has moved past all of it.
             if starts:
                 check_working_folder(pool.revision.config)
-            failure = pool.bring_up(starts) if starts else None
+            failure = pool.bring_up(starts, crew) if starts else None
             if failure is None:
-                failure = self._run_handlers(requests)
+                failure = self._run_handlers(requests, crew)
             for request in requests:
                 if request.done:
                     if request.timeline is None:
@@ -80,6 +81,8 @@ class Dispatcher:
                     else:
                         at(request.timeline, self._file, request.invocation)
         finally:
+            if crew is not None:
+                crew.close()
             self.settle([r.timeline for r in requests] if together else [], mark)
         for request in requests:  # (what was recorded, also when the send failed midway)
             if request.done:
@@ -104,9 +107,11 @@ class Dispatcher:
         starts = [Start(Timeline() if together else None, pool.reserved_init_attempts, None,
                         reserved=True) for _ in range(missing)]
         check_working_folder(pool.revision.config)
+        crew = Crew()
         try:
-            failure = pool.bring_up(starts)
+            failure = pool.bring_up(starts, crew)
         finally:
+            crew.close()
             self.settle([s.timeline for s in starts], mark)
         if failure is not None:
             raise failure
@@ -182,7 +187,8 @@ class Dispatcher:
 
     # --- handling -----------------------------------------------------------------------
 
-    def _run_handlers(self, requests: list[Request]) -> BaseException | None:
+    def _run_handlers(self, requests: list[Request], crew: Crew | None
+                      ) -> BaseException | None:
         """Run the handlers of the requests that have an instance, side by side; record
         them. Returns what one of them raised, if anything."""
         handled = _with_instances(requests)
@@ -204,9 +210,10 @@ class Dispatcher:
             else:
                 at(timeline, self._record_handling, request, started, outcome)
             return None
-        return self._run_side_by_side(handled)
+        return self._run_side_by_side(handled, crew)
 
-    def _run_side_by_side(self, handled: list[Request]) -> BaseException | None:
+    def _run_side_by_side(self, handled: list[Request], crew: Crew | None
+                          ) -> BaseException | None:
         faults = self._faults.handler
         pairs = [(r, faults.take_rule()) for r in handled]  # (faults in request order)
         queues: list[_Queue]
@@ -227,7 +234,7 @@ class Dispatcher:
 
         ran = side_by_side([(q[0][0].timeline if len(q) == 1 else None,
                              partial(self._handle_each, q, done)) for q, done in
-                            zip(queues, ended, strict=True)], abort)
+                            zip(queues, ended, strict=True)], abort, crew)
         unused = []
         for n, (queue, done) in enumerate(zip(queues, ended, strict=True)):
             kept = done[:counted[n]] if counted else done

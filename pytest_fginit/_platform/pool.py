@@ -21,7 +21,7 @@ from ..errors import InstanceSetupError
 from ..faults import FaultRule, Faults
 from ..records import InitAttempt, Instance, InstanceState, Invocation, JournalEntry, PreStop
 from .outcomes import error_of
-from .parallel import Ran, at, side_by_side
+from .parallel import Crew, Ran, at, side_by_side
 from .placement import ReadyInstances, Start
 from .revision import Revision, context_for
 
@@ -105,17 +105,17 @@ class InstancePool:
 
     # --- bring-up (R1-R3) -------------------------------------------------------------------
 
-    def bring_up(self, starts: list[Start]) -> BaseException | None:
-        """Bring up an instance for each of ``starts``, side by side: up to 1 + init_retries
-        attempts each, every attempt on a new instance (R1-R3). Returns what stopped it, if
-        anything did (what had ended by then is recorded)."""
+    def bring_up(self, starts: list[Start], crew: Crew | None = None) -> BaseException | None:
+        """Bring up an instance for each of ``starts``, side by side (on ``crew``'s threads, if
+        given): up to 1 + init_retries attempts each, every attempt on a new instance (R1-R3).
+        Returns what stopped it, if anything did (what had ended by then is recorded)."""
         config = self.revision.config
         timeout = config.initializer_timeout or config.timeout
         pending = list(starts)
         for _ in range(1 + config.init_retries):
             if not pending:
                 return None
-            ran = self._attempt_round(pending, timeout)
+            ran = self._attempt_round(pending, timeout, crew)
             if isinstance(ran, BaseException):
                 return ran
             failure, pending = self._record_round(pending, ran, timeout)
@@ -123,7 +123,7 @@ class InstancePool:
                 return failure
         return None
 
-    def _attempt_round(self, pending: list[Start], timeout: int
+    def _attempt_round(self, pending: list[Start], timeout: int, crew: Crew | None
                        ) -> Ran[_Attempt] | BaseException:
         """One attempt for each of ``pending``, side by side. The attempts are created in
         order and get the load's and the initializer's faults in that order; a fault held
@@ -146,7 +146,7 @@ class InstancePool:
                 tasks.append((start.timeline, partial(
                     self._start_phase, instance, start.request_id, timeout, held[-1],
                     loads[-1])))
-            return side_by_side(tasks, self.host.abort)
+            return side_by_side(tasks, self.host.abort, crew)
         except BaseException as exc:  # no attempt of this round ran: none is recorded
             for start in created:
                 assert start.instance is not None

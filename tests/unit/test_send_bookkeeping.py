@@ -6,6 +6,7 @@ timing: counts and invariants only."""
 from __future__ import annotations
 
 import random
+import threading
 from pathlib import Path
 
 import pytest
@@ -217,3 +218,55 @@ def test_without_a_version_tag_every_phase_copies(builtins_fn, monkeypatch):
     assert fn.invoke().result == [3, "len"]
     fn.invoke()
     assert refreshes(fn) == before + 2
+
+
+# --- threads: one per concurrent request, from its instance's start to its handler ----------
+
+THREADS_HANDLER = """\
+import threading
+
+seen = []
+
+
+def init(context):
+    seen.append(("init", threading.current_thread()))
+
+
+def handler(event, context):
+    seen.append(("handler", threading.current_thread()))
+    return event
+"""
+
+
+def test_a_cold_send_runs_each_requests_start_and_handler_on_one_thread(tmp_path: Path):
+    (tmp_path / "index.py").write_text(THREADS_HANDLER)
+    config = FunctionConfig(code_root=tmp_path, initializer_handler="index.init",
+                            max_instance_num=-1)
+    with FunctionEmulator(config) as fn:
+        invocations = fn.invoke_concurrently(list(range(5)))
+        assert [i.result for i in invocations] == list(range(5))
+        seen = [entry for i in fn.instances for entry in i.module.seen]
+        threads = {id(thread) for _, thread in seen}  # (kept alive: ids are not reused)
+        assert len(seen) == 10 and len(threads) == 5
+        for instance in fn.instances:
+            (_, started), (_, handled) = instance.module.seen
+            assert started is handled
+        fn.invoke_concurrently(list(range(5)))  # warm: a thread per request, as before
+        assert len({id(t) for i in fn.instances for _, t in i.module.seen}) == 10
+
+
+def test_a_crew_runs_a_timelines_tasks_on_one_thread_and_ends_at_close():
+    from pytest_fginit._clock import Timeline
+    from pytest_fginit._platform.parallel import Crew, side_by_side
+
+    crew, timelines = Crew(), [Timeline(), Timeline()]
+    first = side_by_side([(t, threading.current_thread) for t in timelines], abort=lambda: None,
+                         crew=crew)
+    second = side_by_side([(t, threading.current_thread) for t in timelines],
+                          abort=lambda: None, crew=crew)
+    assert first.results == second.results and len(set(map(id, first.results))) == 2
+    crew.close()
+    for thread in first.results:
+        assert thread is not None
+        thread.join(5)
+        assert not thread.is_alive()

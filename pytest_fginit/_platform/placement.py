@@ -3,7 +3,9 @@
 Which ready instance a request goes to, whether it joins an instance coming up, opens a new
 one or is throttled, which idle instances are reclaimed and when, how many reserved
 instances are missing. Pure: no host, no clock; the pool and the dispatcher hold the state and
-act on what is decided here.
+act on what is decided here. The functions say each rule over a list, in a scan;
+`ReadyInstances` (the pool's) keeps the ready instances in the orders those rules read, so
+that a request costs O(1) however many are ready, and decides the same (a test compares them).
 
 All requests of one send arrive at the same instant and are placed before any user code of
 the send runs, so who serves whom does not depend on how threads happen to be scheduled.

@@ -65,7 +65,8 @@ class Dispatcher:
         mark = len(self._journal)
         together = len(events) > 1
         requests, starts = self._place(bodies, ids, together)
-        crew = Crew() if together else None  # (a request's start and handler: one thread)
+        # (a request's start and its handler: one thread; a warm send needs no crew)
+        crew = Crew() if together and starts else None
         try:
             # What raises here (an interrupt in user code, a failed instance_setup) is raised
             # once what did end is recorded, and the clock has moved past all of it.
@@ -73,6 +74,8 @@ class Dispatcher:
                 check_working_folder(pool.revision.config)
             failure = pool.bring_up(starts, crew) if starts else None
             if failure is None:
+                if crew is not None:
+                    crew.last_round()
                 failure = self._run_handlers(requests, crew)
             for request in requests:
                 if request.done:

@@ -39,21 +39,34 @@ class Ran(Generic[T]):
 class Crew:
     """The threads of one send, one per request's timeline, each running that request's
     tasks from round to round (its instance's start, then its handler); `close` lets them
-    end once their tasks are done."""
+    end once their tasks are done. After `last_round`, each ends with its next task (no
+    wake-up at the close)."""
 
     def __init__(self) -> None:
         self._workers: dict[Timeline, queue.SimpleQueue[Callable[[], None] | None]] = {}
+        self._last = False
+        self._made = 0
+
+    def last_round(self) -> None:
+        self._last = True
 
     def run(self, timeline: Timeline, task: Callable[[], None]) -> None:
         """Run ``task`` on ``timeline``'s thread (started on its first task)."""
-        work = self._workers.get(timeline)
+        work = self._workers.pop(timeline, None) if self._last else self._workers.get(timeline)
         if work is not None:
             work.put(task)
+            if self._last:
+                work.put(None)
             return
-        work = self._workers[timeline] = queue.SimpleQueue()
+        work = queue.SimpleQueue()
         work.put(task)  # (before the start: an interrupt inside start() leaves it to run)
+        if self._last:
+            work.put(None)
+        else:
+            self._workers[timeline] = work
+        self._made += 1
         threading.Thread(target=_serve, args=(work,), daemon=True,
-                         name=f"fginit-request-{len(self._workers) - 1}").start()
+                         name=f"fginit-request-{self._made - 1}").start()
 
     def close(self) -> None:
         for work in self._workers.values():

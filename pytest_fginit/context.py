@@ -150,28 +150,26 @@ class Context:
 
     def _take(self, fields: ContextFields, remaining_ms: Callable[[], int],
               now: Callable[[], float], redact: Redactor) -> None:
-        self._request_id = fields.request_id
-        self._func_name = fields.func_name
-        self._timeout = fields.timeout
-        self._memory_size = fields.memory_size
+        # (the fields are read where asked for: a context is made per phase, most read little)
+        self._fields = fields
         self._remaining_ms = remaining_ms
-        self._user_data = {**fields.user_data, **fields.encrypted_user_data}
-        self._package = fields.package
-        self._project_id = fields.project_id
-        self._version = fields.version
-        self._alias = fields.alias
-        self._access_key = fields.access_key
-        self._secret_key = fields.secret_key
-        self._security_token = fields.security_token
-        self._token = fields.token
         self._now = now
         self._redact = redact
+        self._merged: Mapping[str, str] | None = None  # (both user data maps, on first use)
         self._logger: ContextLogger | None = None  # made on first use: most calls never log
+
+    @property
+    def _user_data(self) -> Mapping[str, str]:
+        merged = self._merged
+        if merged is None:
+            fields = self._fields
+            merged = self._merged = {**fields.user_data, **fields.encrypted_user_data}
+        return merged
 
     # --- the runtime's methods, by its names (camelCase) -----------------------------------
 
     def getRequestID(self) -> str:
-        return self._request_id
+        return self._fields.request_id
 
     def getRemainingTimeInMilliSeconds(self) -> int:
         """Time left before this phase's timeout, on the emulator's clock."""
@@ -179,61 +177,62 @@ class Context:
 
     def getAccessKey(self) -> str:
         """Deprecated upstream; returns the temporary access key."""
-        return self._access_key
+        return self._fields.access_key
 
     def getSecretKey(self) -> str:
         """Deprecated upstream; returns the temporary secret key."""
-        return self._secret_key
+        return self._fields.secret_key
 
     def getSecurityAccessKey(self) -> str:
-        return self._access_key
+        return self._fields.access_key
 
     def getSecuritySecretKey(self) -> str:
-        return self._secret_key
+        return self._fields.secret_key
 
     def getSecurityToken(self) -> str:
-        return self._security_token
+        return self._fields.security_token
 
     def getToken(self) -> str:
-        return self._token
+        return self._fields.token
 
     def getUserData(self, key: str, default: Any = None) -> Any:
         """A ``user_data`` or ``encrypted_user_data`` entry (encrypted ones arrive decrypted)."""
         return self._user_data.get(key, default)
 
     def getFunctionName(self) -> str:
-        return self._func_name
+        return self._fields.func_name
 
     def getRunningTimeInSeconds(self) -> int:
         """The configured timeout (not elapsed time), as on the platform."""
-        return self._timeout
+        return self._fields.timeout
 
     def getVersion(self) -> str:
-        return self._version
+        return self._fields.version
 
     def getMemorySize(self) -> int:
-        return self._memory_size
+        return self._fields.memory_size
 
     def getCPUNumber(self) -> int:
-        return cpu_millicores(self._memory_size)
+        return cpu_millicores(self._fields.memory_size)
 
     def getPackage(self) -> str:
-        return self._package
+        return self._fields.package
 
     def getProjectID(self) -> str:
-        return self._project_id
+        return self._fields.project_id
 
     def getAlias(self) -> str:
-        return self._alias
+        return self._fields.alias
 
     def getLogger(self) -> ContextLogger:
         if self._logger is None:
-            self._logger = ContextLogger(self._request_id, self._now, self._redact)
+            self._logger = ContextLogger(self._fields.request_id, self._now, self._redact)
         return self._logger
 
     def __repr__(self) -> str:
         return (
-            f"Context(request_id={self._request_id!r}, func_name={self._func_name!r}, "
-            f"timeout={self._timeout}, memory_size={self._memory_size}, "
+            f"Context(request_id={self._fields.request_id!r}, "
+            f"func_name={self._fields.func_name!r}, timeout={self._fields.timeout}, "
+            f"memory_size={self._fields.memory_size}, "
             f"user_data={sorted(self._user_data)!r}, credentials={MASK!r})"
         )

@@ -15,21 +15,20 @@ from __future__ import annotations
 import math
 import re
 from functools import partial
-from json import dumps as _json_dumps
-from json import loads as _json_loads
 from typing import Any
 
 from .._clock import Clock, Timeline
 from .._hosts.protocol import Injection, PhaseOutcome
 from .._redaction import Redactor
+from ..context import ContextFields
 from ..errors import MAX_BODY_BYTES
 from ..faults import FaultRule, Faults
 from ..records import Instance, Invocation, JournalEntry
-from .outcomes import body_size, error_of, function_error, record_result
-from .parallel import at, side_by_side
-from .placement import NoRoom, Request, Start, join_or_open, missing_reserved, pick_instance
+from .outcomes import JSON, body_size, error_of, function_error, record_result
+from .parallel import Crew, at, side_by_side
+from .placement import NoRoom, Request, Start, join_or_open, missing_reserved
 from .pool import EmulatorListener, InstancePool
-from .revision import check_working_folder, context_for
+from .revision import Revision, check_working_folder, context_for
 
 _Body = tuple[Any, str, Any]  # (the event, its JSON text, the event as user code receives it)
 _Queue = list[tuple[Request, FaultRule | None]]  # (handlers one instance runs in turn)
@@ -50,29 +49,43 @@ class Dispatcher:
         self._listeners = listeners
         self._redact = redact
         self._requests = 0  # (numbers the request ids no test gave)
+        self._fields: tuple[Revision | None, ContextFields | None] = (None, None)
+        """A handler's context fields for the revision deployed (only the request id changes
+        from one request to the next)."""
 
     def send(self, what: str, events: list[Any], ids: list[str | None]) -> list[Invocation]:
         """Serve ``events`` as requests that arrive together; their invocations, in order."""
         bodies = _serialise(what, events)
-        _check_request_ids(what, ids)
+        if ids.count(None) != len(ids):
+            _check_request_ids(what, ids)
         pool = self._pool
         pool.reclaim_idle()  # (before the requests arrive: their time is their own)
         pool.sends += 1
+        pool.ready.begin_send()
         mark = len(self._journal)
         together = len(events) > 1
         requests, starts = self._place(bodies, ids, together)
+        # (a request's start and its handler: one thread; a warm send needs no crew)
+        crew = Crew() if together and starts else None
         try:
             # What raises here (an interrupt in user code, a failed instance_setup) is raised
             # once what did end is recorded, and the clock has moved past all of it.
             if starts:
                 check_working_folder(pool.revision.config)
-            failure = pool.bring_up(starts) if starts else None
+            failure = pool.bring_up(starts, crew) if starts else None
             if failure is None:
-                failure = self._run_handlers(requests)
+                if crew is not None:
+                    crew.last_round()
+                failure = self._run_handlers(requests, crew)
             for request in requests:
                 if request.done:
-                    at(request.timeline, self._file, request.invocation)
+                    if request.timeline is None:
+                        self._file(request.invocation)
+                    else:
+                        at(request.timeline, self._file, request.invocation)
         finally:
+            if crew is not None:
+                crew.close()
             self.settle([r.timeline for r in requests] if together else [], mark)
         for request in requests:  # (what was recorded, also when the send failed midway)
             if request.done:
@@ -97,9 +110,11 @@ class Dispatcher:
         starts = [Start(Timeline() if together else None, pool.reserved_init_attempts, None,
                         reserved=True) for _ in range(missing)]
         check_working_folder(pool.revision.config)
+        crew = Crew()
         try:
-            failure = pool.bring_up(starts)
+            failure = pool.bring_up(starts, crew)
         finally:
+            crew.close()
             self.settle([s.timeline for s in starts], mark)
         if failure is not None:
             raise failure
@@ -109,6 +124,8 @@ class Dispatcher:
         again (an interrupt was stopping them); the shared clock moves to the latest of the
         requests' timelines, and the journal from ``mark`` on is put in order of time."""
         self._pool.host.resume()
+        if not timelines:  # (one request: on the shared clock, in order)
+            return
         joined = [t for t in timelines if t is not None]
         if joined:
             self._clock.join(joined)
@@ -122,7 +139,6 @@ class Dispatcher:
         config = self._pool.revision.config
         now = self._pool.elapsed()
         requests: list[Request] = []
-        load: dict[Instance, int] = {}
         starts: list[Start] = []
         for (event, body, payload), request_id in zip(bodies, ids, strict=True):
             self._requests += 1
@@ -135,7 +151,7 @@ class Dispatcher:
             )
             request = Request(invocation, Timeline() if together else None)
             requests.append(request)
-            size = body_size(event, body)
+            size = len(body) if len(body) <= MAX_BODY_BYTES else body_size(event, body)
             if size > MAX_BODY_BYTES:  # refused by the platform: no instance sees it
                 # [assumption] the platform's wording of this refusal is not published.
                 invocation.error = function_error(
@@ -144,20 +160,18 @@ class Dispatcher:
                     self._redact)
                 request.done = True
             else:
-                self._assign(request, load, starts)
+                self._assign(request, starts)
+        self._pool.ready.end_placement()
         return requests, starts
 
-    def _assign(self, request: Request, load: dict[Instance, int],
-                starts: list[Start]) -> None:
+    def _assign(self, request: Request, starts: list[Start]) -> None:
         """Give ``request`` an instance, before any user code of this send runs: a ready
         one, a place on one coming up for this send, or a new one; else it is throttled."""
         pool = self._pool
         config = pool.revision.config
         capacity = config.concurrency_num
-        while (instance := pick_instance(pool.ready, load, capacity,
-                                         pool.last_send)) is not None:
+        while (instance := pool.ready.pick(capacity)) is not None:
             if pool.give(instance):  # (else its process died while idle: it was stopped)
-                load[instance] = load.get(instance, 0) + 1
                 request.instance = instance
                 return
         decision = join_or_open(starts, capacity, len(pool.ready), config.max_instance_num)
@@ -176,7 +190,8 @@ class Dispatcher:
 
     # --- handling -----------------------------------------------------------------------
 
-    def _run_handlers(self, requests: list[Request]) -> BaseException | None:
+    def _run_handlers(self, requests: list[Request], crew: Crew | None
+                      ) -> BaseException | None:
         """Run the handlers of the requests that have an instance, side by side; record
         them. Returns what one of them raised, if anything."""
         handled = _with_instances(requests)
@@ -184,16 +199,24 @@ class Dispatcher:
             return None
         if len(handled) == 1:  # (the common case, invoke(): no task lists)
             request = handled[0]
+            timeline = request.timeline
             try:
-                started, outcome = at(request.timeline, self._handle, request,
-                                      self._faults.handler.take())
+                if timeline is None:
+                    started, outcome = self._handle(request, self._faults.handler.take())
+                else:
+                    started, outcome = at(timeline, self._handle, request,
+                                          self._faults.handler.take())
             except BaseException as exc:
                 return exc
-            at(request.timeline, self._record_handling, request, started, outcome)
+            if timeline is None:
+                self._record_handling(request, started, outcome)
+            else:
+                at(timeline, self._record_handling, request, started, outcome)
             return None
-        return self._run_side_by_side(handled)
+        return self._run_side_by_side(handled, crew)
 
-    def _run_side_by_side(self, handled: list[Request]) -> BaseException | None:
+    def _run_side_by_side(self, handled: list[Request], crew: Crew | None
+                          ) -> BaseException | None:
         faults = self._faults.handler
         pairs = [(r, faults.take_rule()) for r in handled]  # (faults in request order)
         queues: list[_Queue]
@@ -214,7 +237,7 @@ class Dispatcher:
 
         ran = side_by_side([(q[0][0].timeline if len(q) == 1 else None,
                              partial(self._handle_each, q, done)) for q, done in
-                            zip(queues, ended, strict=True)], abort)
+                            zip(queues, ended, strict=True)], abort, crew)
         unused = []
         for n, (queue, done) in enumerate(zip(queues, ended, strict=True)):
             kept = done[:counted[n]] if counted else done
@@ -239,13 +262,18 @@ class Dispatcher:
     def _handle(self, request: Request, injection: Injection | None) -> _Handled:
         """Run the handler for ``request`` on its instance (on the request's thread)."""
         pool = self._pool
-        timeout = pool.revision.config.timeout
-        started = self._clock.now()
+        revision = pool.revision
+        timeout = revision.config.timeout
+        deployed, fields = self._fields
+        if deployed is not revision or fields is None:
+            fields = context_for(revision, "", timeout)
+            self._fields = (revision, fields)
         invocation = request.invocation
-        context = context_for(pool.revision, invocation.request_id, timeout)
+        fields = ContextFields._make((invocation.request_id, *fields[1:]))
         assert request.instance is not None
+        started = self._clock.now()
         return started, pool.hosted(request.instance).handle(
-            invocation.event, context, started + timeout, injection)
+            invocation.event, fields, started + timeout, injection)
 
     # --- recording ----------------------------------------------------------------------
 
@@ -266,8 +294,9 @@ class Dispatcher:
         instance.invocations.append(invocation)
         # (idle from now on; with concurrency_num > 1, from when its last request ended)
         instance.last_used_at = max(instance.last_used_at, self._pool.elapsed())
-        invocation.error = error_of(outcome, "handler_error", "handler_timeout",
-                                    self._pool.revision.config.timeout, self._redact)
+        invocation.error = None if outcome.status == "ok" else error_of(
+            outcome, "handler_error", "handler_timeout", self._pool.revision.config.timeout,
+            self._redact)
         if invocation.error is None:
             record_result(invocation, outcome, self._redact)
         elif (outcome.status in ("timeout", "crashed", "memory_exceeded")
@@ -306,22 +335,27 @@ def _serialise(what: str, events: list[Any]) -> list[_Body]:
     round trip); `TypeError` naming the event that cannot be sent, `ValueError` for one
     nested more than `MAX_EVENT_DEPTH` deep."""
     bodies = []
+    dumps, loads = JSON.dumps, JSON.loads
     for n, event in enumerate(events):
-        which = "the event" if len(events) == 1 else f"event {n}"
         try:
-            body = _json_dumps(event)
-            payload = _json_loads(body)
+            body = dumps(event)
+            payload = loads(body)
         except RecursionError:
             body, payload = "", None
         except (TypeError, ValueError) as exc:
-            raise TypeError(f"{what}: {which} must be JSON-serialisable: {exc}") from None
+            raise TypeError(f"{what}: {_which(events, n)} must be JSON-serialisable: "
+                            f"{exc}") from None
         # (a body with few brackets cannot nest deeply: only those are walked)
         if not body or (body.count("[") + body.count("{") > MAX_EVENT_DEPTH
                         and _depth(payload) > MAX_EVENT_DEPTH):
-            raise ValueError(f"{what}: {which} is nested too deeply: allowed: at most "
-                             f"{MAX_EVENT_DEPTH} levels of lists and objects")
+            raise ValueError(f"{what}: {_which(events, n)} is nested too deeply: allowed: at "
+                             f"most {MAX_EVENT_DEPTH} levels of lists and objects")
         bodies.append((event, body, payload))
     return bodies
+
+
+def _which(events: list[Any], n: int) -> str:
+    return "the event" if len(events) == 1 else f"event {n}"
 
 
 def _depth(value: Any) -> int:

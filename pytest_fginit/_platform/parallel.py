@@ -4,12 +4,16 @@ All requests of one send arrive at the same instant of the emulator's clock and 
 before any user code runs (`placement`); then their phases run on real threads
 (`side_by_side`), each request on a `Timeline` of its own so that their virtual time overlaps
 instead of adding up. `at` makes what a request's records say read the clock on its timeline.
+A `Crew` keeps one thread per timeline for the rounds of one send (instances' starts, then
+handlers): one thread per concurrent request, not one per phase.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 from .._clock import Timeline, enter_timeline, real_monotonic
@@ -32,11 +36,54 @@ class Ran(Generic[T]):
         self.failure = failure
 
 
+class Crew:
+    """The threads of one send, one per request's timeline, each running that request's
+    tasks from round to round (its instance's start, then its handler); `close` lets them
+    end once their tasks are done. After `last_round`, each ends with its next task (no
+    wake-up at the close)."""
+
+    def __init__(self) -> None:
+        self._workers: dict[Timeline, queue.SimpleQueue[Callable[[], None] | None]] = {}
+        self._last = False
+        self._made = 0
+
+    def last_round(self) -> None:
+        self._last = True
+
+    def run(self, timeline: Timeline, task: Callable[[], None]) -> None:
+        """Run ``task`` on ``timeline``'s thread (started on its first task)."""
+        work = self._workers.pop(timeline, None) if self._last else self._workers.get(timeline)
+        if work is not None:
+            work.put(task)
+            if self._last:
+                work.put(None)
+            return
+        work = queue.SimpleQueue()
+        work.put(task)  # (before the start: an interrupt inside start() leaves it to run)
+        if self._last:
+            work.put(None)
+        else:
+            self._workers[timeline] = work
+        self._made += 1
+        threading.Thread(target=_serve, args=(work,), daemon=True,
+                         name=f"fginit-request-{self._made - 1}").start()
+
+    def close(self) -> None:
+        for work in self._workers.values():
+            work.put(None)
+        self._workers.clear()
+
+
+def _serve(work: queue.SimpleQueue[Callable[[], None] | None]) -> None:
+    while (task := work.get()) is not None:
+        task()
+
+
 def side_by_side(tasks: Sequence[tuple[Timeline | None, Callable[[], T]]],
-                 abort: Callable[[], None]) -> Ran[T]:
+                 abort: Callable[[], None], crew: Crew | None = None) -> Ran[T]:
     """Run each task on its timeline, at the same time, on threads of their own (one task runs
-    on the calling thread). Nothing is raised: the caller records what ended, then raises
-    ``failure``.
+    on the calling thread), ``crew``'s if given. Nothing is raised: the caller records what
+    ended, then raises ``failure``.
 
     An interrupt of the caller (Ctrl-C, pytest-timeout) calls ``abort`` (stop the running
     phases), then waits for the threads a bounded time: no user code is left running behind
@@ -68,8 +115,7 @@ def side_by_side(tasks: Sequence[tuple[Timeline | None, Callable[[], T]]],
     try:
         for n in range(len(tasks)):
             started += 1  # (first: an interrupt inside start() may land once the thread runs)
-            threading.Thread(target=run, args=(n,), name=f"fginit-request-{n}",
-                             daemon=True).start()
+            _start(partial(run, n), tasks[n][0], crew, n)
         for event in ended:
             event.wait()
     except BaseException as interrupt:
@@ -82,6 +128,14 @@ def side_by_side(tasks: Sequence[tuple[Timeline | None, Callable[[], T]]],
         return Ran([r if f else None for r, f in zip(results, finished, strict=True)],
                    interrupt)
     return Ran(results, next((f for f in failures if f is not None), None))
+
+
+def _start(task: Callable[[], None], timeline: Timeline | None, crew: Crew | None,
+           n: int) -> None:
+    if crew is not None and timeline is not None:
+        crew.run(timeline, task)
+    else:
+        threading.Thread(target=task, name=f"fginit-request-{n}", daemon=True).start()
 
 
 def at(timeline: Timeline | None, function: Callable[..., T], *args: Any) -> T:

@@ -1,10 +1,10 @@
 """`InstancePool`: the function's instances and their life cycle. [test process]
 
-It keeps the books the records do not: the ready list, each instance's handle on its host and
-the count of sends when it was last given a request. It brings instances up with retries
-(R1-R3), stops them (pre-stop first, once), moves them through one table of states, tells the
-listeners, and bills reserved instances' initialization. It never runs user code itself: the
-host does, through the handles.
+It keeps the books the records do not: the ready instances in the orders placement reads them
+(`placement.ReadyInstances`: O(1) per request) and each instance's handle on its host. It
+brings instances up with retries (R1-R3), stops them (pre-stop first, once), moves them through
+one table of states, tells the listeners, and bills reserved instances' initialization. It
+never runs user code itself: the host does, through the handles.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from ..errors import InstanceSetupError
 from ..faults import FaultRule, Faults
 from ..records import InitAttempt, Instance, InstanceState, Invocation, JournalEntry, PreStop
 from .outcomes import error_of
-from .parallel import Ran, at, side_by_side
-from .placement import Start, idle_to_reclaim
+from .parallel import Crew, Ran, at, side_by_side
+from .placement import ReadyInstances, Start
 from .revision import Revision, context_for
 
 
@@ -66,7 +66,7 @@ class InstancePool:
                  listeners: Sequence[EmulatorListener], redact: Redactor) -> None:
         self.instances: list[Instance] = []
         """Every instance created, in creation order."""
-        self.ready: list[Instance] = []  # live instances able to serve, in order of readiness
+        self.ready = ReadyInstances()  # live instances able to serve, in order of readiness
         self.reserved_init_attempts: list[InitAttempt] = []
         self.reserved_billed = (0, 0.0)  # reserved instances' initialization: ms, GB-s
         self.sends = 0
@@ -81,8 +81,6 @@ class InstancePool:
         self._listeners = listeners
         self._redact = redact
         self._hosted: dict[Instance, HostedInstance] = {}  # each instance's handle on its host
-        self._last_send: dict[Instance, int] = {}
-        """The count of sends when each instance was last given a request, or became ready."""
 
     def deploy(self, revision: Revision, host: InstanceHost) -> None:
         """Instances created from now on run ``revision`` on ``host``."""
@@ -96,33 +94,28 @@ class InstancePool:
         """``instance``'s handle on its host (also for tests that look inside)."""
         return self._hosted[instance]
 
-    @property
-    def last_send(self) -> Mapping[Instance, int]:
-        return self._last_send
-
     def give(self, instance: Instance) -> bool:
-        """Mark ``instance`` as given a request of this send; ``False`` (and nothing marked) if
-        its process died while idle: it is stopped then, as the platform's would be gone."""
+        """Whether ``instance`` takes the request placement gave it; ``False`` if its process
+        died while idle: it is stopped then, as the platform's would be gone."""
         hosted = self._hosted.get(instance)
         if hosted is not None and hosted.alive():
-            self._last_send[instance] = self.sends
             return True
         self.stop(instance, "killed")
         return False
 
     # --- bring-up (R1-R3) -------------------------------------------------------------------
 
-    def bring_up(self, starts: list[Start]) -> BaseException | None:
-        """Bring up an instance for each of ``starts``, side by side: up to 1 + init_retries
-        attempts each, every attempt on a new instance (R1-R3). Returns what stopped it, if
-        anything did (what had ended by then is recorded)."""
+    def bring_up(self, starts: list[Start], crew: Crew | None = None) -> BaseException | None:
+        """Bring up an instance for each of ``starts``, side by side (on ``crew``'s threads, if
+        given): up to 1 + init_retries attempts each, every attempt on a new instance (R1-R3).
+        Returns what stopped it, if anything did (what had ended by then is recorded)."""
         config = self.revision.config
         timeout = config.initializer_timeout or config.timeout
         pending = list(starts)
         for _ in range(1 + config.init_retries):
             if not pending:
                 return None
-            ran = self._attempt_round(pending, timeout)
+            ran = self._attempt_round(pending, timeout, crew)
             if isinstance(ran, BaseException):
                 return ran
             failure, pending = self._record_round(pending, ran, timeout)
@@ -130,7 +123,7 @@ class InstancePool:
                 return failure
         return None
 
-    def _attempt_round(self, pending: list[Start], timeout: int
+    def _attempt_round(self, pending: list[Start], timeout: int, crew: Crew | None
                        ) -> Ran[_Attempt] | BaseException:
         """One attempt for each of ``pending``, side by side. The attempts are created in
         order and get the load's and the initializer's faults in that order; a fault held
@@ -153,7 +146,7 @@ class InstancePool:
                 tasks.append((start.timeline, partial(
                     self._start_phase, instance, start.request_id, timeout, held[-1],
                     loads[-1])))
-            return side_by_side(tasks, self.host.abort)
+            return side_by_side(tasks, self.host.abort, crew)
         except BaseException as exc:  # no attempt of this round ran: none is recorded
             for start in created:
                 assert start.instance is not None
@@ -232,7 +225,6 @@ class InstancePool:
         if start.reserved:
             self._bill_reserved(attempt)
         if error is None:
-            self._last_send[instance] = self.sends
             self.set_state(instance, "ready")
             return None
         start.error = error
@@ -252,8 +244,7 @@ class InstancePool:
 
     def reclaim_idle(self) -> None:
         """Stop the instances idle for ``instance_idle_timeout`` (reference, section 2)."""
-        idle = idle_to_reclaim(self.ready, self.elapsed(),
-                               self.revision.config.instance_idle_timeout)
+        idle = self.ready.idle_past(self.elapsed(), self.revision.config.instance_idle_timeout)
         for instance in idle:
             self.stop(instance, "reclaimed")
 
@@ -327,8 +318,8 @@ class InstancePool:
     def _enter(self, instance: Instance, state: InstanceState,
                previous: InstanceState | None) -> None:
         if state == "ready":
-            self.ready.append(instance)
             instance.last_used_at = self.elapsed()
+            self.ready.add(instance)
         elif previous == "ready":
             self.ready.remove(instance)
         instance.state = state

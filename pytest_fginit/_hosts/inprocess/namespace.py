@@ -23,6 +23,7 @@ private name.
 from __future__ import annotations
 
 import builtins
+import ctypes
 import hashlib
 import importlib
 import itertools
@@ -94,6 +95,9 @@ class IsolatedNamespace:
         """Every name this instance put in ``sys.modules`` (the finder adds to it)."""
         self.builtins: dict[str, Any] = {}  # filled by refresh_builtins() as each phase starts
         self.phases_running = 0  # (counted by the host, under its lock)
+        self.refreshes = 0  # (how many times refresh_builtins() copied: for tests)
+        self._own_version = dict_version(self.builtins)  # (None: no tag to read)
+        self._versions_seen: tuple[int, int] | None = None
         package = ModuleType(self.prefix)
         package.__path__ = [str(code_root)]
         package.__spec__ = ModuleSpec(self.prefix, None, is_package=True)
@@ -105,9 +109,17 @@ class IsolatedNamespace:
         """Follow the real builtins (a test may have patched one), keeping our ``__import__``.
 
         (Between the two steps the shared ``__import__`` is in: the host calls this only while
-        no other phase runs this instance's code.)"""
+        no other phase runs this instance's code.) Copied only when either dictionary changed
+        since the last copy (a test patched a builtin, user code wrote its ``__builtins__``):
+        a copy of every builtin at each phase was a tenth of a warm invoke."""
+        own = self._own_version
+        if own is not None and self._versions_seen == (_SHARED_VERSION.value, own.value):
+            return
         self.builtins.update(builtins.__dict__)
         self.builtins["__import__"] = self._import
+        self.refreshes += 1
+        if own is not None:
+            self._versions_seen = (_SHARED_VERSION.value, own.value)
 
     def import_module(self, name: str, source: str | None = None) -> ModuleType:
         """Import ``name`` (a code-root module path like ``index``) into this instance.
@@ -169,6 +181,39 @@ class IsolatedNamespace:
                       if not name.startswith(_PREFIX))
         if batch:
             imported.append(batch)
+
+
+def dict_version(mapping: dict[str, Any]) -> ctypes.c_uint64 | None:
+    """CPython's version tag of ``mapping``, read in place (``.value``; PEP 509: it changes
+    whenever the dictionary does), or ``None`` where there is none to read (another layout,
+    another Python): then every refresh copies. The caller keeps ``mapping`` alive."""
+    if _TAG_OFFSET is None:
+        return None
+    return ctypes.c_uint64.from_address(id(mapping) + _TAG_OFFSET)
+
+
+def _tag_offset() -> int | None:
+    """Where ``PyDictObject.ma_version_tag`` sits (after the object head and ``ma_used``),
+    if a probe confirms it: the length is found just before it and the tag moves with each
+    change."""
+    if sys.implementation.name != "cpython":
+        return None
+    offset = object.__basicsize__ + ctypes.sizeof(ctypes.c_ssize_t)
+    probe: dict[str, int] = {"a": 1, "b": 2, "c": 3}
+    used = ctypes.c_ssize_t.from_address(id(probe) + offset - ctypes.sizeof(ctypes.c_ssize_t))
+    tag = ctypes.c_uint64.from_address(id(probe) + offset)
+    seen = [tag.value]
+    for change in (lambda: probe.__setitem__("a", 4), lambda: probe.__setitem__("d", 5),
+                   lambda: probe.pop("b")):
+        change()
+        if used.value != len(probe) or tag.value in seen:
+            return None
+        seen.append(tag.value)
+    return offset
+
+
+_TAG_OFFSET = _tag_offset()
+_SHARED_VERSION = dict_version(builtins.__dict__) or ctypes.c_uint64(0)
 
 
 def _loaded_standard_module(name: str) -> bool:

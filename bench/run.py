@@ -6,7 +6,7 @@
 
 Targets are reported, never asserted: the exit status is 0 whether they are met or not. It is
 2 when the emulator gives a wrong answer (the numbers would mean nothing), and 1 with every
-thread's traceback when a run hangs past its time limit (90 s with --quick, 1,200 s without).
+thread's traceback when a run hangs past its time limit (240 s with --quick, 1,200 s without).
 
 The rows live in ``bench/fgbench/`` (see its ``__init__``): this file is the command.
 """

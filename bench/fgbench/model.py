@@ -61,7 +61,7 @@ class Plan:
 
 
 PLANS = {
-    "quick": Plan(time_limit_s=90, rounds=2, cold=15, cold_new=3, warm_ours=150,
+    "quick": Plan(time_limit_s=240, rounds=2, cold=15, cold_new=3, warm_ours=150,
                   warm_theirs=5, timeouts=3, warmup=2, proc_cold=4, fresh=2, proc_warm=40,
                   many_rounds=1, burst=1, memory_rounds=1,
                   suite_tests=20, suite_rounds=1, process_burst=100, process_burst_rounds=1,

@@ -1,12 +1,12 @@
 """pytest-fginit benchmarks: ours and a baseline, side by side, in one run.
 
-    python bench/run.py            # full run (well under a minute), prints the table
-    python bench/run.py --quick    # smoke test for CI (a few seconds)
+    python bench/run.py            # full run (about ten minutes), prints the table
+    python bench/run.py --quick    # smoke test for CI (well under a minute)
     python bench/run.py --write    # full run, and writes docs/benchmarks.md
 
 Targets are reported, never asserted: the exit status is 0 whether they are met or not. It is
 2 when the emulator gives a wrong answer (the numbers would mean nothing), and 1 with every
-thread's traceback when a run hangs past its time limit (25 s with --quick, 300 s without).
+thread's traceback when a run hangs past its time limit (240 s with --quick, 1,200 s without).
 
 The rows live in ``bench/fgbench/`` (see its ``__init__``): this file is the command.
 """

@@ -24,7 +24,7 @@ HEADERS = ("name", "ours", "theirs / baseline", "ratio", "target", "met?")
 def table_cells(rows: list[Row], micro: str) -> list[tuple[str, ...]]:
     return [
         (r.name, r.fmt(r.ours_median, micro),
-         r.theirs_label if r.kind == "report"
+         r.theirs_label if r.kind in ("report", "bytes")
          else f"{r.fmt(r.theirs_median, micro)} ({r.theirs_label})",
          r.ratio_text(), r.target_text(), r.met_text())
         for r in rows
@@ -80,6 +80,18 @@ def environment() -> dict[str, str]:
     }
 
 
+def headline(rows: list[Row], plan: Plan) -> dict[str, str]:
+    """The page's first paragraph, from the rows that compare like with like."""
+    by_key = {r.key: r for r in rows}
+    return {
+        "warm_direct": by_key["warm_direct"].ratio_text(),
+        "warm_many": by_key["warm_many"].ratio_text(), "ready": f"{plan.ready:,}",
+        "scale_in": by_key["scale_g_inprocess"].ratio_text(),
+        "scale_process": by_key["scale_g_process"].ratio_text(),
+        "scale_tests": f"{plan.scale_tests[1]:,}", "warm_fork": by_key["warm"].ratio_text(),
+    }
+
+
 def render_doc(rows: list[Row], env: dict[str, str], method: str, command: str,
                plan: Plan, mode_name: str, wall_s: float) -> str:
     missed = [r for r in rows if r.met is False]
@@ -91,7 +103,8 @@ def render_doc(rows: list[Row], env: dict[str, str], method: str, command: str,
              "numbers to rely on.**\n" if mode_name == "quick" else "")
     page = render(
         "page", date=env["date"], cpus=env["cpus"], cpu_model=env["cpu model"],
-        command=command, quick=quick, table=markdown_table(rows), verdict=verdict, many=MANY,
+        command=command, quick=quick, **headline(rows, plan), table=markdown_table(rows),
+        verdict=verdict, many=MANY,
         wall_s=f"{wall_s:.1f}", time_limit_s=plan.time_limit_s, method=method,
         env_lines="\n".join(f"- {key}: {value}" for key, value in env.items()
                             if key != "date"),

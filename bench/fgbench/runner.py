@@ -6,12 +6,25 @@ from collections.abc import Callable
 
 from .lambda_local import LambdaLocal
 from .model import Plan, Row, Section
-from .rows import burst, cold, masking, memory, process, process_burst, suite, timeouts, warm
+from .rows import (
+    burst,
+    cold,
+    masking,
+    memory,
+    process,
+    process_burst,
+    records,
+    scale,
+    suite,
+    timeouts,
+    warm,
+)
 from .template import reflow, render
 
 SECTIONS: tuple[Callable[[Plan, LambdaLocal], Section], ...] = (
     cold.measure, warm.measure, timeouts.measure, process.measure, burst.measure,
-    memory.measure, suite.measure, process_burst.measure, masking.measure,
+    memory.measure, suite.measure, process_burst.measure, masking.measure, scale.measure,
+    records.measure,
 )
 """The table's order (the interleaving is within a section: its sides share rounds)."""
 

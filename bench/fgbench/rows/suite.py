@@ -94,14 +94,15 @@ def write_project(root: Path, tests: int, *, by_file: bool) -> None:
                                                  encoding="utf-8")
 
 
-def run_suite(root: Path, tests: int) -> int:
-    """One ``pytest -q`` of the project, checked; its wall time in nanoseconds."""
+def run_suite(root: Path, tests: int, options: tuple[str, ...] = ()) -> int:
+    """One ``pytest -q`` of the project (and ``options``), checked; its wall time in
+    nanoseconds."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "FGINIT_"))}
     env["PYTHONPYCACHEPREFIX"] = str(PYCACHE / "suite")
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     t0 = now_ns()
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", *options],
         cwd=root, env=env, capture_output=True, text=True, timeout=600, check=False)
     elapsed = now_ns() - t0
     if result.returncode != 0 or not re.search(rf"\b{tests} passed\b", result.stdout):

@@ -20,9 +20,10 @@ def _threads() -> list[threading.Thread]:
 
 
 @pytest.fixture(autouse=True)
-def none_yet() -> Iterator[None]:
-    if _threads() or fz.freeze_factories:
-        pytest.skip("an emulator's watchdog or freeze already runs in this process")
+def none_yet(no_held_freeze: None) -> Iterator[None]:
+    # (the session's held freeze and the thread it keeps, if an fg_function ran in this
+    # process, are taken away first)
+    assert not _threads() and not fz.freeze_factories, "a watchdog or freeze runs already"
     yield
     assert not _threads()
 

@@ -177,9 +177,9 @@ class FunctionConfig:
         metadata=_spec("str", "when runtime is not the Python running the test: warn "
                               "(default), error or off"),
     )
-    invocations_kept: int | None = field(default=10_000, metadata=_spec(
+    invocations_kept: int | None = field(default=5_000, metadata=_spec(
         "optional_int", "invocations the records keep, the latest, per instance and per "
-                        "function (default 10000; none keeps all)"))
+                        "function (default 5000; none keeps all)"))
     # Asynchronous invocation, in the API's names (UpdateFunctionAsyncInvokeConfig, A20):
     max_async_event_age_in_seconds: int | None = field(default=None, metadata=_spec(
         "optional_int", "async: seconds a request may wait for its attempts, 1-86400 (3600)"))

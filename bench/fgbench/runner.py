@@ -17,6 +17,7 @@ from .rows import (
     scale,
     suite,
     timeouts,
+    triggers,
     warm,
 )
 from .template import reflow, render
@@ -24,7 +25,7 @@ from .template import reflow, render
 SECTIONS: tuple[Callable[[Plan, LambdaLocal], Section], ...] = (
     cold.measure, warm.measure, timeouts.measure, process.measure, burst.measure,
     memory.measure, suite.measure, process_burst.measure, masking.measure, scale.measure,
-    records.measure,
+    records.measure, triggers.measure,
 )
 """The table's order (the interleaving is within a section: its sides share rounds)."""
 

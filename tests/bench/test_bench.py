@@ -28,7 +28,8 @@ ROWS = ("1a. cold start, bytecode cached", "1b. cold start, source compiled",
         "9a. 3 tests, in-process", "9b. 3 tests, process isolation", "9c. 6 tests, in-process",
         "9d. 6 tests, process isolation", "9e. 6 tests, in-process, -n 2",
         "9f. 6 tests, in-process, -n 2 against serial",
-        "10. records of 2,000 invokes on one instance")
+        "10. records of 2,000 invokes on one instance",
+        "11a. 50 async requests, each retried once", "11b. http() of an APIG request")
 
 
 def test_bench_quick_mode_runs_every_row_and_writes_the_page_with_the_method(tmp_path):

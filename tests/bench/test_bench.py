@@ -53,7 +53,8 @@ def test_bench_quick_mode_runs_every_row_and_writes_the_page_with_the_method(tmp
     headings = [line for line in method.splitlines() if line.startswith("### ")]
     assert [h.split(":")[0] for h in headings] == [
         "### 1a, 1b", "### 1c", "### 2", "### 2b, 2c", "### 3", "### 4a, 4b", "### 4c",
-        "### 4d", "### 5a", "### 5b", "### 6, 6b", "### 7", "### 8", "### 9a-9f", "### 10"]
+        "### 4d", "### 5a", "### 5b", "### 6, 6b", "### 7", "### 8", "### 9a-9f", "### 10",
+        "### 11a-11b"]
     assert "{" not in text  # every field of the templates was filled in
 
 

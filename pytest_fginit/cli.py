@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
+from typing import Any
 
 from ._cli import generate, invoke, serve
 from ._cli.options import UsageError
@@ -27,9 +29,17 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str,
+                  lineno: int, file: Any = None, line: str | None = None) -> None:
+    """A warning as a command's message (``fginit: warning: ...``), not as Python shows one
+    (the script's file and line, which say nothing to whoever runs the command)."""
+    print(f"fginit: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     top = parser()
     args = top.parse_args(argv)
+    warnings.showwarning = _show_warning
     try:
         status: int = args.run(args)
     except UsageError as exc:

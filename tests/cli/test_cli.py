@@ -218,3 +218,11 @@ def test_generate_event_help_lists_every_trigger_and_its_fields(project):
     assert done.returncode == 0
     for line in ("  apig        --method, --path, --body", "  obs         --bucket, --key"):
         assert line in done.stdout
+
+
+def test_a_warning_is_the_commands_message(project):
+    # (Python3.6: never the Python that runs the test, so the runtime check warns)
+    done = fginit("invoke", "main.tf#hello", "--runtime", "Python3.6", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert "fginit: warning: runtime: 'Python3.6', but " in done.stderr
+    assert "sys.exit(main())" not in done.stderr and "UserWarning" not in done.stderr

@@ -169,3 +169,13 @@ def test_requests_sent_together_leave_the_journal_with_their_invocations(emulate
     assert len(fn.invocations) <= 11 and fn.billing.invocations == 120
     times = [at for at, _, _ in fn.journal]
     assert times == sorted(times) and not math.isnan(times[-1])
+
+
+def test_billing_adds_every_one_of_its_fields():
+    import dataclasses
+
+    from pytest_fginit.records import _SUMMED, Billing
+
+    assert _SUMMED == tuple(f.name for f in dataclasses.fields(Billing))
+    one = Billing(*range(1, len(_SUMMED) + 1))
+    assert dataclasses.astuple(one + one) == tuple(2 * v for v in dataclasses.astuple(one))

@@ -59,7 +59,7 @@ def fg_emulator() -> Callable[..., FunctionEmulator]:
 
 def _make(item: pytest.Item, keys: dict[str, Any]) -> FunctionEmulator:
     __tracebackhide__ = True  # (``fields`` holds the secrets: pytest -l would show them)
-    from .config import FunctionConfig
+    from ._config_cache import config_for
     from .emulator import FunctionEmulator
 
     made = item.stash.setdefault(_MADE, [])
@@ -74,7 +74,7 @@ def _make(item: pytest.Item, keys: dict[str, Any]) -> FunctionEmulator:
             pytest.fail(_NOTHING_CONFIGURED.replace("fg_function", "fg_emulator"),
                         pytrace=False)
         item.ihook.pytest_fginit_adjust_config(fields=fields, item=item)
-        config = FunctionConfig.from_fields(fields)
+        config = config_for(fields)
     except FunctionConfigError as exc:
         pytest.fail(f"fg_emulator: invalid function configuration: {exc}", pytrace=False)
     relay = HookRelay(item.ihook)

@@ -250,7 +250,7 @@ def _relative_to(base: Path, name: str, value: Any) -> Any:
 def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
     """A `FunctionEmulator` for this test's function (configured by marker and ini)."""
     __tracebackhide__ = True  # (``fields`` holds the secrets: pytest -l would show them)
-    from .config import FunctionConfig
+    from ._config_cache import config_for
     from .emulator import FunctionEmulator
     from .hooks import HookRelay
 
@@ -262,7 +262,7 @@ def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
             pytest.fail(_NOTHING_CONFIGURED, pytrace=False)
         # item.ihook: hooks of the conftest files that apply to this test's folder only.
         item.ihook.pytest_fginit_adjust_config(fields=fields, item=item)
-        config = FunctionConfig.from_fields(fields)
+        config = config_for(fields)
     except FunctionConfigError as exc:
         problem = exc
     _fail_on(problem)  # (outside the except: pytest would print the error twice, chained)

@@ -176,6 +176,6 @@ def test_billing_adds_every_one_of_its_fields():
 
     from pytest_fginit.records import _SUMMED, Billing
 
-    assert _SUMMED == tuple(f.name for f in dataclasses.fields(Billing))
+    assert tuple(f.name for f in dataclasses.fields(Billing)) == _SUMMED
     one = Billing(*range(1, len(_SUMMED) + 1))
     assert dataclasses.astuple(one + one) == tuple(2 * v for v in dataclasses.astuple(one))

@@ -50,7 +50,7 @@ ALLOWED: dict[str, set[str]] = {
     # pytest glue (layer 5): the only modules that import pytest
     "plugin": {"config", "errors", "_redaction", "emulator", "report", "hooks", "records",
                "context", "_config_checks", "_config_sources", "_context_factory",
-               "_clock"},  # (_clock: the session's hold on freezegun's freeze, fginit_freeze)
+               "_clock", "_config_cache"},  # (_clock: the session's hold on the freeze)
     "_context_factory": {"config", "context", "_config_checks", "_redaction"},
     "hooks": {"emulator", "records"},
     # the lifecycle report (issue 15): the paths, read from the records; the emulator's type
@@ -59,7 +59,8 @@ ALLOWED: dict[str, set[str]] = {
     # exploration (issue 15): schedules, Hypothesis' strategies, the fg_emulator factory
     "schedule": set(),
     "strategies": {"schedule"},
-    "exploration_plugin": {"plugin", "hooks", "errors", "config", "emulator"},
+    "exploration_plugin": {"plugin", "hooks", "errors", "_config_cache", "emulator"},
+    "_config_cache": {"config"},
     "report": {"records", "errors", "emulator"},
     # the façade (layer 4)
     "__init__": {"config", "context", "emulator", "errors", "faults", "records", "events",

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import unquote
 
-Operation = Literal["invoke", "invoke_async", "show_config", "list_functions"]
+Operation = Literal["invoke", "invoke_async", "show_config", "list_functions", "list_async"]
 
 _BY_TAIL: dict[tuple[str, str], Operation] = {
     ("POST", "invocations"): "invoke",
     ("POST", "invocations-async"): "invoke_async",
     ("GET", "config"): "show_config",
+    ("GET", "async-invocations"): "list_async",
 }
 
 
@@ -43,6 +44,7 @@ class Route:
     package: str = ""
     name: str = ""
     qualifier: str = "latest"
+    query: str = ""  # (the raw query string: ListAsyncInvocations' filters)
 
 
 def route(method: str, raw_path: str, project_id: str) -> Route | ApiError:
@@ -70,7 +72,8 @@ def route(method: str, raw_path: str, project_id: str) -> Route | ApiError:
     urn_project, package, name, qualifier = urn
     if urn_project != project:
         return FORBIDDEN
-    return Route(_BY_TAIL[(method, rest[2])], project, package, name, qualifier)
+    return Route(_BY_TAIL[(method, rest[2])], project, package, name, qualifier,
+                 raw_path.partition("?")[2])
 
 
 def _checked_project(project: str, project_id: str) -> ApiError | None:

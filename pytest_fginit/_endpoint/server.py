@@ -32,6 +32,7 @@ from .answers import (
     json_reply,
     list_body,
 )
+from .async_list import async_list_body
 from .routes import (
     NO_FUNCTION,
     ApiError,
@@ -114,6 +115,13 @@ class Functions:
         refused = NO_FUNCTION if served is None else check_qualifier(found.qualifier)
         if refused is not None or served is None:
             return error_reply(refused or NO_FUNCTION, request_id)
+        if found.operation == "list_async":
+            emulator = served.emulator
+            listed = async_list_body(emulator.async_invocations(), found.query,
+                                     lambda elapsed: emulator.now - emulator.elapsed + elapsed)
+            if isinstance(listed, ApiError):
+                return error_reply(listed, request_id)
+            return json_reply(200, listed, request_id)
         if found.operation == "show_config":
             return json_reply(200, config_body(served.emulator.config, served.urn,
                                                self.project_id), request_id)

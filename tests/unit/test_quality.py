@@ -87,7 +87,8 @@ ALLOWED: dict[str, set[str]] = {
     # through their public verbs only
     "_endpoint": set(),
     "_endpoint.server": {"_endpoint.answers", "_endpoint.routes", "_endpoint.signature",
-                         "errors", "emulator"},
+                         "_endpoint.async_list", "errors", "emulator"},
+    "_endpoint.async_list": {"_endpoint.routes", "async_records"},
     "_endpoint.answers": {"_endpoint.routes", "_endpoint.signature", "config", "records"},
     "_endpoint.routes": set(),
     "_endpoint.signature": set(),

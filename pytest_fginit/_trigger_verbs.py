@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from ._async_config import AsyncPolicy, Destination, async_policy, check_assumptions
+from ._endpoint.routes import function_urn
 from ._platform.async_notice import MAX_ASYNC_BODY_BYTES
 from ._platform.async_queue import AsyncQueue
 from .async_records import AsyncInvocation, AsyncStatus, Delivery
@@ -216,8 +217,9 @@ REGION = "cn-north-4"
 
 
 def function_urn_of(project_id: str, package: str, func_name: str, version: str) -> str:
-    """The function's URN with its version, as FunctionGraph writes it (invoke-api.md, 2)."""
-    return f"urn:fss:{REGION}:{project_id}:function:{package}:{func_name}:{version}"
+    """The function's URN with its version, as FunctionGraph writes it (invoke-api.md, 2;
+    the same as the local endpoint's)."""
+    return function_urn(REGION, project_id, package, func_name, version)
 
 
 def policy_of(config: FunctionConfig) -> AsyncPolicy:

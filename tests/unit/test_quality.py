@@ -66,7 +66,8 @@ ALLOWED: dict[str, set[str]] = {
     "__init__": {"config", "context", "emulator", "errors", "faults", "records", "events",
                  "async_records", "schedule", "strategies"},
     "_trigger_verbs": {"_async_config", "_platform.async_notice", "_platform.async_queue",
-                       "config", "errors", "records", "async_records", "events", "schedule"},
+                       "config", "errors", "records", "async_records", "events", "schedule",
+                       "_endpoint.routes"},  # (the URN's one spelling)
     "emulator": {"_trigger_verbs", "_platform.placement", "_platform.pool", "_platform.dispatch",
                  "_platform.outcomes", "_platform.revision", "_platform.parallel", "_hosts",
                  "_hosts.protocol", "config", "faults", "records", "errors", "context",

@@ -59,6 +59,7 @@ class Plan:
     scale_warmup: bool  # rows 9a-9f: each project run once first (quick: row 6 filled caches)
     records_invokes: int  # row 10: warm invokes on one instance, their records traced
     trigger_events: int  # row 11a: async requests (each retried once) against as many invokes
+    explored_examples: int  # row 12b: Hypothesis examples per sample
 
 
 PLANS = {
@@ -68,14 +69,15 @@ PLANS = {
                   suite_tests=20, suite_rounds=1, process_burst=100, process_burst_rounds=1,
                   masking_requests=3, ready=100, scale_tests=(3, 6), scale_rounds=1,
                   scale_warmup=False,
-                  records_invokes=2_000, trigger_events=50),
+                  records_invokes=2_000, trigger_events=50, explored_examples=20),
     "full": Plan(time_limit_s=1200, rounds=12, cold=100, cold_new=15, warm_ours=2000,
                  warm_theirs=40, timeouts=25, warmup=5, proc_cold=30, fresh=10, proc_warm=500,
                  many_rounds=4, burst=5, memory_rounds=4,
                  suite_tests=100, suite_rounds=8, process_burst=1000, process_burst_rounds=3,
                  masking_requests=20, ready=1000, scale_tests=(200, 1000), scale_rounds=5,
                  scale_warmup=True,
-                 records_invokes=100_000, trigger_events=1000),
+                 records_invokes=100_000, trigger_events=1000,
+                 explored_examples=200),
 }
 
 

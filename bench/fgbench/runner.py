@@ -9,6 +9,7 @@ from .model import Plan, Row, Section
 from .rows import (
     burst,
     cold,
+    lifecycle,
     masking,
     memory,
     process,
@@ -25,7 +26,7 @@ from .template import reflow, render
 SECTIONS: tuple[Callable[[Plan, LambdaLocal], Section], ...] = (
     cold.measure, warm.measure, timeouts.measure, process.measure, burst.measure,
     memory.measure, suite.measure, process_burst.measure, masking.measure, scale.measure,
-    records.measure, triggers.measure,
+    records.measure, triggers.measure, lifecycle.measure,
 )
 """The table's order (the interleaving is within a section: its sides share rounds)."""
 

@@ -17,9 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .errors import FunctionConfigError
-from .hooks import HookRelay
-from .plugin import _EMULATORS, _FIELDS, _NOTHING_CONFIGURED, function_fields
+from .plugin import _EMULATORS, emulator_for
 
 if TYPE_CHECKING:
     from .emulator import FunctionEmulator
@@ -58,28 +56,14 @@ def fg_emulator() -> Callable[..., FunctionEmulator]:
 
 
 def _make(item: pytest.Item, keys: dict[str, Any]) -> FunctionEmulator:
-    __tracebackhide__ = True  # (``fields`` holds the secrets: pytest -l would show them)
-    from ._config_cache import config_for
-    from .emulator import FunctionEmulator
-
+    __tracebackhide__ = True
     made = item.stash.setdefault(_MADE, [])
     shown = item.stash.setdefault(_EMULATORS, [])  # (the plugin's: report and masking)
     while made:  # (the previous example's: each one starts clean, and only the latest, the
         previous = made.pop()  # example that failed if one did, is in the report)
         previous.close()
         shown[:] = [e for e in shown if e is not previous]
-    try:
-        fields = item.stash[_FIELDS] = {**function_fields(item), **keys}
-        if "code_root" not in fields:
-            pytest.fail(_NOTHING_CONFIGURED.replace("fg_function", "fg_emulator"),
-                        pytrace=False)
-        item.ihook.pytest_fginit_adjust_config(fields=fields, item=item)
-        config = config_for(fields)
-    except FunctionConfigError as exc:
-        pytest.fail(f"fg_emulator: invalid function configuration: {exc}", pytrace=False)
-    relay = HookRelay(item.ihook)
-    emulator = FunctionEmulator(config, listeners=[relay])
-    relay.emulator = emulator
+    emulator = emulator_for(item, keys, "fg_emulator")
     made.append(emulator)
     shown.append(emulator)
     return emulator.start()

@@ -250,27 +250,11 @@ def _relative_to(base: Path, name: str, value: Any) -> Any:
 def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
     """A `FunctionEmulator` for this test's function (configured by marker and ini)."""
     __tracebackhide__ = True  # (``fields`` holds the secrets: pytest -l would show them)
-    from ._config_cache import config_for
-    from .emulator import FunctionEmulator
-    from .hooks import HookRelay
-
     item = request.node
-    problem: FunctionConfigError | None = None
-    try:
-        fields = item.stash[_FIELDS] = function_fields(item)
-        if "code_root" not in fields:
-            pytest.fail(_NOTHING_CONFIGURED, pytrace=False)
-        # item.ihook: hooks of the conftest files that apply to this test's folder only.
-        item.ihook.pytest_fginit_adjust_config(fields=fields, item=item)
-        config = config_for(fields)
-    except FunctionConfigError as exc:
-        problem = exc
-    _fail_on(problem)  # (outside the except: pytest would print the error twice, chained)
-    relay = HookRelay(item.ihook)
-    emulator = FunctionEmulator(config, listeners=[relay])
-    relay.emulator = emulator
+    emulator = emulator_for(item)
     item.stash.setdefault(_EMULATORS, []).append(emulator)
-    _hold_freeze(item.config)
+    config = emulator.config
+    problem: FunctionConfigError | None = None
     # Reserved instances come up once every fixture is set up (pytest_runtest_call), or at
     # first use: a mock from a fixture set up after this one reaches their initializers too.
     try:
@@ -294,9 +278,38 @@ def fg_function(request: pytest.FixtureRequest) -> Iterator[FunctionEmulator]:
             )
 
 
-def _fail_on(problem: FunctionConfigError | None) -> None:
+def emulator_for(item: pytest.Item, keys: dict[str, Any] | None = None,
+                 who: str = "fg_function") -> FunctionEmulator:
+    """A new, unstarted emulator of ``item``'s function: its configuration (ini, markers,
+    deployment file, ``keys`` on top, then the ``pytest_fginit_adjust_config`` hook), its
+    notifications relayed to the plugin's hooks, the session's freeze held. An invalid
+    configuration fails the test, named after the fixture (``who``)."""
+    __tracebackhide__ = True  # (``fields`` holds the secrets: pytest -l would show them)
+    from ._config_cache import config_for
+    from .emulator import FunctionEmulator
+    from .hooks import HookRelay
+
+    problem: FunctionConfigError | None = None
+    try:
+        fields = item.stash[_FIELDS] = {**function_fields(item), **(keys or {})}
+        if "code_root" not in fields:
+            pytest.fail(_NOTHING_CONFIGURED.replace("fg_function", who), pytrace=False)
+        # item.ihook: hooks of the conftest files that apply to this test's folder only.
+        item.ihook.pytest_fginit_adjust_config(fields=fields, item=item)
+        config = config_for(fields)
+    except FunctionConfigError as exc:
+        problem = exc
+    _fail_on(problem, who)  # (outside the except: pytest would print the error twice)
+    relay = HookRelay(item.ihook)
+    emulator = FunctionEmulator(config, listeners=[relay])
+    relay.emulator = emulator
+    _hold_freeze(item.config)
+    return emulator
+
+
+def _fail_on(problem: FunctionConfigError | None, who: str = "fg_function") -> None:
     if problem is not None:
-        pytest.fail(f"fg_function: invalid function configuration: {problem}", pytrace=False)
+        pytest.fail(f"{who}: invalid function configuration: {problem}", pytrace=False)
 
 
 def _add_usage(config: pytest.Config, usage: dict[str, Billing]) -> None:

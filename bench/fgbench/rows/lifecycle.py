@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_fginit import FunctionEmulator
+from pytest_fginit._clock import hold_freeze, release_freeze
 
 from ..common import BenchError, Samples, bytecode, config, now_ns
 from ..lambda_local import LambdaLocal
@@ -39,10 +40,14 @@ def explored(examples: int) -> Samples:
             fn.run(schedule)
         ran.append(len(schedule.steps))
 
-    with bytecode(cached=True):
-        t0 = now_ns()
-        example()
-        elapsed = now_ns() - t0
+    hold_freeze()  # (as the plugin holds it for a session: one freezegun module scan)
+    try:
+        with bytecode(cached=True):
+            t0 = now_ns()
+            example()
+            elapsed = now_ns() - t0
+    finally:
+        release_freeze()
     if len(ran) < examples // 2 or min(ran) < STEPS:
         raise BenchError(f"Hypothesis ran {len(ran)} examples of {min(ran, default=0)}+ steps")
     return [elapsed // len(ran)]

@@ -3,6 +3,7 @@
     python bench/run.py            # full run (about ten minutes), prints the table
     python bench/run.py --quick    # smoke test for CI (well under a minute)
     python bench/run.py --write    # full run, and writes docs/benchmarks.md
+    python bench/run.py --only triggers,warm   # only these row modules (not with --write)
 
 Targets are reported, never asserted: the exit status is 0 whether they are met or not. It is
 2 when the emulator gives a wrong answer (the numbers would mean nothing), and 1 with every
@@ -35,7 +36,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="also write the table and the method to docs/benchmarks.md")
     parser.add_argument("--output", type=Path, default=DEFAULT_DOC,
                         help="where --write writes (default: docs/benchmarks.md)")
+    parser.add_argument("--only", default="", metavar="NAME,...",
+                        help="run only these row modules (" + ", ".join(runner.section_names())
+                        + "); not with --write, which records every row")
     args = parser.parse_args(argv)
+    only = frozenset(name for name in args.only.split(",") if name)
+    unknown = sorted(only - set(runner.section_names()))
+    if unknown:
+        parser.error(f"--only: unknown row module(s) {', '.join(unknown)}; "
+                     f"known: {', '.join(runner.section_names())}")
+    if only and args.write:
+        parser.error("--only cannot be combined with --write: the page records every row")
 
     mode_name = "quick" if args.quick else "full"
     plan = PLANS[mode_name]
@@ -49,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     # A hang (e.g. a deadlock in the emulator) must not block CI: dump and exit instead.
     faulthandler.dump_traceback_later(plan.time_limit_s, exit=True)
     try:
-        sections = runner.measure(plan, ll)
+        sections = runner.measure(plan, ll, only)
     except BenchError as exc:
         print(f"\nbench/run.py: the emulator misbehaved, no numbers reported: {exc}",
               file=sys.stderr)

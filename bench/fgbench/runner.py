@@ -31,8 +31,15 @@ SECTIONS: tuple[Callable[[Plan, LambdaLocal], Section], ...] = (
 """The table's order (the interleaving is within a section: its sides share rounds)."""
 
 
-def measure(plan: Plan, ll: LambdaLocal) -> list[Section]:
-    return [section(plan, ll) for section in SECTIONS]
+def section_names() -> list[str]:
+    """The rows' module names (``cold``, ``warm``, ...), in table order, for ``--only``."""
+    return [s.__module__.rsplit(".", 1)[-1] for s in SECTIONS]
+
+
+def measure(plan: Plan, ll: LambdaLocal, only: frozenset[str] = frozenset()) -> list[Section]:
+    """Every section in order, or only those named (a quick look while working on one row)."""
+    return [section(plan, ll) for section, name in zip(SECTIONS, section_names(), strict=True)
+            if not only or name in only]
 
 
 def rows_of(sections: list[Section]) -> list[Row]:

@@ -12,6 +12,7 @@ the field and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -285,9 +286,10 @@ class FunctionConfig:
                 return candidate
         return None
 
-    @property
+    @functools.cached_property
     def secrets(self) -> tuple[str, ...]:
-        """Every secret value this configuration holds, for redaction."""
+        """Every secret value this configuration holds, for redaction (worked out once: a
+        configuration is frozen, and the plugin keeps one for equal fields across tests)."""
         values: list[str] = [v for v in self.encrypted_user_data.values() if v]
         values += [getattr(self, f.name) for f in dataclasses.fields(self)
                    if f.metadata["secret"] and isinstance(getattr(self, f.name), str)]

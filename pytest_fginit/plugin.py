@@ -196,8 +196,12 @@ def function_fields(item: pytest.Item) -> dict[str, Any]:
     ``config_var_files``), then ini and options, then markers, closest last; then every
     ``user_data_update`` (ini, then markers, closest last) merged into ``user_data``."""
     __tracebackhide__ = True  # (the fields hold the secrets: pytest -l would show them)
-    # A deep copy: a hook may change the dicts in place without touching the ini's values.
-    fields: dict[str, Any] = copy.deepcopy(item.config.stash.get(_BASE_FIELDS, {}))
+    # A deep copy of what a hook could change in place (dicts, lists), so that the ini's
+    # values stay as they were; strings, numbers and paths (immutable) are shared.
+    fields: dict[str, Any] = {
+        name: value if isinstance(value, (str, int, float, Path, type(None)))
+        else copy.deepcopy(value)
+        for name, value in item.config.stash.get(_BASE_FIELDS, {}).items()}
     deployment_file = item.config.stash.get(_DEPLOYMENT_FILE, None)
     var_files = item.config.stash.get(_VAR_FILES, [])
     ini_update: dict[str, str] = item.config.stash.get(_USER_DATA_UPDATE, {})
@@ -377,7 +381,9 @@ def pytest_runtest_makereport(
     if call.when == "call":  # (an xfailed test raised, though its report is "skipped")
         item.stash[_CALL_FAILED] = call.excinfo is not None
     emulators = item.stash.get(_EMULATORS, [])
-    mask_report(report, [e.redact for e in emulators], item.stash.get(_FIELDS, {}), SECRET_FIELDS)
+    # (an emulator whose configuration holds no secret masks nothing: not walked)
+    mask_report(report, [e.redact for e in emulators if e.config.secrets],
+                item.stash.get(_FIELDS, {}), SECRET_FIELDS)
     if report.failed and call.when in ("setup", "call") and emulators:
         from .report import format_timeline
 

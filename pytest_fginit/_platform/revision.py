@@ -143,12 +143,27 @@ def environment(revision: Revision) -> dict[str, str]:
         "RUNTIME_MAX_RESP_BODY_SIZE": "6291456",
         "RUNTIME_INITIALIZER_HANDLER": c.initializer_handler or "",
         "RUNTIME_INITIALIZER_TIMEOUT": str(c.initializer_timeout or ""),
-        "RUNTIME_CODE_ROOT": str(c.code_root.resolve()),
+        "RUNTIME_CODE_ROOT": _resolved(c.code_root),
         "RUNTIME_ROOT": str(_PACKAGE_ROOT),
         "RUNTIME_LOG_DIR": tempfile.gettempdir(),
     }
     env.update(c.user_data)
     return env
+
+
+def _resolved(code_root: Path) -> str:
+    """``code_root`` resolved (a walk of the file system at every component), once per folder
+    for a working folder: the same function's emulators, test after test, reuse it."""
+    key = (code_root, None if code_root.is_absolute() else os.getcwd())
+    found = _RESOLVED.get(key)
+    if found is None:
+        if len(_RESOLVED) >= 64:  # (a suite has a few code roots)
+            _RESOLVED.clear()
+        found = _RESOLVED[key] = str(code_root.resolve())
+    return found
+
+
+_RESOLVED: dict[tuple[Path, str | None], str] = {}
 
 
 def context_for(revision: Revision, request_id: str, timeout: int) -> ContextFields:

@@ -65,7 +65,7 @@ def test_bench_without_write_writes_nothing(tmp_path, monkeypatch, capsys):
     import run
 
     monkeypatch.setattr(run, "import_lambda_local", lambda: None)
-    monkeypatch.setattr(run.runner, "measure", lambda plan, ll: [])
+    monkeypatch.setattr(run.runner, "measure", lambda plan, ll, only=frozenset(): [])
     monkeypatch.setattr(run.faulthandler, "dump_traceback_later", lambda *a, **k: None)
     assert run.main(["--quick", "--output", str(tmp_path / "benchmarks.md")]) == 0
     assert "All targets met." in capsys.readouterr().out

@@ -66,8 +66,14 @@ def fresh_template() -> dict[str, Any]:
     """A copy of the template (`templates.fresh`'s), made directly: its values are strings,
     booleans and flat objects of strings, so a copy of each object is a deep copy (an event
     is built per ``http()`` call)."""
-    return {key: dict(value) if isinstance(value, dict) else value
-            for key, value in templates.APIG.items()}
+    template = templates.APIG
+    event = template.copy()
+    for key in _NESTED:
+        event[key] = template[key].copy()
+    return event
+
+
+_NESTED: Final = tuple(key for key, value in templates.APIG.items() if isinstance(value, dict))
 
 
 def _path(path: object) -> str:

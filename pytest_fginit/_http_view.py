@@ -48,13 +48,14 @@ def answer(invocation: _Answered, redact: Redactor = no_redaction) -> Answer:
             status = 504 if error.kind in _TIMEOUTS else 500
         reason = redact(f"{error.kind} ({error.code}): {error.message}")
         return _error(status, "FGINIT.APIG_FUNCTION_ERROR", reason, extra)
-    problem = response_problem(invocation.result)
+    result = invocation.result
+    problem = response_problem(result)
     if problem is not None:
         return _error(500, "FGINIT.APIG_RESPONSE", redact(problem), extra)
-    result = invocation.result
     body = (base64.b64decode(result["body"]) if result["isBase64Encoded"]
             else result["body"].encode())
-    headers = {str(k): str(v) for k, v in result["headers"].items()} | extra
+    headers = {str(k): str(v) for k, v in result["headers"].items()}
+    headers.update(extra)  # (in place: the caller's headers, then APIG's)
     return result["statusCode"], headers, body, None
 
 

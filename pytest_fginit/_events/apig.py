@@ -25,6 +25,9 @@ RESPONSE_TYPES: Final = {"statusCode": int, "headers": dict, "body": str, "isBas
 """G4: the four keys an APIG-invoked function returns, and their types."""
 
 _WHERE = "events.apig()"
+_METHOD, _PATH, _QUERY = f"{_WHERE}: method", f"{_WHERE}: path", f"{_WHERE}: query"
+_PATH_PARAMS, _HEADERS = f"{_WHERE}: path_params", f"{_WHERE}: headers"
+_HEADER_KEY, _BASE64 = f"{_HEADERS} key", f"{_WHERE}: base64_body"
 
 
 def request(method: str, path: str, *, body: Any, headers: Mapping[str, Any] | None,
@@ -32,38 +35,53 @@ def request(method: str, path: str, *, body: Any, headers: Mapping[str, Any] | N
             base64_body: bool, request_id: str | None, stage: str | None,
             user_data: str | None) -> dict[str, Any]:
     """The APIG event (see `pytest_fginit.events.apig`)."""
-    event = templates.fresh(templates.APIG)
-    checked = checks.text(f"{_WHERE}: method", method).upper()
-    event["httpMethod"] = checks.choice(f"{_WHERE}: method", checked, METHODS)
+    event = fresh_template()
+    checked = checks.text(_METHOD, method).upper()
+    if checked not in METHODS:
+        checks.choice(_METHOD, checked, METHODS)  # (raises, naming what is allowed)
+    event["httpMethod"] = checked
     event["path"] = _path(path)
     if query is not None:
-        event["queryStringParameters"] = checks.strings(f"{_WHERE}: query", query, lists=True)
+        event["queryStringParameters"] = checks.strings(_QUERY, query, lists=True)
     if path_params is not None:
-        event["pathParameters"] = checks.strings(f"{_WHERE}: path_params", path_params,
-                                                 lists=False)
+        event["pathParameters"] = checks.strings(_PATH_PARAMS, path_params, lists=False)
     if headers is not None:
         _merge_headers(event["headers"], headers)
     if body is not None and not isinstance(body, (str, bytes, bytearray, memoryview)):
         # (a JSON body: what a client sending JSON says it is, unless the test said otherwise)
         event["headers"].setdefault("content-type", "application/json")
     event["body"], event["isBase64Encoded"] = _body(body, base64_body)
-    context = event["requestContext"]
-    if request_id is not None:
-        context["requestId"] = checks.text(f"{_WHERE}: request_id", request_id)
-    if stage is not None:
-        context["stage"] = checks.text(f"{_WHERE}: stage", stage)
+    if request_id is not None or stage is not None:
+        context = event["requestContext"]
+        if request_id is not None:
+            context["requestId"] = checks.text(f"{_WHERE}: request_id", request_id)
+        if stage is not None:
+            context["stage"] = checks.text(f"{_WHERE}: stage", stage)
     if user_data is not None:  # G1 [assumption]: only when the test gives it
         event["user_data"] = checks.text(f"{_WHERE}: user_data", user_data)
     return event
 
 
+def fresh_template() -> dict[str, Any]:
+    """A copy of the template (`templates.fresh`'s), made directly: its values are strings,
+    booleans and flat objects of strings, so a copy of each object is a deep copy (an event
+    is built per ``http()`` call)."""
+    template = templates.APIG
+    event = template.copy()
+    for key in _NESTED:
+        event[key] = template[key].copy()
+    return event
+
+
+_NESTED: Final = tuple(key for key, value in templates.APIG.items() if isinstance(value, dict))
+
+
 def _path(path: object) -> str:
-    where = f"{_WHERE}: path"
-    text = checks.text(where, path)
+    text = checks.text(_PATH, path)
     if not text.startswith("/"):
-        raise ValueError(f"{where}: {checks.shown(text)} must start with '/'")
+        raise ValueError(f"{_PATH}: {checks.shown(text)} must start with '/'")
     if "?" in text:
-        raise ValueError(f"{where}: {checks.shown(text)} holds a query; APIG passes it apart "
+        raise ValueError(f"{_PATH}: {checks.shown(text)} holds a query; APIG passes it apart "
                          "(G3): give it as query={...}")
     return text
 
@@ -71,17 +89,19 @@ def _path(path: object) -> str:
 def _merge_headers(headers: dict[str, Any], given: Mapping[str, Any]) -> None:
     """The test's headers over the template's (a gateway's and a browser's), names
     lower-cased as APIG delivers them; a ``None`` value removes one."""
-    where = f"{_WHERE}: headers"
-    for name, value in checks.mapping(where, given).items():
-        key = checks.text(f"{where} key", name).lower()
+    for name, value in (given if type(given) is dict
+                        else checks.mapping(_HEADERS, given)).items():
+        key = checks.text(_HEADER_KEY, name).lower()
         if value is None:
             headers.pop(key, None)
+        elif type(value) is str:  # (the common case: what `checks.strings` lets through)
+            headers[key] = value
         else:
-            headers[key] = checks.strings(where, {name: value}, lists=True)[name]
+            headers[key] = checks.strings(_HEADERS, {name: value}, lists=True)[name]
 
 
 def _body(body: Any, base64_body: object) -> tuple[str, bool]:
-    encoded = checks.flag(f"{_WHERE}: base64_body", base64_body)
+    encoded = checks.flag(_BASE64, base64_body)
     if body is None:
         return "", encoded
     raw = checks.payload(f"{_WHERE}: body", body)
@@ -102,6 +122,10 @@ def response_problem(result: object) -> str | None:
     of the wrong type (``statusCode: "200"``, ``True`` is no status either), or a body that
     says it is base64 and is not. Keys beyond the four are let through.
     """
+    if (type(result) is dict and type(result.get("statusCode")) is int
+            and type(result.get("headers")) is dict and type(result.get("body")) is str
+            and result.get("isBase64Encoded") is False):
+        return None  # (the common case, a plain text body: the checks below all pass)
     if not isinstance(result, dict):
         return (f"the function returned {type(result).__name__} {checks.shown(result)}, not "
                 "an object with statusCode, headers, body and isBase64Encoded")

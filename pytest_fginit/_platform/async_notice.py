@@ -49,8 +49,9 @@ def notification(request: AsyncInvocation, *, policy: AsyncPolicy, function_urn:
 
 def _result_text(result: Any) -> str:
     """A42: a str result as is, any other as its JSON text; "" over 256 KB (A7)."""
-    text = result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
-    over = len(json.dumps(result, ensure_ascii=False).encode()) > MAX_ASYNC_BODY_BYTES
+    as_json = json.dumps(result, ensure_ascii=False)
+    text = result if isinstance(result, str) else as_json
+    over = len(as_json.encode()) > MAX_ASYNC_BODY_BYTES
     return "" if over else text
 
 

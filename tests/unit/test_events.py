@@ -143,6 +143,30 @@ def test_the_apig_response_contract():
     assert response_problem({**good, "extra": 1}) is None
 
 
+
+class _Dict(dict):  # (not a plain dict: the check takes its long way)
+    pass
+
+
+def test_the_response_contracts_quick_path_answers_as_its_long_way():
+    # A plain dict with plain values is checked at once; every answer is the full check's.
+    good = reference("apig_response")
+    results = [good, {**good, "isBase64Encoded": True}, {**good, "statusCode": True},
+               {**good, "statusCode": 200.0}, {**good, "headers": _Dict()},
+               {**good, "body": b"x"}, {**good, "isBase64Encoded": 0},
+               {k: v for k, v in good.items() if k != "headers"}, {**good, "extra": [1]},
+               {**good, "isBase64Encoded": True, "body": "aGk="}]
+    for result in results:
+        assert response_problem(result) == response_problem(_Dict(result)), result
+
+
+def test_every_apig_event_is_a_copy_of_its_own_to_change():
+    first = events.apig()
+    for key in ("headers", "requestContext", "queryStringParameters", "pathParameters"):
+        first[key]["changed"] = "yes"
+    assert events.apig() == reference("apig")
+
+
 # --- the other triggers ---------------------------------------------------------------------
 
 def test_timer_sets_its_fields_and_passes_the_user_event_as_configured():

@@ -17,7 +17,7 @@ import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, TracebackType
 from typing import Any
 
 from ..._clock import Clock
@@ -54,11 +54,30 @@ def user_exception(exc: BaseException) -> UserException:
     """``exc`` as FunctionGraph reports it: only the user's frames."""
     if isinstance(exc, EntryNotFound):  # the platform's complaint, not a user exception
         return UserException(None, str(exc))
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if not f.filename.startswith(_NOT_USER_CODE)]
+    frames: list[traceback.FrameSummary]
+    if getattr(sys, "tracebacklimit", None) is None:
+        frames = traceback.extract_tb(_user_frames(exc.__traceback__))
+    else:  # (the limit counts every frame, the emulator's too)
+        frames = [f for f in traceback.extract_tb(exc.__traceback__)
+                  if not f.filename.startswith(_NOT_USER_CODE)]
     lines = "".join(traceback.format_list(frames)).rstrip("\n").split("\n")
     return UserException(type(exc).__name__, text_of(exc),
                          tuple(line for line in lines if line))
+
+
+def _user_frames(tb: TracebackType | None) -> TracebackType | None:
+    """``tb`` without the frames of `_NOT_USER_CODE`, as a new chain: only the user's frames
+    are extracted (their source lines and positions read), not the emulator's, which every
+    injected fault and failed attempt has."""
+    kept: list[TracebackType] = []
+    while tb is not None:
+        if not tb.tb_frame.f_code.co_filename.startswith(_NOT_USER_CODE):
+            kept.append(tb)
+        tb = tb.tb_next
+    chain: TracebackType | None = None
+    for entry in reversed(kept):
+        chain = TracebackType(chain, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
+    return chain
 
 
 def text_of(value: object) -> str:

@@ -141,6 +141,9 @@ class AsyncQueue:
         if status == "DISCARD":
             ended += (f": older than max_async_event_age_in_seconds "
                       f"({self.policy.max_async_event_age_in_seconds} s)")
+        elif status == "FAIL" and not self.policy.configured:
+            # (A12: the surprise of a first async test; say which key turns retries on)
+            ended += " (no async configuration: not retried; set max_async_retry_attempts)"
         if destination is None:
             self._note(f"async_{status.lower()}", ended)
             return

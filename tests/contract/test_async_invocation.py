@@ -34,6 +34,26 @@ def test_failures_are_retried_60_and_120_seconds_later_on_the_virtual_clock(emul
     assert 60 <= starts[1] - starts[0] < 61 and 120 <= starts[2] - starts[1] < 121
 
 
+def test_a_failure_without_async_configuration_says_why_it_was_not_retried(emulate):
+    fn = emulate()
+    fn.faults.handler.raises(ConnectionError("db down"), times=1)
+    request = fn.invoke_async({})
+    fn.drain()
+    assert (request.status, len(request.attempts)) == ("FAIL", 1)
+    notes = [e.record.text for e in fn.journal if e.what == "note"]
+    assert any("not retried; set max_async_retry_attempts" in text for text in notes), notes
+
+
+def test_a_configured_failure_names_no_missing_configuration(emulate):
+    fn = emulate(max_async_retry_attempts=0)
+    fn.faults.handler.raises(ConnectionError("db down"), times=1)
+    fn.invoke_async({})
+    fn.drain()
+    notes = [e.record.text for e in fn.journal if e.what == "note"]
+    assert any("FAIL after 1 attempt" in text for text in notes), notes
+    assert not any("no async configuration" in text for text in notes), notes
+
+
 def test_advance_runs_a_retry_only_once_it_is_due(emulate):
     fn = emulate(max_async_retry_attempts=1)
     fn.faults.handler.raises(ConnectionError("db down"), times=1)

@@ -1,7 +1,10 @@
-"""Rows 2-2c: a warm invoke in-process, against python-lambda-local's ``call()`` (which forks
-per call) and against a direct call of the handler, with one ready instance and with many."""
+"""Rows 2-2d: a warm invoke in-process, against python-lambda-local's ``call()`` (which forks
+per call) and against a direct call of the handler, with one ready instance and with many;
+and that ratio's floor (the direct call with the event's and result's JSON round trips)."""
 
 from __future__ import annotations
+
+import json
 
 from pytest_fginit import FunctionEmulator, Invocation
 
@@ -78,6 +81,26 @@ def direct_call(n: int, warmup: int) -> Samples:
     return samples
 
 
+def json_floor(n: int, warmup: int) -> Samples:
+    """As ``direct_call``, with what no emulator can leave out of a request: the event's JSON
+    round trip before the handler and the result's after it (the platform passes both as
+    JSON text). The floor of row 2b's ratio."""
+    module = load_by_hand()
+    dumps, loads = json.dumps, json.loads
+    samples: Samples = []
+    results = []
+    for i in range(warmup + n):
+        t0 = now_ns()
+        result = loads(dumps(module.handler(loads(dumps(EVENT)), TrivialContext(f"floor-{i}"))))
+        elapsed = now_ns() - t0
+        results.append(result)
+        if i >= warmup:
+            samples.append(elapsed)
+    for result in results:
+        check_item(result, "the handler called with JSON round trips")
+    return samples
+
+
 def measure(plan: Plan, ll: LambdaLocal) -> Section:
     p = plan
     module = load_by_hand()
@@ -86,6 +109,7 @@ def measure(plan: Plan, ll: LambdaLocal) -> Section:
         "theirs": lambda: theirs_call(ll, module, p.warm_theirs, 2),
         "direct": lambda: direct_call(p.warm_ours, p.warmup * 10),
         "many": lambda: ours_warm_many(p.warm_ours, p.warmup * 10, p.ready),
+        "floor": lambda: json_floor(p.warm_ours, p.warmup * 10),
     }, "2. warm invokes      ")
     row = Row("warm", "2. warm invoke, against a fork per call",
               warm["ours"], f"lambda-local {ll.version} call()", warm["theirs"],
@@ -96,11 +120,15 @@ def measure(plan: Plan, ll: LambdaLocal) -> Section:
     many = Row("warm_many", f"2c. warm invoke, {p.ready:,} ready instances",
                warm["many"], "handler(event, ctx) by hand, as 2b", warm["direct"],
                kind="slowdown", target=DIRECT_TARGET)
+    floor = Row("warm_floor", "2d. a direct call with the JSON round trips (2b's floor)",
+                warm["floor"], "handler(event, ctx) by hand, as 2b", warm["direct"],
+                kind="slowdown")
     method = render("warm", ours_samples=p.warm_ours, theirs_samples=p.warm_theirs,
                     ours_spread=spread(warm["ours"], "µs"),
                     theirs_spread=spread(warm["theirs"], "µs"),
                     direct_spread=spread(warm["direct"], "µs"),
                     many_spread=spread(warm["many"], "µs"), ready=f"{p.ready:,}",
+                    floor_spread=spread(warm["floor"], "µs"),
                     direct_target=f"{DIRECT_TARGET:g}",
                     flat=f"{many.ours_median / direct.ours_median:.2f}")
-    return Section([row, direct, many], method)
+    return Section([row, direct, many, floor], method)

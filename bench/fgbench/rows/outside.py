@@ -5,6 +5,7 @@ process, against a fresh interpreter that imports the function by hand."""
 from __future__ import annotations
 
 import functools
+import http.client
 import json
 import os
 import statistics
@@ -12,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest_fginit
 from pytest_fginit import FunctionEmulator
@@ -59,6 +61,32 @@ def endpoint_calls(n: int, warmup: int) -> Samples:
         check_ok(fn.invocations[1:], cold=False)
         if len(fn.invocations) != 1 + warmup + n:
             raise BenchError(f"{len(fn.invocations)} invocations for {1 + warmup + n} calls")
+    return samples
+
+
+def plain_http_calls(n: int, warmup: int) -> Samples:
+    """For information: the same requests as plain ``http.client`` POSTs on one kept-alive
+    connection, to an endpoint that checks no signature (what the SDK's side costs)."""
+    samples: Samples = []
+    body = json.dumps(EVENT).encode()
+    with bytecode(cached=True), FunctionEmulator(bench_config()) as fn, serve(fn) as endpoint:
+        path = (f"/v2/{endpoint.project_id}/fgs/functions/"
+                f"{quote(endpoint.function_urn(), safe='')}/invocations")
+        connection = http.client.HTTPConnection(endpoint.host, endpoint.port, timeout=30)
+        try:
+            for i in range(1 + warmup + n):
+                t0 = now_ns()
+                connection.request("POST", path, body=body,
+                                   headers={"Content-Type": "application/json"})
+                answer = connection.getresponse()
+                content = answer.read()
+                elapsed = now_ns() - t0
+                check_item(json.loads(content), "the endpoint, over plain HTTP")
+                if i > warmup:
+                    samples.append(elapsed)
+        finally:
+            connection.close()
+        check_ok(fn.invocations[1:], cold=False)
     return samples
 
 
@@ -124,6 +152,7 @@ def measure(plan: Plan, ll: LambdaLocal) -> Section:
     calls = interleave(p.rounds, {
         "endpoint": lambda: endpoint_calls(per_round, p.warmup * 5),
         "inprocess": lambda: inprocess_calls(per_round, p.warmup * 5),
+        "plain_http": lambda: plain_http_calls(per_round, p.warmup * 5),
     }, "13a. endpoint        ")
     cli, cli_label = fginit_command()
     event = json.dumps(EVENT)
@@ -161,6 +190,9 @@ def method(plan: Plan, per_round: int, calls: dict[str, Samples], cold: dict[str
         "inprocess_spread": spread(calls["inprocess"], "µs"),
         "endpoint_rps": _per_second(calls["endpoint"]),
         "inprocess_rps": _per_second(calls["inprocess"]),
+        "plain_http": f"{fmt_ns(statistics.median(calls['plain_http']), 'µs')} "
+                      f"({spread(calls['plain_http'], 'µs')}; "
+                      f"{_per_second(calls['plain_http'])} a second)",
         "cli_label": cli_label, "invokes": plan.cli_invokes,
         "fginit_spread": spread(cold["fginit"], "ms"),
         "by_hand_spread": spread(cold["by_hand"], "ms"),

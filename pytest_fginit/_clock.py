@@ -23,14 +23,12 @@ user code reads but not how the emulator decides timeouts.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
-
-import freezegun.api as _fz
-from freezegun import freeze_time
 
 real_sleep = time.sleep
 """``time.sleep`` as it was before the emulator replaced it for instance code."""
@@ -38,9 +36,30 @@ real_sleep = time.sleep
 # freezegun scans call stacks for these prefixes and shows them the real time: pytest's own
 # duration measurements stay honest (known pitfall: --durations otherwise reports ~1.8e9 s).
 _IGNORED_BY_FREEZE = ["_pytest.timing"]
+
+
+class _RealFunctions:
+    """The real time functions, held where no freeze replaces them.
+
+    freezegun is imported only when the first virtual clock starts its freeze (its import,
+    asyncio's and dateutil's included, is most of a one-shot ``fginit invoke``'s start). If it
+    is loaded already (a freeze may even run), its saved functions are the real ones; if not,
+    no freeze runs and ``time``'s functions are: freezegun, imported later, saves the same.
+    Never module attributes of ours: while a freeze runs, freezegun replaces every module
+    attribute that *is* a real time function, but not those of its own module, nor an
+    object's attributes."""
+
+    __slots__ = ("real_datetime", "real_monotonic", "real_time")
+
+    def __init__(self) -> None:
+        fz: Any = sys.modules.get("freezegun.api")
+        self.real_time: Callable[[], float] = fz.real_time if fz else time.time
+        self.real_monotonic: Callable[[], float] = fz.real_monotonic if fz else time.monotonic
+        self.real_datetime: type[datetime] = fz.real_datetime if fz else datetime
+
+
+_fz = _RealFunctions()
 _EPOCH = _fz.real_datetime(1970, 1, 1)
-# Always call the real time functions through freezegun's module: while a freeze runs, freezegun
-# replaces every module attribute that *is* a real time function, ours included, but not its own.
 
 
 def real_monotonic() -> float:
@@ -242,12 +261,14 @@ class _SharedFreeze:
     def join(self, clock: VirtualClock) -> None:
         with self._lock:
             if self._freezer is None:
-                freezer = freeze_time(_utc(_fz.real_time()), tick=True,
-                                      ignore=list(_IGNORED_BY_FREEZE), real_asyncio=True)
+                freezegun = _freezegun()
+                freezer = freezegun.freeze_time(_utc(_fz.real_time()), tick=True,
+                                                ignore=list(_IGNORED_BY_FREEZE),
+                                                real_asyncio=True)
                 freezer.start()
                 # freezegun asks the last factory of its stack for the time (and its stop()
                 # pops the last one, whichever object it is).
-                _fz.freeze_factories[-1] = self._shown  # type: ignore[call-overload]
+                freezegun.freeze_factories[-1] = self._shown
                 self._freezer = freezer
             self.clocks.append(clock)
 
@@ -260,7 +281,7 @@ class _SharedFreeze:
     def _stop_if_unused(self) -> None:
         if self.clocks or self._freezer is None:
             return
-        factories: list[Any] = _fz.freeze_factories
+        factories: list[Any] = _freezegun().freeze_factories
         if self._holds and factories and factories[0] is self._shown:
             return  # (held, and ours is the bottom of the stack: see the class)
         freezer, self._freezer = self._freezer, None
@@ -316,6 +337,13 @@ def on_release(callback: Callable[[], None]) -> None:
 def freeze_started() -> bool:
     """Whether the shared freeze runs (a clock runs, or a hold keeps it)."""
     return _FREEZE.started
+
+
+def _freezegun() -> Any:
+    """freezegun's module, imported on first use (see `_real_functions`)."""
+    import freezegun.api
+
+    return freezegun.api
 
 
 def _utc(seconds: float) -> datetime:

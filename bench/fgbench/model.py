@@ -60,6 +60,8 @@ class Plan:
     records_invokes: int  # row 10: warm invokes on one instance, their records traced
     trigger_events: int  # row 11a: async requests (each retried once) against as many invokes
     explored_examples: int  # row 12b: Hypothesis examples per sample
+    endpoint_requests: int  # row 13a: warm requests per side, through the endpoint and not
+    cli_invokes: int  # row 13b: new processes per round and side (fginit invoke, by hand)
 
 
 PLANS = {
@@ -69,7 +71,8 @@ PLANS = {
                   suite_tests=20, suite_rounds=1, process_burst=100, process_burst_rounds=1,
                   masking_requests=3, ready=100, scale_tests=(3, 6), scale_rounds=1,
                   scale_warmup=False,
-                  records_invokes=2_000, trigger_events=50, explored_examples=20),
+                  records_invokes=2_000, trigger_events=50, explored_examples=20,
+                  endpoint_requests=100, cli_invokes=1),
     "full": Plan(time_limit_s=1200, rounds=12, cold=100, cold_new=15, warm_ours=2000,
                  warm_theirs=40, timeouts=25, warmup=5, proc_cold=30, fresh=10, proc_warm=500,
                  many_rounds=4, burst=5, memory_rounds=4,
@@ -77,7 +80,7 @@ PLANS = {
                  masking_requests=20, ready=1000, scale_tests=(200, 1000), scale_rounds=5,
                  scale_warmup=True,
                  records_invokes=100_000, trigger_events=1000,
-                 explored_examples=200),
+                 explored_examples=200, endpoint_requests=2000, cli_invokes=3),
 }
 
 

@@ -12,6 +12,7 @@ from .rows import (
     lifecycle,
     masking,
     memory,
+    outside,
     process,
     process_burst,
     records,
@@ -26,7 +27,7 @@ from .template import reflow, render
 SECTIONS: tuple[Callable[[Plan, LambdaLocal], Section], ...] = (
     cold.measure, warm.measure, timeouts.measure, process.measure, burst.measure,
     memory.measure, suite.measure, process_burst.measure, masking.measure, scale.measure,
-    records.measure, triggers.measure, lifecycle.measure,
+    records.measure, triggers.measure, lifecycle.measure, outside.measure,
 )
 """The table's order (the interleaving is within a section: its sides share rounds)."""
 

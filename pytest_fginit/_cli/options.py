@@ -11,11 +11,13 @@ import builtins
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import FunctionConfig, field_help, field_names, parse_field_text
 from ..errors import FunctionConfigError
-from ..faults import Faults
+
+if TYPE_CHECKING:  # (the emulator imports it: ``--help`` and generate-event need not)
+    from ..faults import Faults
 
 FAULT_KINDS = ("raises", "hangs", "crashes", "exhausts-memory", "delays")
 FAULT_HELP = ("PHASE:KIND[:TIMES], PHASE one of load, initializer, handler, pre_stop; KIND one "

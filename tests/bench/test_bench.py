@@ -31,7 +31,9 @@ ROWS = ("1a. cold start, bytecode cached", "1b. cold start, source compiled",
         "9f. 6 tests, in-process, -n 2 against serial",
         "10. records of 2,000 invokes on one instance",
         "11a. 50 async requests, each retried once", "11b. http() of an APIG request",
-        "12a. 6 tests, --fginit-lifecycle", "12b. a schedule of 10 steps, explored")
+        "12a. 6 tests, --fginit-lifecycle", "12b. a schedule of 10 steps, explored",
+        "13a. warm invoke through the endpoint, SDK client",
+        "13b. fginit invoke, one cold invoke")
 
 
 def test_bench_quick_mode_runs_every_row_and_writes_the_page_with_the_method(tmp_path):
@@ -56,7 +58,7 @@ def test_bench_quick_mode_runs_every_row_and_writes_the_page_with_the_method(tmp
     assert [h.split(":")[0] for h in headings] == [
         "### 1a, 1b", "### 1c", "### 2", "### 2b-2d", "### 3", "### 4a, 4b", "### 4c",
         "### 4d", "### 5a", "### 5b", "### 6, 6b", "### 7", "### 8", "### 9a-9f", "### 10",
-        "### 11a-11b", "### 12a-12b"]
+        "### 11a-11b", "### 12a-12b", "### 13a-13b"]
     assert "{" not in text  # every field of the templates was filled in
 
 

@@ -79,6 +79,30 @@ def test_invoke_prints_the_result_on_stdout_and_the_log_on_stderr(project):
     assert "ok on instance-1 (cold start, 1 init attempt" in done.stderr
 
 
+SLEEPER = """
+import datetime, time
+
+STARTED = time.time()  # (read as the code loads: the clock is the emulator's already)
+
+def handler(event, context):
+    now, today, ticks = time.time(), datetime.datetime.now(), time.monotonic()
+    time.sleep(600)
+    return {"time": time.time() - now, "monotonic": time.monotonic() - ticks,
+            "datetime": (datetime.datetime.now() - today).total_seconds(),
+            "since_load": time.time() - STARTED}
+"""
+
+
+def test_user_code_sees_the_emulators_virtual_clock(project):
+    # (freezegun is imported as the clock starts, not with the command: the freeze still runs
+    # before the function's code loads, and a ten-minute sleep is a jump, not a wait)
+    (project / "sleeper.py").write_text(SLEEPER)
+    done = fginit("invoke", "--handler", "sleeper.handler", "--timeout", "900", cwd=project)
+    assert done.returncode == 0, done.stderr
+    [seen] = answers(done.stdout)
+    assert all(600 <= seen[key] < 660 for key in seen), seen
+
+
 def test_the_event_from_standard_input_and_the_deployment_file(project):
     done = fginit("invoke", "main.tf#hello", "-e", "-", cwd=project, stdin='{"n": 1}')
     assert done.returncode == 0, done.stderr

@@ -90,3 +90,27 @@ def test_an_instance_process_imports_no_test_side_module_also_after_an_injected_
     leaked = [name for name in loaded.result if name.startswith(TEST_SIDE)]
     assert leaked == [], leaked
     assert "pytest_fginit._hosts.process.runtime" in loaded.result  # (what it does import)
+
+
+def test_fginit_help_and_generate_event_import_no_emulator_nor_freezegun(tmp_path):
+    # (only invoke and serve run an emulator: the other commands start without its imports,
+    # freezegun's the largest)
+    import subprocess
+    import sys
+
+    code = textwrap.dedent("""
+        import contextlib, io, sys
+        from pytest_fginit.cli import main
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            assert main(["generate-event", "timer"]) == 0
+            with contextlib.suppress(SystemExit):
+                main(["invoke", "--help"])
+        assert '"trigger_type": "TIMER"' in out.getvalue() and "--code-root" in out.getvalue()
+        print(sorted(name for name in sys.modules if name.startswith(
+            ("freezegun", "pytest_fginit.emulator", "pytest_fginit._hosts",
+             "pytest_fginit.faults"))))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

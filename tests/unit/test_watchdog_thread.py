@@ -72,3 +72,20 @@ def test_a_busy_phase_is_stopped_by_the_held_thread():
             watchdog.close()
     finally:
         _clock.release_freeze()
+
+
+def test_a_watchdog_closed_before_the_thread_first_polls_ends_it_without_a_poll(monkeypatch):
+    # (one-shot runs, fginit invoke's: the close came before the new thread's first wait, whose
+    # notify was lost, and the close waited a whole poll; here a poll would be an hour)
+    from pytest_fginit._hosts.inprocess import deadline
+
+    def start_and_close() -> None:
+        watchdog = Watchdog(None)
+        watchdog.start()
+        watchdog.close()
+
+    monkeypatch.setattr(deadline, "_POLL_S", 3600.0)
+    closing = threading.Thread(target=start_and_close, daemon=True)
+    closing.start()
+    closing.join(60)
+    assert not closing.is_alive(), "the close waited for the thread's first poll to end"

@@ -329,7 +329,8 @@ class _Poller:
         me = threading.current_thread()
         while True:
             with self._changed:
-                self._changed.wait(_POLL_S)  # (woken early only to end)
+                if self._thread is me:  # (not told to end before it first waits: a lost
+                    self._changed.wait(_POLL_S)  # notify would cost a whole poll at close)
                 if self._thread is not me:
                     return
                 watchdogs = tuple(self._watchdogs)

@@ -270,6 +270,7 @@ class _SharedFreeze:
                 # pops the last one, whichever object it is).
                 freezegun.freeze_factories[-1] = self._shown
                 self._freezer = freezer
+                _align_type_tables()
             self.clocks.append(clock)
 
     def leave(self, clock: VirtualClock) -> None:
@@ -286,6 +287,26 @@ class _SharedFreeze:
             return  # (held, and ours is the bottom of the stack: see the class)
         freezer, self._freezer = self._freezer, None
         freezer.stop()
+        _align_type_tables()
+
+
+def _align_type_tables() -> None:
+    """Point the SDK's table of native types at the ``datetime`` classes shown now.
+
+    freezegun replaces ``datetime.datetime`` (and ``date``) in the ``datetime`` module and in
+    module attributes, but not in a dict: Huawei's SDK maps ``"datetime"`` to the class it saw
+    at import, then compares it with ``datetime.datetime``, so a time field read under a
+    freeze started later (or after one stopped) fails with ``AttributeError: ... has no
+    attribute 'openapi_types'``. (Looked up, not imported: most sessions have no SDK.)
+    """
+    module = sys.modules.get("huaweicloudsdkcore.http.primitive_types")
+    table = getattr(module, "NATIVE_TYPES_MAPPING", None)
+    if isinstance(table, dict):
+        import datetime as shown  # (the module: its attributes are what freezegun shows now)
+
+        for name in ("date", "datetime"):
+            if name in table:
+                table[name] = getattr(shown, name)
 
 
 class _ShownTime:

@@ -104,3 +104,33 @@ def test_serve_failing_with_l_shows_no_secret_key(project):
     result.assert_outcomes(failed=1)
     assert "Address already in use" in result.stdout.str()
     assert "the-hidden-sk-42" not in result.stdout.str()
+
+
+LISTS_ASYNC = """
+import pytest
+from huaweicloudsdkfunctiongraph.v2 import (AsyncInvokeFunctionRequest,
+                                            ListAsyncInvocationsRequest)
+
+pytestmark = pytest.mark.fginit(code_root="fn")
+
+
+def test_the_sdk_reads_the_times_of_async_requests(fg_endpoint, fg_function):
+    client, urn = fg_endpoint.client(), fg_endpoint.function_urn()
+    client.async_invoke_function(AsyncInvokeFunctionRequest(function_urn=urn, body={"n": 1}))
+    fg_function.drain()
+    listed = client.list_async_invocations(ListAsyncInvocationsRequest(function_urn=urn))
+    (only,) = listed.invocations
+    assert only.status == "SUCCESS"
+    # (the SDK's model types start_time as a datetime, end_time as a str)
+    assert only.start_time.year >= 2024
+    assert only.end_time.startswith(str(only.start_time.year))
+"""
+
+
+@pytest.mark.parametrize("freeze", ["session", "emulator"])
+def test_the_sdk_reads_list_async_invocations_times_under_the_freeze(project, freeze):
+    # (the SDK imported at collection, before the freeze: its table of types saw the real
+    # datetime class; freezegun's replaced one must still be recognised)
+    project.makepyfile(test_lists=textwrap.dedent(LISTS_ASYNC))
+    result = project.runpytest(*PLUGIN, "-p", "no:cacheprovider", "-o", f"fginit_freeze={freeze}")
+    result.assert_outcomes(passed=1)

@@ -8,6 +8,7 @@ included), each with a message on stderr. ``python -m pytest_fginit.cli`` runs i
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from typing import Any
@@ -42,9 +43,15 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning
     try:
         status: int = args.run(args)
+        sys.stdout.flush()  # (here, not at exit: a closed pipe is caught below)
     except UsageError as exc:
         print(f"fginit {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`fginit generate-event obs | head -3`): as other commands do,
+        # no traceback. Python's recipe: what is left for stdout goes nowhere at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     finally:
         # Process isolation's fork server, if a function started it (looked up, not imported:
         # the command has no business with the hosts otherwise).

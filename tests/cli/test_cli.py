@@ -250,3 +250,15 @@ def test_a_warning_is_the_commands_message(project):
     assert done.returncode == 0, done.stderr
     assert "fginit: warning: runtime: 'Python3.6', but " in done.stderr
     assert "sys.exit(main())" not in done.stderr and "UserWarning" not in done.stderr
+
+
+def test_a_reader_that_goes_away_gets_no_traceback(project):
+    # (`fginit generate-event obs | head -2`: the pipe closes before the event is written)
+    child = subprocess.Popen([sys.executable, "-m", "pytest_fginit.cli", "generate-event", "obs"],
+                             cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()
+    error = child.stderr.read().decode()
+    child.stderr.close()
+    assert (child.wait(timeout=60), error) == (1, "")

@@ -278,6 +278,12 @@ class FunctionEmulator(TriggerVerbs):
         self._redeploy(config, f"updated ({', '.join(sorted(fields)) or 'same configuration'})")
         return config
 
+    @property
+    def version(self) -> str:
+        """The version new instances run: ``latest``, or the one `publish_version` published
+        last."""
+        return self._version
+
     def publish_version(self, version: str) -> None:
         """Publish the current code and configuration as ``version``: requests from now on
         run on new instances of it, whose context says ``getVersion() == version``."""

@@ -139,6 +139,8 @@ class Invocation:
     handler_log: str = field(default="", repr=False)
     memory_size: int = field(default=128, repr=False)
     """The function's ``memory_size`` (MB) when it ran: the billed memory."""
+    version: str = field(default="latest", repr=False)
+    """The version it ran on: ``latest``, or the one published last before it was sent."""
     memory_used_mb: int | None = field(default=None, repr=False)
     """The instance's peak memory (MB) in process isolation; ``None`` in-process (unmeasured)."""
     _redact: Redactor = field(default=no_redaction, repr=False)
@@ -341,7 +343,8 @@ def api_response(invocation: Invocation) -> ApiResponse:
     used = invocation.memory_used_mb or 0
     summary = {"duration": duration, "billingDuration": billing,
                "memorySize": invocation.memory_size, "memoryUsed": used}
-    log = (f"Start invoke request '{request_id}', version: latest\n{invocation.log}"
+    log = (f"Start invoke request '{request_id}', version: {invocation.version}\n"
+           f"{invocation.log}"
            f"Finish invoke request '{request_id}', duration: {duration}ms, billing duration: "
            f"{billing}ms, memory used: {used}MB, billing memory: {invocation.memory_size}MB")
     # [assumption] a function error is still HTTP 200 (the API's only documented success

@@ -94,10 +94,11 @@ def parse_urn(urn: str) -> tuple[str, str, str, str] | ApiError:
     return parts[3], parts[5], parts[6], qualifier
 
 
-def check_qualifier(qualifier: str) -> ApiError | None:
-    """[assumption] only ``latest`` is served: the emulator runs one version at a time, and
-    the façade does not say which one was published last."""
-    if qualifier == "latest":
+def check_qualifier(qualifier: str, published: str = "latest") -> ApiError | None:
+    """``latest`` and the version the emulator published last (``published``) are served.
+    [assumption] the emulator runs one version at a time: a URN naming an older version, or an
+    alias (``!name``), is refused as the platform refuses one that does not exist."""
+    if qualifier in ("latest", published):
         return None
     return NO_ALIAS if qualifier.startswith("!") else NO_VERSION
 

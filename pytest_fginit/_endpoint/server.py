@@ -112,7 +112,8 @@ class Functions:
                 config_body(s.emulator.config, s.urn, self.project_id)
                 for s in self.served.values()), request_id)
         served = self.served.get((found.package, found.name))
-        refused = NO_FUNCTION if served is None else check_qualifier(found.qualifier)
+        refused = (NO_FUNCTION if served is None
+                   else check_qualifier(found.qualifier, served.emulator.version))
         if refused is not None or served is None:
             return error_reply(refused or NO_FUNCTION, request_id)
         if found.operation == "list_async":

@@ -147,6 +147,7 @@ class Dispatcher:
                 event=payload,
                 started_at=now,
                 memory_size=config.memory_size,
+                version=self._pool.revision.version,
                 _redact=self._redact,
             )
             request = Request(invocation, Timeline() if together else None)

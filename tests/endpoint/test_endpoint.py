@@ -172,6 +172,26 @@ def test_unknown_functions_versions_and_aliases(endpoint, urn_tail, status, erro
     assert (refused.value.status_code, refused.value.error_code) == (status, error_code)
 
 
+def test_the_version_published_last_is_served_by_its_urn(endpoint, fn, code):
+    base = endpoint.function_urn().rpartition(":")[0]
+    fn.publish_version("v1")
+
+    def status_of(qualifier: str) -> int:
+        request = v2.InvokeFunctionRequest(function_urn=f"{base}:{qualifier}", body={"n": 1})
+        try:
+            return int(endpoint.client().invoke_function(request).status_code)
+        except exceptions.ClientRequestException as refused:
+            return int(refused.status_code)
+
+    assert (fn.version, status_of("v1"), status_of("latest")) == ("v1", 200, 200)
+    assert [i.version for i in fn.invocations] == ["v1", "v1"]
+    tail = endpoint.client().invoke_function(v2.InvokeFunctionRequest(
+        function_urn=f"{base}:v1", body={}, x_cff_request_version="v1", x_cff_log_type="tail"))
+    assert "version: v1" in tail.log
+    fn.publish_version("v2")
+    assert (status_of("v1"), status_of("v2"), status_of("!prod")) == (404, 200, 404)
+
+
 def test_async_invoke_is_queued_run_and_answered_202(endpoint, fn):
     answer = endpoint.client().async_invoke_function(v2.AsyncInvokeFunctionRequest(
         function_urn=endpoint.function_urn(), body={"n": 4}))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from .suite import run_suite
 RECORDING_TARGET = 1.02  # the report on, against off (under 2% of the run)
 EXAMPLE_BUDGET_NS = 5_000_000  # 200 examples a second
 STEPS = 10
+RECORDING_ROUNDS = 2  # (12a: rows 9's rounds times this: its 2% is within one run's noise)
 LIFECYCLE = ("--fginit-lifecycle",)
 
 
@@ -101,29 +103,34 @@ def explored(root: Path, examples: int) -> Samples:
 def measure(plan: Plan, ll: LambdaLocal) -> Section:
     del ll  # (no peer: no other tool records lifecycle paths or explores schedules)
     tests = plan.scale_tests[1]
+    rounds = plan.scale_rounds * RECORDING_ROUNDS
     with tempfile.TemporaryDirectory(prefix="fginit-bench-lifecycle-") as tmp:
         suite = Runs(Path(tmp), tests)
         if plan.scale_warmup:
             suite.warm_up()
-        runs = interleave(plan.scale_rounds, {
-            "on": lambda: suite.side("lifecycle", "inprocess", LIFECYCLE),
-            "off": lambda: suite.side("inprocess", "inprocess"),
+        walls = interleave(rounds, {
+            "on": lambda: suite.side("on", "inprocess", LIFECYCLE),
+            "off": lambda: suite.side("off", "inprocess"),
         }, "12a. lifecycle report")
+        cpu = {side: [int(s * 1e9) for s in suite.cpu[side]] for side in ("on", "off")}
         explore = Path(tmp) / "explore"
         write_exploration(explore, plan.explored_examples)
         explored(explore, plan.explored_examples)  # (warm-up: bytecode caches)
         examples = interleave(plan.rounds, {
             "ours": lambda: explored(explore, plan.explored_examples)}, "12b. schedules     ")
     rows = [
-        Row("lifecycle", f"12a. {tests:,} tests, --fginit-lifecycle", runs["on"],
-            "the same suite without it", runs["off"], kind="slowdown",
+        Row("lifecycle", f"12a. {tests:,} tests, --fginit-lifecycle", cpu["on"],
+            "the same suite without it", cpu["off"], kind="slowdown",
             target=RECORDING_TARGET),
         Row("explore", f"12b. a schedule of {STEPS} steps, explored", examples["ours"],
             "200 examples a second", theirs_fixed_ns=EXAMPLE_BUDGET_NS, kind="slowdown",
             target=1.0),
     ]
-    method = render("lifecycle", tests=f"{tests:,}", rounds=plan.scale_rounds,
-                    on_spread=spread(runs["on"], "ms"), off_spread=spread(runs["off"], "ms"),
+    wall = statistics.median(walls["on"]) / statistics.median(walls["off"])
+    method = render("lifecycle", tests=f"{tests:,}", rounds=rounds,
+                    on_spread=spread(cpu["on"], "ms"), off_spread=spread(cpu["off"], "ms"),
+                    wall=f"{wall:.2f}x", wall_on=spread(walls["on"], "ms"),
+                    wall_off=spread(walls["off"], "ms"),
                     steps=STEPS, examples=plan.explored_examples, example_rounds=plan.rounds,
                     explore_spread=spread(examples["ours"], "µs"))
     return Section(rows, method)

@@ -10,6 +10,7 @@ journal's `Note` lines.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from .records import Instance, InstanceState, Invocation, Note
@@ -56,8 +57,16 @@ _PRE_STOP_ERRORS: Final = {"pre_stop_failed": "pre_stop_failed",
                            "pre_stop_timeout": "pre_stop_timeout"}
 
 
-def invocation_paths(invocation: Invocation) -> list[str]:
+_COLD: Final = ("cold_start",)
+_WARM: Final = ("warm_reuse",)
+
+
+def invocation_paths(invocation: Invocation) -> Sequence[str]:
     """The paths one finished request went through, on its own."""
+    instance = invocation.instance
+    if (invocation.error is None and instance is not None and not instance.reserved
+            and all(a.ok for a in invocation.init_attempts)):  # (most requests: one path)
+        return _COLD if invocation.cold_start else _WARM
     paths = []
     if invocation.instance is not None:
         paths.append("cold_start" if invocation.cold_start else "warm_reuse")

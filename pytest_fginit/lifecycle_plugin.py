@@ -10,6 +10,8 @@ pytest-xdist each worker records its own tests and hands them to the controller
 from __future__ import annotations
 
 import json
+import os
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -69,9 +71,10 @@ def _required(text: str) -> list[str]:
 class _EmulatorState:
     """What the recorder follows of one emulator between its records."""
 
-    __slots__ = ("deployed", "journal_read", "last_cold", "served")
+    __slots__ = ("deployed", "in_test", "journal_read", "last_cold", "served")
 
     def __init__(self) -> None:
+        self.in_test = False  # (it recorded something in the test running now)
         self.journal_read = 0
         self.served = False
         self.deployed = False  # (since it last served: the next request is after an update)
@@ -81,7 +84,13 @@ class _EmulatorState:
 class Recorder:
     """Counts the paths each function went through, and when each was first exercised.
     (Its module imports the paths' module only when a recorder is made: the plugin loads this
-    module in every session.)"""
+    module in every session.)
+
+    What it does per test is only what the test's emulators recorded: each finished request
+    and change of state is classified as it comes, the journal read from where it was left,
+    and a test whose emulators recorded nothing costs one check at its end. The test that
+    first took a path is named when one is (from ``PYTEST_CURRENT_TEST``, which pytest sets
+    for every test anyway), not followed at every test's start."""
 
     def __init__(self, show: bool, json_path: str | None, required: list[str]) -> None:
         from . import _lifecycle_paths
@@ -89,26 +98,35 @@ class Recorder:
         self._paths = _lifecycle_paths
         self.show, self.json_path, self.required = show, json_path, required
         self.seen: Seen = {}
-        self._test = "(outside a test)"
-        self._emulators: dict[int, _EmulatorState] = {}
+        self._emulators: weakref.WeakKeyDictionary[FunctionEmulator, _EmulatorState] = (
+            weakref.WeakKeyDictionary())  # (an emulator's state lives as long as it does)
+        self._touched: list[FunctionEmulator] = []  # (recorded something in this test)
 
-    def _mark(self, function: str, path: str) -> None:
-        entry = self.seen.setdefault(function, {}).setdefault(path, [0, self._test])
-        entry[0] += 1
+    def _mark(self, function: str, path: str, test: str | None = None) -> None:
+        paths = self.seen.get(function)
+        if paths is None:
+            paths = self.seen[function] = {}
+        entry = paths.get(path)
+        if entry is None:
+            paths[path] = [1, test or _current_test()]
+        else:
+            entry[0] += 1
 
     def _state(self, emulator: FunctionEmulator) -> _EmulatorState:
-        return self._emulators.setdefault(id(emulator), _EmulatorState())
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        self._test = item.nodeid
-        self._emulators.clear()  # (emulators live within a test)
+        state = self._emulators.get(emulator)
+        if state is None:
+            state = self._emulators[emulator] = _EmulatorState()
+        if not state.in_test:
+            state.in_test = True
+            self._touched.append(emulator)
+        return state
 
     def pytest_fginit_invocation_finished(self, invocation: Invocation,
                                           emulator: FunctionEmulator) -> None:
         name = str(emulator.config.func_name)
         state = self._state(emulator)
-        self._read_journal(emulator, state)
+        if len(emulator.journal) != state.journal_read:
+            self._read_journal(emulator, state)
         for path in self._paths.invocation_paths(invocation):
             self._mark(name, path)
         if invocation.instance is None:
@@ -126,29 +144,34 @@ class Recorder:
     def pytest_fginit_instance_state_changed(self, instance: Instance,
                                              previous: InstanceState | None,
                                              emulator: FunctionEmulator) -> None:
-        for path in self._paths.state_paths(instance, instance.state):
-            self._mark(str(emulator.config.func_name), path)
+        state = instance.state
+        if state == "reclaimed" or (state == "recycled" and instance.pre_stop is not None):
+            for path in self._paths.state_paths(instance, state):
+                self._mark(str(emulator.config.func_name), path)
 
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_teardown(self, item: pytest.Item) -> Any:
-        try:
-            return (yield)
-        finally:  # (notes written after the last request: an async request's end)
-            from .emulator import FunctionEmulator
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        """After the test's teardown (its emulators closed): the notes its emulators wrote
+        after their last request (an async request's end, an APIG answer's check)."""
+        if self._touched:
+            touched, self._touched = self._touched, []
+            for emulator in touched:
+                state = self._emulators.get(emulator)
+                if state is not None:
+                    state.in_test = False
+                    if len(emulator.journal) != state.journal_read:
+                        self._read_journal(emulator, state, nodeid)
 
-            for value in getattr(item, "funcargs", {}).values():
-                if isinstance(value, FunctionEmulator):
-                    self._read_journal(value, self._state(value))
-
-    def _read_journal(self, emulator: FunctionEmulator, state: _EmulatorState) -> None:
+    def _read_journal(self, emulator: FunctionEmulator, state: _EmulatorState,
+                      test: str | None = None) -> None:
         journal, name = emulator.journal, str(emulator.config.func_name)
         for entry in journal[state.journal_read:]:
             if entry.what == "deploy" and state.served:
                 state.deployed = True
             elif entry.what == "note":
                 for path in self._paths.note_paths(entry.record):
-                    self._mark(name, path)
+                    self._mark(name, path, test)
         state.journal_read = len(journal)
+
 
     # --- the session's end: workers hand over, the controller merges, reports, gates ----
 
@@ -215,3 +238,9 @@ def _print_table(reporter: Any, seen: Seen, known: list[str]) -> None:
         never = [p for p in known if p not in paths]
         if never:
             reporter.write_line(f"  never exercised: {', '.join(never)}")
+
+
+def _current_test() -> str:
+    """The test running now: pytest names it, and the phase, in ``PYTEST_CURRENT_TEST``."""
+    current = os.environ.get("PYTEST_CURRENT_TEST")
+    return current.rpartition(" (")[0] if current else "(outside a test)"

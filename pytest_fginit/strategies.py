@@ -53,27 +53,47 @@ def schedules(events: st.SearchStrategy[Any] | None = None, *,
                          "bursts; leave 'burst' out of kinds instead")
     if "fault" in kinds and not (phases and faults):
         raise ValueError("schedules(): 'fault' steps need at least one phase and one fault")
-    event = st.just({}) if events is None else events
-    options = {
-        "invoke": st.builds(lambda e: [Step("invoke", (e,))], event),
-        "burst": st.lists(event, min_size=2, max_size=max_burst).map(
-            lambda es: [Step("burst", tuple(es))]),
-        "advance": st.floats(0, max_advance, allow_nan=False).map(
-            lambda s: [Step("advance", seconds=round(s, 3))]),
-        "fault": st.builds(_fault, st.sampled_from(phases), st.sampled_from(faults),
-                           st.floats(0.1, 30, allow_nan=False)),
-        "update": st.just([Step("update")]),
-        "recycle": st.just([Step("recycle")]),
-        "async": st.builds(lambda e: [Step("invoke_async", (e,)), Step("drain")], event),
-    }
-    step = st.one_of([options[k] for k in kinds])
+    steps = _step_strategies(events, max_burst, max_advance,
+                             [(p, f) for p in phases for f in faults])
+    step = st.one_of([steps[k] for k in kinds])
     return st.lists(step, min_size=min_steps, max_size=max_steps).map(
         lambda groups: Schedule([s for group in groups for s in group]))
 
 
-def _fault(phase: str, fault: str, seconds: float) -> list[Step]:
+def _step_strategies(events: st.SearchStrategy[Any] | None, max_burst: int,
+                     max_advance: float, faults: list[tuple[str, str]]
+                     ) -> dict[str, st.SearchStrategy[list[Step]]]:
+    """Each kind's strategy of steps, with as few choices as each needs: Hypothesis' cost
+    grows with the choices an example makes (a fault is one choice of phase and fault, and
+    one of tenths of a second that only ``delays`` reads; without ``events``, an invoke is
+    no choice and a burst only its size)."""
+    if events is None:  # (the default event, {})
+        invoke: st.SearchStrategy[list[Step]] = st.just([Step("invoke", ({},))])
+        burst = st.integers(2, max(2, max_burst)).map(
+            lambda n: [Step("burst", tuple({} for _ in range(n)))])
+        sent: st.SearchStrategy[list[Step]] = st.just([Step("invoke_async", ({},)),
+                                                       Step("drain")])
+    else:
+        invoke = events.map(lambda e: [Step("invoke", (e,))])
+        burst = st.lists(events, min_size=2, max_size=max_burst).map(
+            lambda es: [Step("burst", tuple(es))])
+        sent = events.map(lambda e: [Step("invoke_async", (e,)), Step("drain")])
+    return {
+        "invoke": invoke,
+        "burst": burst,
+        "advance": st.floats(0, max_advance, allow_nan=False).map(
+            lambda s: [Step("advance", seconds=round(s, 3))]),
+        "fault": st.tuples(st.sampled_from(faults), st.integers(1, 300)).map(_fault),
+        "update": st.just([Step("update")]),
+        "recycle": st.just([Step("recycle")]),
+        "async": sent,
+    }
+
+
+def _fault(drawn: tuple[tuple[str, str], int]) -> list[Step]:
+    (phase, fault), tenths = drawn  # (a delay of 0.1 to 30 s)
     return [Step("fault", phase=phase, fault=fault,  # type: ignore[arg-type]
-                 seconds=round(seconds, 1) if fault == "delays" else 0.0)]
+                 seconds=tenths / 10 if fault == "delays" else 0.0)]
 
 
 def _check(given: tuple[str, ...], allowed: tuple[str, ...], name: str) -> None:

@@ -182,3 +182,78 @@ def test_every_kind_of_record_is_recognised(project):
         "code_update_with_traffic": "test_update_with_traffic_and_pre_stops",
         "pre_stop_timeout": "test_update_with_traffic_and_pre_stops",
     }
+
+
+ACROSS_TESTS = """
+import pytest
+
+pytestmark = pytest.mark.fginit(code_root="fn", func_name="explored",
+                                max_async_retry_attempts=1)
+
+
+def test_a_note_after_the_last_request_of_an_explored_emulator(fg_emulator):
+    with fg_emulator() as fn:
+        fn.http("GET", "/")  # (the note that the answer broke the contract: after it)
+
+
+def test_an_async_retry(fg_function):
+    fg_function.faults.handler.raises(ValueError("bad"), times=1)
+    fg_function.invoke_async({})
+    fg_function.drain()
+
+
+def test_nothing_recorded(fg_function):
+    pass
+
+
+def test_the_same_emulator_again_later(fg_function):
+    fg_function.invoke({})
+"""
+
+
+def test_notes_are_counted_once_for_the_test_that_wrote_them_also_from_fg_emulator(project):
+    project.makepyfile(test_across=ACROSS_TESTS)
+    project.runpytest_subprocess("-p", "no:cacheprovider", "--fginit-lifecycle-json=p.json"
+                                 ).assert_outcomes(passed=4)
+    seen = json.loads((project.path / "p.json").read_text())["functions"]["explored"]
+    firsts = {path: (entry["count"], entry["first_test"].partition("::")[2])
+              for path, entry in seen.items()}
+    assert firsts["apig_contract_broken"] == (
+        1, "test_a_note_after_the_last_request_of_an_explored_emulator")
+    assert firsts["async_retry"] == (1, "test_an_async_retry")
+    assert firsts["cold_start"][1] == "test_a_note_after_the_last_request_of_an_explored_emulator"
+
+
+ONE_EMULATOR_FOR_A_MODULE = """
+import pytest
+from pytest_fginit import FunctionConfig, FunctionEmulator
+from pytest_fginit.hooks import HookRelay
+
+
+@pytest.fixture(scope="module")
+def shared(request):  # (its records reach the plugin's hooks, as fg_function's do)
+    relay = HookRelay(request.config.hook)
+    config = FunctionConfig(code_root="fn", func_name="shared", max_async_retry_attempts=1)
+    with FunctionEmulator(config, listeners=[relay]) as fn:
+        relay.emulator = fn
+        yield fn
+
+
+def test_retried(shared):
+    shared.faults.handler.raises(ValueError("bad"), times=1)
+    shared.invoke_async({})
+    shared.drain()
+
+
+def test_later(shared):
+    shared.invoke({})
+"""
+
+
+def test_an_emulator_that_outlives_a_test_has_its_journal_read_once(project):
+    project.makepyfile(test_shared=ONE_EMULATOR_FOR_A_MODULE)
+    project.runpytest_subprocess("-p", "no:cacheprovider", "--fginit-lifecycle-json=p.json"
+                                 ).assert_outcomes(passed=2)
+    seen = json.loads((project.path / "p.json").read_text())["functions"]["shared"]
+    assert seen["async_retry"] == {"count": 1, "first_test": "test_shared.py::test_retried"}
+    assert seen["warm_reuse"]["first_test"] == "test_shared.py::test_later"

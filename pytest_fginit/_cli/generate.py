@@ -66,6 +66,22 @@ def _value(text: str) -> Any:
         return text
 
 
+def trigger_help(trigger: str) -> str:
+    """``generate-event TRIGGER --help``: what the factory says, and each field's default."""
+    factory = getattr(events, trigger)
+    lines = [f"usage: fginit generate-event {trigger} [--FIELD VALUE ...]", "",
+             inspect.cleandoc(factory.__doc__ or ""), "", "fields (default):"]
+    for name, parameter in inspect.signature(factory).parameters.items():
+        default = ("(none: the template's)" if parameter.default in (None, inspect.Parameter.empty)
+                   else json.dumps(parameter.default, ensure_ascii=False))
+        lines.append(f"  --{name.replace('_', '-'):<18} {default}")
+    lines += ["", "A value is read as JSON when it parses, as text otherwise."]
+    return "\n".join(lines)
+
+
 def run(args: argparse.Namespace) -> int:
+    if "-h" in args.fields or "--help" in args.fields:  # (argparse leaves them to the fields)
+        print(trigger_help(args.trigger))
+        return 0
     print(json.dumps(event_of(args.trigger, args.fields), indent=2, ensure_ascii=False))
     return 0

@@ -262,3 +262,11 @@ def test_a_reader_that_goes_away_gets_no_traceback(project):
     error = child.stderr.read().decode()
     child.stderr.close()
     assert (child.wait(timeout=60), error) == (1, "")
+
+
+def test_a_triggers_help_lists_its_fields_and_their_defaults(project):
+    result = fginit("generate-event", "obs", "--help", cwd=project)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith("usage: fginit generate-event obs")
+    assert '--event-name         "ObjectCreated:Post"' in result.stdout
+    assert "--bucket" in result.stdout

@@ -35,16 +35,14 @@ def test_the_api_function_json(deploy):
     (deploy / "code" / "bad.json").write_text(json.dumps({"strategy_config": 5}))
     with pytest.raises(FunctionConfigError, match="strategy_config must be an object"):
         FunctionConfig.from_file(deploy / "code" / "bad.json")
-    # (runtime_check off: the file's Python3.9 is read, not compared with this interpreter)
-    config = FunctionConfig.from_file(deploy / "code" / "function.json", runtime_check="off")
+    config = FunctionConfig.from_file(deploy / "code" / "function.json")
     assert (config.func_name, config.runtime, config.timeout, config.memory_size) == (
         "orders", "Python3.9", 30, 256)
     assert (config.initializer_handler, config.initializer_timeout) == ("index.init", 45)
     assert config.user_data == {"DB_URL": "pg://db"} and config.encrypted_user_data == {}
     assert (config.max_instance_num, config.concurrency_num) == (400, 1)  # strategy_config
     assert config.code_root == deploy / "code"  # the file's folder, as nothing says otherwise
-    overridden = FunctionConfig.from_file(deploy / "code" / "function.json", timeout=5,
-                                          runtime_check="off")
+    overridden = FunctionConfig.from_file(deploy / "code" / "function.json", timeout=5)
     assert overridden.timeout == 5  # explicit keys win
 
 
@@ -104,7 +102,7 @@ resource "huaweicloud_obs_bucket" "code" {
 def test_terraform_picks_a_resource_by_name_and_resolves_jsonencode_and_variables(deploy):
     (deploy / "main.tf").write_text(TERRAFORM)
     config = FunctionConfig.from_file(deploy / "main.tf", resource="orders",
-                                      code_root=deploy / "code", runtime_check="off")
+                                      code_root=deploy / "code")
     assert (config.func_name, config.package, config.memory_size, config.timeout) == (
         "orders", "shop", 512, 15)
     assert config.initializer_timeout == 120

@@ -10,6 +10,9 @@ import pytest
 
 from pytest_fginit import FunctionConfig, FunctionConfigError
 
+# (the files name Python3.9/3.10 runtimes: read here; test_config.py tests the runtime check)
+pytestmark = pytest.mark.filterwarnings("ignore:runtime. 'Python3:UserWarning")
+
 
 @pytest.fixture
 def deploy(code) -> Path:
